@@ -1,0 +1,77 @@
+# salespipe — build, test, run, bench. `make` builds build/salespipe.
+# Every C file under src/<module>/ is part of the program; src/cli/main.c is
+# its entry point. Tests link the same objects (tests/unit/*.c).
+
+VERSION    := 0.1.0
+CC         ?= cc
+BUILD      ?= build
+OPT        ?= -O2
+SAN        ?=
+WARN       := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wstrict-prototypes
+CFLAGS     := -std=c11 -D_GNU_SOURCE -DSP_VERSION='"$(VERSION)"' $(OPT) -g $(WARN) \
+              -pthread -MMD -MP $(SAN) $(EXTRA_CFLAGS)
+LDFLAGS    := -pthread $(SAN)
+LDLIBS     := -lzstd -lsnappy -lz -lm
+
+LIB_SRC    := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC   := tests/test_main.c $(wildcard tests/unit/*.c)
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOLS      := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCHES    := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
+SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+.PHONY: all deps run test test-fast unit san bench fuzz clean lint
+all: $(BUILD)/salespipe
+
+$(BUILD)/salespipe: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench_%: $(BUILD)/obj/bench/%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+tools: $(TOOLS)
+.PHONY: tools
+
+deps:
+	@scripts/deps.sh deps/build.txt deps/test.txt
+
+# The whole pipeline on embedded defaults with demo data.
+run: deps all
+	@scripts/run-demo.sh $(BUILD)/salespipe
+
+# Everything: unit tests, the same under ASan+UBSan, CLI tests, interop.
+test: deps
+	@$(MAKE) --no-print-directory test-fast
+
+test-fast: all $(BUILD)/unit_tests tools
+	@$(MAKE) --no-print-directory BUILD=build/san OPT=-O1 SAN="$(SANFLAGS)" build/san/salespipe build/san/unit_tests tools
+	@tests/run.sh
+
+unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests $(T)
+
+bench: deps all tools $(BENCHES)
+	@bench/run.sh
+
+# libFuzzer targets (clang). FUZZ_SECONDS bounds each run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

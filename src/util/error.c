@@ -1,0 +1,68 @@
+/* error.c — formatting for the sp_error convention (see error.h). */
+#include "error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void sp_error_clear(sp_error *err)
+{
+    err->code = SP_OK;
+    err->retryable = false;
+    err->msg[0] = '\0';
+}
+
+static int fill(sp_error *err, int code, bool retryable, const char *fmt, va_list ap)
+{
+    err->code = code;
+    err->retryable = retryable;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    return code;
+}
+
+int sp_fail(sp_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fill(err, code, false, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sp_fail_retry(sp_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fill(err, code, true, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sp_error_prefix(sp_error *err, const char *fmt, ...)
+{
+    char ctx[256];
+    char old[SP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", ctx, old);
+    return err->code;
+}
+
+const char *sp_status_name(int code)
+{
+    switch (code) {
+    case SP_OK: return "ok";
+    case SP_ERR_USAGE: return "usage";
+    case SP_ERR_IO: return "io";
+    case SP_ERR_CORRUPT: return "corrupt";
+    case SP_ERR_LIMIT: return "limit";
+    case SP_ERR_NOMEM: return "nomem";
+    case SP_ERR_UNSUPPORTED: return "unsupported";
+    case SP_ERR_DATA: return "data";
+    case SP_ERR_NET: return "net";
+    case SP_ERR_INTERNAL: return "internal";
+    }
+    return "unknown";
+}
