@@ -1,7 +1,6 @@
 /* test_main.c — runs every TEST registered in the linked test files.
  * Usage: unit_tests [NAME_SUBSTRING]. Prints one line per failure and a
  * closing "N passed, N failed, N skipped" line; exit 1 when anything failed. */
-#define _GNU_SOURCE
 #include "test.h"
 
 #include <stdarg.h>

@@ -163,4 +163,18 @@ const char *pq_physical_name(pq_physical t);
 const char *pq_codec_name(pq_codec c);
 const char *pq_encoding_name(int enc);
 
+
+
+/* ---- text forms (inspect, CSV export, COPY text) ----------------------- */
+#include "../util/buf.h"
+
+/* Append the text of row `row` of v (column col) to b: DATE as YYYY-MM-DD,
+ * DECIMAL with exactly `scale` fractional digits, integers plain, BOOLEAN
+ * true/false, floating point in the shortest form that reads back exactly,
+ * strings as their bytes, other binary as hex. Returns false (and appends
+ * nothing) when the value is NULL. */
+bool pq_value_text(const pq_column_spec *col, const pq_values *v, size_t row, sp_buf *b);
+
+/* Append the text of one PLAIN-encoded value (a min/max statistic). */
+void pq_plain_text(const pq_column_spec *col, const uint8_t *p, uint32_t len, sp_buf *b);
 #endif

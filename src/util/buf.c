@@ -55,6 +55,8 @@ int sp_buf_reserve(sp_buf *b, size_t extra)
 
 uint8_t *sp_buf_extend(sp_buf *b, size_t n)
 {
+    if (b->broken)
+        return NULL;
     if (b->cap - b->len < n && sp_buf_reserve(b, n) != 0)
         return NULL;
     uint8_t *p = b->data + b->len;

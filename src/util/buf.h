@@ -33,7 +33,7 @@ uint8_t *sp_buf_extend(sp_buf *b, size_t n);
 
 static inline void sp_buf_append(sp_buf *b, const void *p, size_t n)
 {
-    if (n == 0)
+    if (n == 0 || b->broken)
         return;
     if (b->cap - b->len < n && sp_buf_reserve(b, n) != 0)
         return;
@@ -43,7 +43,7 @@ static inline void sp_buf_append(sp_buf *b, const void *p, size_t n)
 
 static inline void sp_buf_putc(sp_buf *b, uint8_t c)
 {
-    if (b->cap == b->len && sp_buf_reserve(b, 1) != 0)
+    if (b->broken || (b->cap == b->len && sp_buf_reserve(b, 1) != 0))
         return;
     b->data[b->len++] = c;
 }

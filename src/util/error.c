@@ -46,7 +46,16 @@ int sp_error_prefix(sp_error *err, const char *fmt, ...)
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", ctx, old);
+    /* ctx first, then as much of the old message as fits */
+    size_t n = strlen(ctx);
+    memcpy(err->msg, ctx, n);
+    memcpy(err->msg + n, ": ", 2);
+    n += 2;
+    size_t room = sizeof err->msg - 1 - n, ol = strlen(old);
+    if (ol > room)
+        ol = room;
+    memcpy(err->msg + n, old, ol);
+    err->msg[n + ol] = '\0';
     return err->code;
 }
 

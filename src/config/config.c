@@ -1,0 +1,496 @@
+/* config.c — resolution and validation of the SPEC §3 configuration names.
+ * Reads the environment and a .env file (KEY=value lines, the format of the
+ * reference system's .env.example); never prints a secret value. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum check { C_NONE, C_STORE, C_DBURL, C_HTTP, C_DECIMAL, C_UINT, C_PORT, C_ENUM };
+
+typedef struct name_def {
+    const char *name;
+    const char *def;      /* default value, or NULL */
+    bool secret;          /* value never shown */
+    bool url_secret;      /* a URL whose password (or path, for webhooks) is secret */
+    enum check check;
+    const char *choices;  /* C_ENUM: "|a|b|c|" */
+} name_def;
+
+static const name_def NAMES[] = {
+    {"DATA_DIR", "./data", false, false, C_NONE, NULL},
+    {"RAW_PATTERN", "*_orders.csv", false, false, C_NONE, NULL},
+    {"RAW_STORE", "./lake/raw", false, false, C_STORE, NULL},
+    {"PROCESSED_STORE", "./lake/processed", false, false, C_STORE, NULL},
+    {"S3_BUCKET", NULL, false, false, C_NONE, NULL},
+    {"PROCESSED_BUCKET", NULL, false, false, C_NONE, NULL},
+    {"S3_PREFIX", NULL, false, false, C_NONE, NULL},
+    {"AWS_ACCESS_KEY_ID", NULL, false, false, C_NONE, NULL},
+    {"AWS_SECRET_ACCESS_KEY", NULL, true, false, C_NONE, NULL},
+    {"AWS_SESSION_TOKEN", NULL, true, false, C_NONE, NULL},
+    {"AWS_DEFAULT_REGION", NULL, false, false, C_NONE, NULL},
+    {"AWS_REGION", NULL, false, false, C_NONE, NULL},
+    {"AWS_PROFILE", NULL, false, false, C_NONE, NULL},
+    {"AWS_ENDPOINT_URL_S3", NULL, false, false, C_HTTP, NULL},
+    {"AWS_ENDPOINT_URL", NULL, false, false, C_HTTP, NULL},
+    {"S3_ENDPOINT_URL", NULL, false, false, C_HTTP, NULL},
+    {"AWS_CA_BUNDLE", NULL, false, false, C_NONE, NULL},
+    {"DATABASE_URL", NULL, false, true, C_DBURL, NULL},
+    {"RDS_HOST", NULL, false, false, C_NONE, NULL},
+    {"RDS_PORT", NULL, false, false, C_PORT, NULL},
+    {"RDS_DB", NULL, false, false, C_NONE, NULL},
+    {"RDS_USER", NULL, false, false, C_NONE, NULL},
+    {"RDS_PASS", NULL, true, false, C_NONE, NULL},
+    {"PGPASSWORD", NULL, true, false, C_NONE, NULL},
+    {"SALES_THRESHOLD", "10000", false, false, C_DECIMAL, NULL},
+    {"DATE_ORDER", "auto", false, false, C_ENUM, "|auto|mdy|dmy|ymd|"},
+    {"ENCODING", "auto", false, false, C_ENUM, "|auto|utf-8|windows-1252|"},
+    {"ALERT_EMAIL", NULL, false, false, C_NONE, NULL},
+    {"SMTP_URL", NULL, false, true, C_NONE, NULL},
+    {"ALERT_WEBHOOK_URL", NULL, false, true, C_HTTP, NULL},
+    {"RETRIES", "2", false, false, C_UINT, NULL},
+    {"RETRY_DELAY", "600", false, false, C_UINT, NULL},
+    {"STATE_DIR", "./.salespipe", false, false, C_NONE, NULL},
+    {"LOG_FORMAT", "text", false, false, C_ENUM, "|text|json|"},
+};
+#define NNAMES (sizeof NAMES / sizeof NAMES[0])
+#define DOTENV_MAX_BYTES (1u << 20)
+#define VALUE_MAX 4096
+
+struct sp_config {
+    char *value[NNAMES];
+    sp_source source[NNAMES];
+    char *dotenv[NNAMES];
+};
+
+static int find(const char *name)
+{
+    for (size_t i = 0; i < NNAMES; i++)
+        if (strcmp(NAMES[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool sp_config_known(const char *name) { return find(name) >= 0; }
+
+bool sp_config_is_secret(const char *name)
+{
+    int i = find(name);
+    return i >= 0 && NAMES[i].secret;
+}
+
+const char *sp_config_name_at(size_t i) { return i < NNAMES ? NAMES[i].name : NULL; }
+
+sp_config *sp_config_new(void) { return calloc(1, sizeof(sp_config)); }
+
+void sp_config_free(sp_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < NNAMES; i++) {
+        free(c->value[i]);
+        free(c->dotenv[i]);
+    }
+    free(c);
+}
+
+static int set(sp_config *c, int i, const char *v, sp_source src, sp_error *err)
+{
+    if (strlen(v) > VALUE_MAX)
+        return sp_fail(err, SP_ERR_USAGE, "%s: value longer than %d bytes", NAMES[i].name, VALUE_MAX);
+    char *copy = strdup(v);
+    if (!copy)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    free(c->value[i]);
+    c->value[i] = copy;
+    c->source[i] = src;
+    return SP_OK;
+}
+
+int sp_config_set_flag(sp_config *c, const char *name, const char *value, sp_error *err)
+{
+    int i = find(name);
+    if (i < 0)
+        return sp_fail(err, SP_ERR_INTERNAL, "unknown configuration name %s", name);
+    return set(c, i, value, SP_SRC_FLAG, err);
+}
+
+const char *sp_config_get(const sp_config *c, const char *name)
+{
+    int i = find(name);
+    return i >= 0 ? c->value[i] : NULL;
+}
+
+sp_source sp_config_source(const sp_config *c, const char *name)
+{
+    int i = find(name);
+    return i >= 0 ? c->source[i] : SP_SRC_UNSET;
+}
+
+const char *sp_source_name(sp_source s)
+{
+    static const char *n[] = {"unset", "default", ".env", "environment", "flag", "derived"};
+    return (unsigned)s < sizeof n / sizeof n[0] ? n[s] : "?";
+}
+
+/* ---- .env ------------------------------------------------------------ */
+
+/* Parse one value after '=': quoted ("…" with \n \" \\ escapes, or '…'
+ * literal) or bare (trimmed, a " #" starts a comment). */
+static int parse_value(const char *p, char *out, size_t outsz, const char *file, int line,
+                       sp_error *err)
+{
+    size_t n = 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '"' || *p == '\'') {
+        char q = *p++;
+        while (*p && *p != q) {
+            char ch = *p++;
+            if (q == '"' && ch == '\\' && *p) {
+                ch = *p++;
+                if (ch == 'n')
+                    ch = '\n';
+                else if (ch == 't')
+                    ch = '\t';
+            }
+            if (n + 1 >= outsz)
+                return sp_fail(err, SP_ERR_USAGE, "%s:%d: value too long", file, line);
+            out[n++] = ch;
+        }
+        if (*p != q)
+            return sp_fail(err, SP_ERR_USAGE, "%s:%d: unterminated %c quote", file, line, q);
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != '#')
+            return sp_fail(err, SP_ERR_USAGE, "%s:%d: unexpected text after the closing quote",
+                           file, line);
+    } else {
+        const char *end = p + strlen(p);
+        const char *hash = p;
+        while ((hash = strchr(hash, '#')) != NULL) {
+            if (hash == p || hash[-1] == ' ' || hash[-1] == '\t') {
+                end = hash;
+                break;
+            }
+            hash++;
+        }
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        n = (size_t)(end - p);
+        if (n + 1 > outsz)
+            return sp_fail(err, SP_ERR_USAGE, "%s:%d: value too long", file, line);
+        memcpy(out, p, n);
+    }
+    out[n] = '\0';
+    return SP_OK;
+}
+
+static int read_dotenv(sp_config *c, const char *path, bool required, sp_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (!required && errno == ENOENT)
+            return SP_OK;
+        return sp_fail(err, SP_ERR_USAGE, "env file %s: %s", path, strerror(errno));
+    }
+    static char text[DOTENV_MAX_BYTES + 1];
+    size_t len = fread(text, 1, sizeof text, f);
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr)
+        return sp_fail(err, SP_ERR_USAGE, "env file %s: read error", path);
+    if (len > DOTENV_MAX_BYTES)
+        return sp_fail(err, SP_ERR_USAGE, "env file %s: larger than %u bytes", path,
+                       DOTENV_MAX_BYTES);
+    if (memchr(text, '\0', len))
+        return sp_fail(err, SP_ERR_USAGE, "env file %s: contains a NUL byte", path);
+    text[len] = '\0';
+    int lineno = 0;
+    char *p = text;
+    /* Walk lines by hand: strtok would merge empty lines and lose numbering. */
+    while (p && *p) {
+        lineno++;
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        char *line = p;
+        p = nl ? nl + 1 : NULL;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r')
+            line[--ll] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '\0' || *line == '#')
+            continue;
+        if (strncmp(line, "export ", 7) == 0)
+            line += 7;
+        char *eq = strchr(line, '=');
+        if (!eq)
+            return sp_fail(err, SP_ERR_USAGE, "%s:%d: expected NAME=value", path, lineno);
+        char *name_end = eq;
+        while (name_end > line && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+            name_end--;
+        *name_end = '\0';
+        if (!(isalpha((unsigned char)line[0]) || line[0] == '_'))
+            return sp_fail(err, SP_ERR_USAGE, "%s:%d: '%.40s' is not a variable name", path,
+                           lineno, line);
+        for (char *q = line; *q; q++)
+            if (!(isalnum((unsigned char)*q) || *q == '_'))
+                return sp_fail(err, SP_ERR_USAGE, "%s:%d: '%.40s' is not a variable name", path,
+                               lineno, line);
+        char value[VALUE_MAX + 1];
+        SP_TRY(parse_value(eq + 1, value, sizeof value, path, lineno, err));
+        int i = find(line);
+        if (i < 0)
+            continue; /* other tools' variables (Terraform inputs, …) are fine */
+        free(c->dotenv[i]);
+        c->dotenv[i] = strdup(value);
+        if (!c->dotenv[i])
+            return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    }
+    return SP_OK;
+}
+
+/* ---- validation ------------------------------------------------------ */
+
+static bool has_scheme(const char *v, const char **scheme_end)
+{
+    const char *p = v;
+    if (!isalpha((unsigned char)*p))
+        return false;
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp(p, "://", 3) != 0)
+        return false;
+    *scheme_end = p;
+    return true;
+}
+
+static bool valid_bucket(const char *b, size_t n)
+{
+    if (n < 3 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)b[i]) || isdigit((unsigned char)b[i]) || b[i] == '-' ||
+              b[i] == '.'))
+            return false;
+    return true;
+}
+
+static int check_value(const name_def *d, const char *v, sp_error *err)
+{
+    const char *se;
+    switch (d->check) {
+    case C_NONE:
+        return SP_OK;
+    case C_STORE:
+        if (!has_scheme(v, &se))
+            return SP_OK; /* a local path */
+        if (strncmp(v, "file://", 7) == 0)
+            return v[7] ? SP_OK : sp_fail(err, SP_ERR_USAGE, "%s: file:// URL has no path", d->name);
+        if (strncmp(v, "s3://", 5) == 0) {
+            const char *b = v + 5, *slash = strchr(b, '/');
+            size_t n = slash ? (size_t)(slash - b) : strlen(b);
+            if (!valid_bucket(b, n))
+                return sp_fail(err, SP_ERR_USAGE,
+                               "%s: '%.*s' is not a valid S3 bucket name (3-63 of a-z 0-9 . -)",
+                               d->name, (int)(n > 80 ? 80 : n), b);
+            return SP_OK;
+        }
+        return sp_fail(err, SP_ERR_USAGE,
+                       "%s: unknown URL scheme '%.*s' (use s3://bucket[/prefix], file:// or a path)",
+                       d->name, (int)(se - v > 20 ? 20 : se - v), v);
+    case C_DBURL:
+        if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)
+            return SP_OK;
+        if (strncmp(v, "sqlite:///", 10) == 0 && v[10])
+            return SP_OK;
+        if (strncmp(v, "sqlite://", 9) == 0)
+            return sp_fail(err, SP_ERR_USAGE,
+                           "DATABASE_URL: SQLite URLs are sqlite:///relative.db or "
+                           "sqlite:////absolute.db");
+        if (has_scheme(v, &se))
+            return sp_fail(err, SP_ERR_USAGE,
+                           "DATABASE_URL: unknown URL scheme '%.*s' (use postgresql:// or sqlite:///)",
+                           (int)(se - v > 20 ? 20 : se - v), v);
+        return sp_fail(err, SP_ERR_USAGE,
+                       "DATABASE_URL: not a URL (use postgresql://… or sqlite:///path.db)");
+    case C_HTTP:
+        if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0)
+            return SP_OK;
+        return sp_fail(err, SP_ERR_USAGE, "%s: expected an http:// or https:// URL", d->name);
+    case C_DECIMAL: {
+        const char *p = v;
+        int digits = 0;
+        if (*p == '+' || *p == '-')
+            p++;
+        while (isdigit((unsigned char)*p))
+            p++, digits++;
+        if (*p == '.')
+            for (p++; isdigit((unsigned char)*p); p++)
+                digits++;
+        if (*p || !digits || digits > 18)
+            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a decimal number", d->name, v);
+        return SP_OK;
+    }
+    case C_UINT:
+    case C_PORT: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        long long max = d->check == C_PORT ? 65535 : 1000000000LL;
+        if (!isdigit((unsigned char)*v) || *end || errno || x > max || (d->check == C_PORT && x < 1))
+            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not %s", d->name, v,
+                           d->check == C_PORT ? "a port number (1-65535)" : "a non-negative integer");
+        return SP_OK;
+    }
+    case C_ENUM: {
+        char pat[64];
+        snprintf(pat, sizeof pat, "|%s|", v);
+        if (strlen(v) < 40 && strstr(d->choices, pat))
+            return SP_OK;
+        char list[64];
+        snprintf(list, sizeof list, "%s", d->choices + 1);
+        list[strlen(list) - 1] = '\0';
+        for (char *q = list; *q; q++)
+            if (*q == '|')
+                *q = ',';
+        return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not one of %s", d->name, v, list);
+    }
+    }
+    return SP_OK;
+}
+
+int sp_config_load(sp_config *c, const char *env_file, sp_error *err)
+{
+    SP_TRY(read_dotenv(c, env_file ? env_file : ".env", env_file != NULL, err));
+    for (size_t i = 0; i < NNAMES; i++) {
+        if (c->source[i] == SP_SRC_FLAG)
+            continue;
+        const char *e = getenv(NAMES[i].name);
+        if (e && *e)
+            SP_TRY(set(c, (int)i, e, SP_SRC_ENV, err));
+        else if (c->dotenv[i] && *c->dotenv[i])
+            SP_TRY(set(c, (int)i, c->dotenv[i], SP_SRC_DOTENV, err));
+    }
+    /* The reference's bucket names stand for s3:// stores unless a store URL
+     * was given at the same or a higher level. */
+    static const char *pairs[][2] = {{"S3_BUCKET", "RAW_STORE"}, {"PROCESSED_BUCKET", "PROCESSED_STORE"}};
+    for (size_t k = 0; k < 2; k++) {
+        int b = find(pairs[k][0]), s = find(pairs[k][1]);
+        if (c->value[b] && c->source[s] < c->source[b]) {
+            char url[VALUE_MAX + 8];
+            snprintf(url, sizeof url, "s3://%s", c->value[b]);
+            SP_TRY(set(c, s, url, SP_SRC_DERIVED, err));
+        }
+    }
+    for (size_t i = 0; i < NNAMES; i++) {
+        if (!c->value[i] && NAMES[i].def)
+            SP_TRY(set(c, (int)i, NAMES[i].def, SP_SRC_DEFAULT, err));
+        if (c->value[i] && check_value(&NAMES[i], c->value[i], err) != SP_OK)
+            return sp_error_prefix(err, "configuration (%s)", sp_source_name(c->source[i]));
+    }
+    return SP_OK;
+}
+
+/* ---- masking --------------------------------------------------------- */
+
+/* Does a query parameter named like a secret start at p? Returns its key length. */
+static size_t secret_param(const char *p)
+{
+    static const char *keys[] = {"password=", "sslpassword=", "secret=", "token="};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (strncasecmp(p, keys[k], strlen(keys[k])) == 0)
+            return strlen(keys[k]);
+    return 0;
+}
+
+void sp_mask_url(const char *in, char *out, size_t outsz)
+{
+    const char *se, *pass = NULL, *at = NULL;
+    if (has_scheme(in, &se)) {
+        const char *auth = se + 3;
+        size_t hostlen = strcspn(auth, "/?#");
+        for (size_t i = 0; i < hostlen; i++)
+            if (auth[i] == '@')
+                at = auth + i; /* the last '@' ends the userinfo */
+        if (at)
+            pass = memchr(auth, ':', (size_t)(at - auth));
+    }
+    size_t n = 0;
+    for (const char *p = in; *p && n + 4 < outsz;) {
+        size_t key;
+        if (pass && p == pass + 1) {
+            memcpy(out + n, "***", 3), n += 3;
+            p = at;
+        } else if ((p > in && (p[-1] == '?' || p[-1] == '&')) && (key = secret_param(p))) {
+            if (n + key + 4 >= outsz)
+                break;
+            memcpy(out + n, p, key), n += key;
+            memcpy(out + n, "***", 3), n += 3;
+            p += key + strcspn(p + key, "&#");
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+}
+
+const char *sp_config_display(const sp_config *c, const char *name, char *out, size_t outsz)
+{
+    int i = find(name);
+    if (i < 0 || !c->value[i])
+        return NULL;
+    if (NAMES[i].secret) {
+        snprintf(out, outsz, "********");
+    } else if (NAMES[i].url_secret && strcmp(name, "ALERT_WEBHOOK_URL") == 0) {
+        /* Webhook URLs (Slack, Teams) carry their token in the path. */
+        const char *v = c->value[i], *se;
+        if (has_scheme(v, &se)) {
+            size_t host = strcspn(se + 3, "/?#");
+            snprintf(out, outsz, "%.*s/***", (int)(se + 3 + host - v), v);
+        } else {
+            snprintf(out, outsz, "********");
+        }
+    } else if (NAMES[i].url_secret) {
+        sp_mask_url(c->value[i], out, outsz);
+    } else {
+        snprintf(out, outsz, "%s", c->value[i]);
+    }
+    return out;
+}
+
+void sp_config_each_secret(const sp_config *c, void (*fn)(const char *secret))
+{
+    for (size_t i = 0; i < NNAMES; i++) {
+        const char *v = c->value[i], *se;
+        if (!v)
+            continue;
+        if (NAMES[i].secret) {
+            fn(v);
+        } else if (NAMES[i].url_secret && has_scheme(v, &se)) {
+            char tmp[VALUE_MAX + 1];
+            const char *auth = se + 3;
+            size_t hostlen = strcspn(auth, "/?#");
+            const char *at = NULL;
+            for (size_t k = 0; k < hostlen; k++)
+                if (auth[k] == '@')
+                    at = auth + k;
+            const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+            if (colon) {
+                snprintf(tmp, sizeof tmp, "%.*s", (int)(at - colon - 1), colon + 1);
+                fn(tmp);
+            }
+            if (strcmp(NAMES[i].name, "ALERT_WEBHOOK_URL") == 0 && auth[hostlen]) {
+                snprintf(tmp, sizeof tmp, "%s", auth + hostlen + 1);
+                fn(tmp);
+            }
+        }
+    }
+}
