@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# run.sh — command-line tests: exit codes of SPEC §3, configuration
+# precedence as the user sees it, secret masking in everything printed, and
+# log formats. Runs the sanitizer build when present. Ends "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+SP=${SALESPIPE:-build/san/salespipe}
+[ -x "$SP" ] || SP=build/salespipe
+root=$(pwd)
+bin="$root/$SP"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok()   { pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $1"; return 0; }
+bad()  { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+
+# expect NAME WANT_EXIT WANT_SUBSTRING (in stdout+stderr) -- ARGS...
+expect() {
+  local name=$1 want=$2 needle=$3; shift 4
+  local out rc
+  out=$(cd "$tmp" && env -u DATABASE_URL "$bin" "$@" 2>&1); rc=$?
+  if [ "$rc" != "$want" ]; then bad "$name" "exit $rc, expected $want; output: ${out:0:300}"; return; fi
+  if [ -n "$needle" ] && ! grep -qF -- "$needle" <<<"$out"; then
+    bad "$name" "output lacks '$needle': ${out:0:300}"; return
+  fi
+  ok "$name"
+}
+
+expect help 0 "usage: salespipe" -- --help
+expect help-lists-tasks 0 "create-tables" -- --help
+expect version 0 "salespipe 0." -- --version
+expect no-command 2 "usage:" --
+expect unknown-command 2 "unknown command 'frobnicate'" -- frobnicate
+expect unknown-flag 2 "unknown option '--bogus'" -- --bogus run
+expect flag-of-other-command 2 "'stage' does not take option '--csv'" -- stage --csv
+expect bad-ds 2 "--ds '2024-02-30' is not a date" -- run --ds 2024-02-30
+expect bad-retries 2 "--retries 'x'" -- run --retries x
+expect bad-task 2 "'extract' is not a task" -- run --from extract
+expect from-and-only 2 "cannot be used together" -- run --from stage --only load
+expect missing-value 2 "needs a value" -- run --ds
+expect gen-needs-out 2 "gen needs --out" -- gen
+expect inspect-needs-file 2 "inspect needs a FILE" -- inspect
+expect bad-log-format 2 "LOG_FORMAT: 'xml' is not one of text,json" -- --log-format xml config
+expect missing-env-file 2 "env file /nonexistent.env" -- --env-file /nonexistent.env config
+
+# Configuration precedence, as `salespipe config` shows it.
+cat > "$tmp/.env" <<'ENV'
+SALES_THRESHOLD=750
+DATE_ORDER=dmy
+DATA_DIR=/from/dotenv
+DATABASE_URL=postgresql://etl:Sup3rS3cret!@db.internal:5432/sales
+RDS_PASS=another-s3cret-value
+AWS_SECRET_ACCESS_KEY=AKIAFAKESECRETVALUE123
+ENV
+out=$(cd "$tmp" && DATE_ORDER=ymd "$bin" config 2>&1); rc=$?
+if [ $rc -eq 0 ] \
+   && grep -qE '^SALES_THRESHOLD +\.env +750$' <<<"$out" \
+   && grep -qE '^DATE_ORDER +environment +ymd$' <<<"$out" \
+   && grep -qE '^ENCODING +default +auto$' <<<"$out"; then ok precedence
+else bad precedence "unexpected config output: $out"; fi
+
+out=$(cd "$tmp" && "$bin" --log-format json config --json 2>&1)
+if grep -q '"LOG_FORMAT":{"value":"json","source":"flag"}' <<<"$out"; then ok flag-beats-all
+else bad flag-beats-all "$out"; fi
+
+out=$(cd "$tmp" && "$bin" config 2>&1; "$bin" config --json 2>&1; "$bin" -v config 2>&1)
+if grep -qE 'Sup3rS3cret|another-s3cret-value|AKIAFAKESECRETVALUE123' <<<"$out"; then
+  bad secrets-masked "a secret was printed"
+elif grep -qF 'postgresql://etl:***@db.internal:5432/sales' <<<"$out"; then ok secrets-masked
+else bad secrets-masked "masked DATABASE_URL not shown: $out"; fi
+
+mkdir -p "$tmp/other"
+printf 'DATA_DIR=/from/env-file\n' > "$tmp/other/alt.env"
+out=$(cd "$tmp" && "$bin" --env-file other/alt.env config 2>&1)
+if grep -qE '^DATA_DIR +\.env +/from/env-file$' <<<"$out"; then ok env-file-flag
+else bad env-file-flag "$out"; fi
+rm -f "$tmp/.env"
+
+out=$(cd "$tmp" && RAW_STORE=gs://bucket/x "$bin" config 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "unknown URL scheme 'gs'" <<<"$out"; then ok unknown-scheme-env
+else bad unknown-scheme-env "exit $rc: $out"; fi
+
+out=$(cd "$tmp" && DATABASE_URL='mysql://root:TopS3cretPw@h/db' "$bin" config 2>&1); rc=$?
+if [ $rc -eq 2 ] && ! grep -q TopS3cretPw <<<"$out"; then ok bad-url-error-masks-secret
+else bad bad-url-error-masks-secret "exit $rc: $out"; fi
+
+# Commands whose issue has not landed exit 2 and say so.
+for c in run preflight stage transform create-tables load runs; do
+  expect "pending-$c" 2 "not available in this version yet" -- $c
+done
+
+# inspect: errors name the file and exit 1; log formats.
+printf 'definitely not parquet' > "$tmp/bad.parquet"
+expect inspect-missing 1 "nope.parquet" -- inspect nope.parquet
+expect inspect-not-parquet 1 "bad.parquet" -- inspect bad.parquet
+out=$(cd "$tmp" && "$bin" --log-format json inspect bad.parquet 2>&1 >/dev/null)
+if grep -qE '^\{"ts":"[0-9T:-]+Z","level":"error","msg":"inspect: .*bad\.parquet' <<<"$out"; then
+  ok json-log-line
+else bad json-log-line "$out"; fi
+out=$(cd "$tmp" && "$bin" inspect bad.parquet 2>&1 >/dev/null)
+if grep -qE '^[0-9T:-]+Z ERROR +inspect: .*bad\.parquet' <<<"$out"; then ok text-log-line
+else bad text-log-line "$out"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
