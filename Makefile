@@ -23,7 +23,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCHES    := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps run test test-fast unit san bench fuzz clean lint
+.PHONY: all deps deps-build run test test-fast unit san bench fuzz clean lint
 all: $(BUILD)/salespipe
 
 $(BUILD)/salespipe: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
@@ -45,11 +45,15 @@ $(BUILD)/obj/%.o: %.c
 tools: $(TOOLS)
 .PHONY: tools
 
+# Install missing Debian packages: build ones for `run`, test ones too for `test`.
+deps-build:
+	@scripts/deps.sh deps/build.txt
+
 deps:
 	@scripts/deps.sh deps/build.txt deps/test.txt
 
 # The whole pipeline on embedded defaults with demo data.
-run: deps all
+run: deps-build all
 	@scripts/run-demo.sh $(BUILD)/salespipe
 
 # Everything: unit tests, the same under ASan+UBSan, CLI tests, interop.
