@@ -65,7 +65,7 @@ typedef struct pq_column_spec {
     pq_physical physical;
     pq_logical logical;
     int precision, scale; /* DECIMAL only */
-    int type_length;      /* FIXED_LEN_BYTE_ARRAY only */
+    int type_length;      /* FIXED_LEN_BYTE_ARRAY (and INT96, read as 12 bytes) */
     bool optional;        /* false: REQUIRED (no NULLs allowed) */
 } pq_column_spec;
 
@@ -150,12 +150,14 @@ int64_t pq_reader_row_group_bytes(const pq_reader *r, size_t rg); /* total_byte_
 const pq_chunk_info *pq_reader_chunk(const pq_reader *r, size_t rg, size_t col);
 const char *pq_reader_created_by(const pq_reader *r); /* "" when absent */
 
-/* Decode row group rg: out[i] receives column i (out has num_columns slots).
+/* Decode row group rg (< num_row_groups, else SP_ERR_USAGE): out[i] receives
+ * column i (out has num_columns slots). INT96 values come as 12-byte values
+ * through offsets.
  * The values are owned by the reader until the next read or close. Memory is
  * bounded by one row group and capped (SP_ERR_LIMIT beyond the cap). */
 int pq_reader_read_row_group(pq_reader *r, size_t rg, pq_values *out, sp_error *err);
 
-/* Cap on the decoded size of one row group (default 1 GiB). */
+/* Cap on the decoded size of one row group (default 1 GiB; 0 restores it). */
 void pq_reader_set_memory_limit(pq_reader *r, size_t bytes);
 
 /* Names for printing: "INT32", "ZSTD", "RLE_DICTIONARY", … */

@@ -1,0 +1,217 @@
+/* encode.c — RLE/bit-packed hybrid, PLAIN booleans and page compression for
+ * the Parquet writer (see encode.h and parquet-format Encodings.md).
+ * Sits between write.c's page assembly and the codec libraries. It never
+ * trusts sizes blindly: every output goes through a capped sp_buf. */
+#include "encode.h"
+
+#include <snappy-c.h>
+#include <stdlib.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "thrift_enc.h"
+
+/* A value of bit_width bits as the ceil(bit_width / 8) little-endian bytes of
+ * an RLE run. */
+static void put_rle_run(sp_buf *out, uint64_t count, uint32_t value, int bit_width)
+{
+    pq_tenc_uvarint(out, count << 1);
+    uint8_t b[4];
+    int nb = (bit_width + 7) / 8;
+    for (int i = 0; i < nb; i++)
+        b[i] = (uint8_t)(value >> (8 * i));
+    sp_buf_append(out, b, (size_t)nb);
+}
+
+/* The two hybrid encoders differ only in their input type, so one body serves
+ * both; the hot loops stay free of per-value calls. */
+#define PQ_ENC_RLE_BODY(T)                                                       \
+    size_t i = 0;                                                                \
+    while (i < n) {                                                              \
+        size_t r = 1;                                                            \
+        while (i + r < n && v[i + r] == v[i])                                    \
+            r++;                                                                 \
+        if (r >= 8) {                                                            \
+            put_rle_run(out, r, (uint32_t)v[i], bit_width);                      \
+            i += r;                                                              \
+            continue;                                                            \
+        }                                                                        \
+        /* Bit-packed groups until a run of 8 starts at a group boundary. */     \
+        size_t end = i;                                                          \
+        for (;;) {                                                               \
+            end += 8;                                                            \
+            if (end >= n) {                                                      \
+                end = n;                                                         \
+                break;                                                           \
+            }                                                                    \
+            size_t k = 1;                                                        \
+            while (k < 8 && end + k < n && v[end + k] == v[end])                 \
+                k++;                                                             \
+            if (k == 8)                                                          \
+                break;                                                           \
+        }                                                                        \
+        size_t groups = (end - i + 7) / 8;                                       \
+        pq_tenc_uvarint(out, (uint64_t)groups << 1 | 1);                         \
+        uint8_t *dst = sp_buf_extend(out, groups * (size_t)bit_width);          \
+        if (!dst)                                                                \
+            return;                                                              \
+        uint64_t acc = 0;                                                        \
+        int nbits = 0;                                                           \
+        for (size_t j = i; j < i + groups * 8; j++) {                            \
+            uint64_t x = j < end ? (uint64_t)(T)v[j] : 0;                        \
+            acc |= x << nbits;                                                   \
+            nbits += bit_width;                                                  \
+            while (nbits >= 8) {                                                 \
+                *dst++ = (uint8_t)acc;                                           \
+                acc >>= 8;                                                       \
+                nbits -= 8;                                                      \
+            }                                                                    \
+        }                                                                        \
+        i = end;                                                                 \
+    }
+
+void pq_enc_rle_u32(sp_buf *out, const uint32_t *v, size_t n, int bit_width)
+{
+    if (bit_width < 1 || bit_width > 32) {
+        out->broken = true;
+        return;
+    }
+    PQ_ENC_RLE_BODY(uint32_t)
+}
+
+void pq_enc_rle_u8(sp_buf *out, const uint8_t *v, size_t n, int bit_width)
+{
+    if (bit_width < 1 || bit_width > 8) {
+        out->broken = true;
+        return;
+    }
+    PQ_ENC_RLE_BODY(uint8_t)
+}
+
+void pq_enc_plain_bools(sp_buf *out, const uint8_t *v, size_t n)
+{
+    uint8_t *dst = sp_buf_extend(out, (n + 7) / 8);
+    if (!dst)
+        return;
+    for (size_t i = 0; i < n; i += 8) {
+        uint8_t b = 0;
+        for (size_t k = 0; k < 8 && i + k < n; k++)
+            b |= (uint8_t)((v[i + k] != 0) << k);
+        *dst++ = b;
+    }
+}
+
+int pq_compressor_init(pq_compressor *c, pq_codec codec, int level, sp_error *err)
+{
+    c->codec = codec;
+    c->level = level;
+    c->ctx = NULL;
+    switch (codec) {
+    case PQ_UNCOMPRESSED:
+    case PQ_SNAPPY:
+        return SP_OK;
+    case PQ_ZSTD: {
+        if (level == 0)
+            c->level = 1;
+        if (c->level < ZSTD_minCLevel() || c->level > ZSTD_maxCLevel())
+            return sp_fail(err, SP_ERR_USAGE, "zstd level %d out of range %d..%d", level,
+                           ZSTD_minCLevel(), ZSTD_maxCLevel());
+        ZSTD_CCtx *z = ZSTD_createCCtx();
+        if (!z)
+            return sp_fail(err, SP_ERR_NOMEM, "out of memory creating a zstd context");
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, c->level))) {
+            ZSTD_freeCCtx(z);
+            return sp_fail(err, SP_ERR_USAGE, "zstd rejects level %d", c->level);
+        }
+        c->ctx = z;
+        return SP_OK;
+    }
+    case PQ_GZIP: {
+        if (level == 0)
+            c->level = 6;
+        if (c->level < 1 || c->level > 9)
+            return sp_fail(err, SP_ERR_USAGE, "gzip level %d out of range 1..9", level);
+        z_stream *zs = calloc(1, sizeof *zs);
+        if (!zs)
+            return sp_fail(err, SP_ERR_NOMEM, "out of memory creating a gzip stream");
+        /* windowBits 15 + 16 asks zlib for a gzip wrapper, as Parquet wants. */
+        if (deflateInit2(zs, c->level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(zs);
+            return sp_fail(err, SP_ERR_NOMEM, "cannot initialise gzip");
+        }
+        c->ctx = zs;
+        return SP_OK;
+    }
+    }
+    return sp_fail(err, SP_ERR_UNSUPPORTED, "compression codec %d is not supported for writing",
+                   (int)codec);
+}
+
+void pq_compressor_free(pq_compressor *c)
+{
+    if (!c->ctx)
+        return;
+    if (c->codec == PQ_ZSTD) {
+        ZSTD_freeCCtx(c->ctx);
+    } else if (c->codec == PQ_GZIP) {
+        deflateEnd(c->ctx);
+        free(c->ctx);
+    }
+    c->ctx = NULL;
+}
+
+int pq_compress(pq_compressor *c, const uint8_t *src, size_t n, sp_buf *dst, sp_error *err)
+{
+    size_t old = dst->len;
+    switch (c->codec) {
+    case PQ_UNCOMPRESSED:
+        sp_buf_append(dst, src, n);
+        break;
+    case PQ_ZSTD: {
+        size_t bound = ZSTD_compressBound(n);
+        if (ZSTD_isError(bound) || sp_buf_reserve(dst, bound) != 0)
+            break;
+        size_t r = ZSTD_compress2(c->ctx, dst->data + old, bound, src, n);
+        if (ZSTD_isError(r))
+            return sp_fail(err, SP_ERR_INTERNAL, "zstd: %s", ZSTD_getErrorName(r));
+        dst->len = old + r;
+        break;
+    }
+    case PQ_SNAPPY: {
+        size_t cap = snappy_max_compressed_length(n);
+        if (sp_buf_reserve(dst, cap) != 0)
+            break;
+        size_t outlen = cap;
+        if (snappy_compress((const char *)src, n, (char *)dst->data + old, &outlen) != SNAPPY_OK)
+            return sp_fail(err, SP_ERR_INTERNAL, "snappy compression failed");
+        dst->len = old + outlen;
+        break;
+    }
+    case PQ_GZIP: {
+        z_stream *zs = c->ctx;
+        if (deflateReset(zs) != Z_OK)
+            return sp_fail(err, SP_ERR_INTERNAL, "gzip: deflateReset failed");
+        /* zlib counts in uInt; pages are capped far below that by the writer. */
+        if (n > UINT32_MAX / 2)
+            return sp_fail(err, SP_ERR_LIMIT, "gzip: page of %zu bytes too large", n);
+        size_t cap = deflateBound(zs, (uLong)n);
+        if (sp_buf_reserve(dst, cap) != 0)
+            break;
+        zs->next_in = (Bytef *)src;
+        zs->avail_in = (uInt)n;
+        zs->next_out = dst->data + old;
+        zs->avail_out = (uInt)cap;
+        if (deflate(zs, Z_FINISH) != Z_STREAM_END)
+            return sp_fail(err, SP_ERR_INTERNAL, "gzip compression failed");
+        dst->len = old + (cap - zs->avail_out);
+        break;
+    }
+    default:
+        return sp_fail(err, SP_ERR_UNSUPPORTED, "compression codec %d is not supported",
+                       (int)c->codec);
+    }
+    if (dst->broken)
+        return sp_fail(err, SP_ERR_LIMIT, "compressed page of %zu bytes exceeds the buffer cap",
+                       n);
+    return SP_OK;
+}
