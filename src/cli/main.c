@@ -111,7 +111,7 @@ static bool is_task(const char *s)
 
 static bool opt_allowed(const command *c, const char *opt)
 {
-    char pat[64];
+    char pat[80];
     snprintf(pat, sizeof pat, "|%s|", opt);
     return strlen(opt) < 40 && strstr(c->opts, pat) != NULL;
 }
