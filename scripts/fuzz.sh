@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# fuzz.sh SECONDS — build the libFuzzer target of the Parquet reader with
+# clang (ASan + UBSan) into build/fuzz, seed a corpus from tests/fuzz/seeds
+# plus small files written by build/pq_fixture and DuckDB (when present), run
+# it for SECONDS and exit non-zero on any crash. `make fuzz FUZZ_SECONDS=30`.
+# It must never modify tests/fuzz/seeds: new inputs go to tests/fuzz/corpus-run/.
+set -euo pipefail
+seconds=${1:-60}
+cd "$(dirname "$0")/.."
+CLANG=${CLANG:-clang}
+out=build/fuzz
+corpus=tests/fuzz/corpus-run
+mkdir -p "$out/obj" "$out/artifacts" "$corpus"
+
+flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+       -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+       -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes)
+objs=()
+for src in $(ls src/*/*.c | grep -v '^src/cli/main\.c$'); do
+  obj="$out/obj/$(echo "${src%.c}" | tr / _).o"
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -n 1)" ]; then
+    "$CLANG" "${flags[@]}" -c -o "$obj" "$src"
+  fi
+  objs+=("$obj")
+done
+"$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$out/fuzz_parquet_reader" \
+  tests/fuzz/fuzz_parquet_reader.c "${objs[@]}" -lzstd -lsnappy -lz -lm -pthread
+echo "fuzz: built $out/fuzz_parquet_reader"
+
+# Seeds: the committed ones, then fresh small files from both writers.
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+cp tests/fuzz/seeds/* "$seeds/" 2>/dev/null || true
+if [ -x build/pq_fixture ]; then
+  i=0
+  for args in "all --rows 9 --rg-rows 4 --codec none" "all --rows 9 --rg-rows 4 --codec zstd" \
+              "all --rows 6 --codec snappy" "required --rows 5 --codec none --no-dict" \
+              "fact --rows 20 --rg-rows 8 --codec none" "all --rows 30 --codec gzip"; do
+    set -- $args
+    kind=$1; shift
+    build/pq_fixture write "$kind" "$seeds/ours-$i.parquet" /dev/null "$@" >/dev/null 2>&1 || true
+    i=$((i + 1))
+  done
+fi
+if [ -d tests/interop/node_modules/@duckdb/node-api ]; then
+  (cd tests/interop && SEEDS="$seeds" node --input-type=module -e "
+    import { DuckDBInstance } from '@duckdb/node-api';
+    const con = await (await DuckDBInstance.create(':memory:')).connect();
+    const q = \"select i::INTEGER a, (i*1.5)::DECIMAL(18,4) d, (i*0.25)::DECIMAL(9,2) p, DATE '1969-12-25' + i::INTEGER dt, \" +
+      \"case when i%3=0 then null else 's'||(i%4) end s, i%2=0 b, i/4 f from range(12) t(i)\";
+    const opts = ['COMPRESSION uncompressed', 'COMPRESSION snappy', 'COMPRESSION zstd',
+      'COMPRESSION uncompressed, PARQUET_VERSION v2', 'COMPRESSION gzip, PARQUET_VERSION v2'];
+    for (const [k, o] of opts.entries())
+      await con.run('COPY (' + q + ') TO \'' + process.env.SEEDS + '/duck-' + k + '.parquet\' (FORMAT parquet, ' + o + ')');
+  ") || echo "fuzz: DuckDB seeds skipped"
+fi
+# Keep seeds small: libFuzzer mutates small inputs far better.
+find "$seeds" -type f -size +4k -delete
+echo "fuzz: $(ls "$seeds" | wc -l) seeds, running ${seconds}s"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if ! "$out/fuzz_parquet_reader" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+     -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/artifacts/" \
+     "$corpus" "$seeds"; then
+  echo "fuzz: CRASH — reproducer in $out/artifacts/ (rerun: $out/fuzz_parquet_reader FILE)" >&2
+  exit 1
+fi
+echo "fuzz: no crash in ${seconds}s (corpus: $corpus, $(ls "$corpus" | wc -l) inputs)"
