@@ -1,15 +1,22 @@
-/* encode.c — RLE/bit-packed hybrid, PLAIN booleans and page compression for
- * the Parquet writer (see encode.h and parquet-format Encodings.md).
+/* encode.c — RLE/bit-packed hybrid, PLAIN booleans, DELTA_BINARY_PACKED and
+ * page compression for the Parquet writer (see encode.h and parquet-format
+ * Encodings.md).
  * Sits between write.c's page assembly and the codec libraries. It never
  * trusts sizes blindly: every output goes through a capped sp_buf. */
 #include "encode.h"
 
 #include <snappy-c.h>
 #include <stdlib.h>
+#include <string.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include "thrift_enc.h"
+
+/* The delta packer stores 8-byte words as they lie in memory. */
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "encode.c assumes a little-endian host"
+#endif
 
 /* A value of bit_width bits as the ceil(bit_width / 8) little-endian bytes of
  * an RLE run. */
@@ -99,6 +106,134 @@ void pq_enc_plain_bools(sp_buf *out, const uint8_t *v, size_t n)
             b |= (uint8_t)((v[i + k] != 0) << k);
         *dst++ = b;
     }
+}
+
+/* ---- DELTA_BINARY_PACKED -------------------------------------------------- */
+
+enum {
+    PQ_DELTA_BLOCK = 128,    /* deltas per block (a multiple of 128) */
+    PQ_DELTA_MINIBLOCKS = 4, /* miniblocks per block */
+    PQ_DELTA_MINI = 32,      /* deltas per miniblock (a multiple of 32) */
+};
+
+static uint8_t *put_uleb(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* 32 values of bw (1..64) bits, LSB first, as exactly 4 * bw bytes. The
+ * accumulator holds fewer than 64 pending bits; a value that straddles a
+ * word leaves its high bits as the start of the next word. */
+static uint8_t *pack32(uint8_t *dst, const uint64_t *x, int bw)
+{
+    uint64_t acc = 0;
+    int nb = 0;
+    for (int k = 0; k < PQ_DELTA_MINI; k++) {
+        acc |= x[k] << nb;
+        nb += bw;
+        if (nb >= 64) {
+            memcpy(dst, &acc, 8);
+            dst += 8;
+            nb -= 64;
+            acc = nb ? x[k] >> (bw - nb) : 0;
+        }
+    }
+    /* 32 * bw bits leave 0 or 32 bits over. */
+    if (nb) {
+        memcpy(dst, &acc, 4);
+        dst += 4;
+    }
+    return dst;
+}
+
+void pq_enc_delta(sp_buf *out, const uint8_t *v, size_t n, int width)
+{
+    if (width != 4 && width != 8) {
+        out->broken = true;
+        return;
+    }
+    size_t nd = n ? n - 1 : 0, nblocks = (nd + PQ_DELTA_BLOCK - 1) / PQ_DELTA_BLOCK;
+    /* Worst case: 4 header varints, then per block a min-delta varint, the
+     * widths, and every miniblock at the full width. */
+    size_t bound = 4 * 10 + nblocks * (10 + PQ_DELTA_MINIBLOCKS + PQ_DELTA_BLOCK * (size_t)width);
+    size_t old = out->len;
+    if (out->broken || sp_buf_reserve(out, bound) != 0)
+        return;
+    uint8_t *p = out->data + old;
+
+    int64_t first = 0;
+    if (n) {
+        if (width == 4) {
+            int32_t f32;
+            memcpy(&f32, v, 4);
+            first = f32;
+        } else {
+            memcpy(&first, v, 8);
+        }
+    }
+    p = put_uleb(p, PQ_DELTA_BLOCK);
+    p = put_uleb(p, PQ_DELTA_MINIBLOCKS);
+    p = put_uleb(p, n);
+    p = put_uleb(p, pq_tenc_zigzag64(first));
+
+    int64_t d[PQ_DELTA_BLOCK];
+    uint64_t packed[PQ_DELTA_BLOCK];
+    for (size_t b = 0; b < nblocks; b++) {
+        size_t at = 1 + b * PQ_DELTA_BLOCK, m = nd - b * PQ_DELTA_BLOCK;
+        if (m > PQ_DELTA_BLOCK)
+            m = PQ_DELTA_BLOCK;
+        /* Deltas in the unsigned domain of the physical type (wrapping, as
+         * the spec asks), then read as signed: an INT32 delta is sign-extended
+         * from 32 bits so that delta - min fits in 32 bits. */
+        if (width == 4) {
+            const uint8_t *q = v + (at - 1) * 4;
+            for (size_t k = 0; k < m; k++) {
+                uint32_t a, c;
+                memcpy(&a, q + k * 4, 4);
+                memcpy(&c, q + k * 4 + 4, 4);
+                d[k] = (int32_t)(c - a);
+            }
+        } else {
+            const uint8_t *q = v + (at - 1) * 8;
+            for (size_t k = 0; k < m; k++) {
+                uint64_t a, c;
+                memcpy(&a, q + k * 8, 8);
+                memcpy(&c, q + k * 8 + 8, 8);
+                d[k] = (int64_t)(c - a);
+            }
+        }
+        int64_t mn = d[0];
+        for (size_t k = 1; k < m; k++)
+            mn = d[k] < mn ? d[k] : mn;
+        /* Unsigned subtraction: d - min may exceed INT64_MAX for INT64. */
+        for (size_t k = 0; k < m; k++)
+            packed[k] = (uint64_t)d[k] - (uint64_t)mn;
+        for (size_t k = m; k < PQ_DELTA_BLOCK; k++)
+            packed[k] = 0; /* padding of the last miniblock */
+        p = put_uleb(p, pq_tenc_zigzag64(mn));
+        uint8_t *widths = p;
+        p += PQ_DELTA_MINIBLOCKS;
+        for (size_t mb = 0; mb < PQ_DELTA_MINIBLOCKS; mb++) {
+            const uint64_t *x = packed + mb * PQ_DELTA_MINI;
+            if (mb * PQ_DELTA_MINI >= m) {
+                widths[mb] = 0; /* unneeded miniblock: no body */
+                continue;
+            }
+            uint64_t any = 0;
+            for (size_t k = 0; k < PQ_DELTA_MINI; k++)
+                any |= x[k];
+            int bw = pq_enc_bit_width(any);
+            widths[mb] = (uint8_t)bw;
+            if (bw)
+                p = pack32(p, x, bw);
+        }
+    }
+    out->len = (size_t)(p - out->data);
 }
 
 int pq_compressor_init(pq_compressor *c, pq_codec codec, int level, sp_error *err)

@@ -1,7 +1,7 @@
 /* encode.h — value encoders and compression for the Parquet writer:
  * RLE/bit-packed hybrid (definition levels, dictionary indices), bit-packed
- * booleans (PLAIN), bit widths, and the page compressor (ZSTD, SNAPPY, GZIP,
- * UNCOMPRESSED). Writer side only (symbols pq_enc_ / pq_compress*); everything
+ * booleans (PLAIN), DELTA_BINARY_PACKED integers, bit widths, and the page
+ * compressor (ZSTD, SNAPPY, GZIP, UNCOMPRESSED). Writer side only (symbols pq_enc_ / pq_compress*); everything
  * appends to a capped sp_buf and never reads input it was not given. */
 #ifndef SP_PARQUET_ENCODE_H
 #define SP_PARQUET_ENCODE_H
@@ -29,6 +29,15 @@ void pq_enc_rle_u8(sp_buf *out, const uint8_t *v, size_t n, int bit_width);
 
 /* PLAIN booleans: one bit per value (0/1 bytes in), LSB first. */
 void pq_enc_plain_bools(sp_buf *out, const uint8_t *v, size_t n);
+
+/* DELTA_BINARY_PACKED (Encodings.md) of n INT32 (width 4) or INT64 (width 8)
+ * values read from v as PLAIN little-endian bytes (n * width bytes, any
+ * alignment): blocks of 128 deltas in 4 miniblocks of 32, each miniblock
+ * bit-packed at its own width, the last miniblock zero-padded to 32 values and
+ * unused miniblocks given width 0. Deltas wrap around in two's complement
+ * within the physical type, so INT32 never needs more than 32 bits nor INT64
+ * more than 64. n 0 gives the header alone. */
+void pq_enc_delta(sp_buf *out, const uint8_t *v, size_t n, int width);
 
 /* A page compressor. The codec context is created once and reused for every
  * page, so no allocation happens per page beyond the output buffer. */

@@ -88,10 +88,20 @@ typedef struct pq_writer_options {
     pq_codec codec;          /* default PQ_ZSTD */
     int level;               /* codec level; 0 = the codec's default (zstd 1) */
     size_t row_group_rows;   /* flush a row group after this many rows */
-    size_t row_group_bytes;  /* ... or once its encoded size reaches this */
-    size_t page_bytes;       /* target uncompressed data page size */
-    size_t dict_max_bytes;   /* a dictionary above this falls back to PLAIN */
+    /* ... or once its encoded size reaches this: the bytes of its pages as
+     * encoded, before compression (page headers, dictionary pages, data pages
+     * as PLAIN / dictionary indices / DELTA_BINARY_PACKED), with the page not
+     * yet finished counted at its PLAIN size (indices at their bit width).
+     * Checked every 32768 rows, so a group may overshoot by that much. */
+    size_t row_group_bytes;
+    size_t page_bytes;       /* target data page size before compression, its values
+                              * counted at PLAIN size (dictionary indices at 2 bytes) */
+    size_t dict_max_bytes;   /* a dictionary above this falls back (int_fallback) */
     bool dictionary;         /* try RLE_DICTIONARY first (default true) */
+    /* Encoding of INT32 / INT64 data pages without a dictionary (dictionary
+     * off, given up, or full): PQ_ENC_DELTA_BINARY_PACKED (default) or
+     * PQ_ENC_PLAIN. Other columns fall back to PLAIN. */
+    int int_fallback;
     const char *created_by;  /* written to FileMetaData.created_by */
 } pq_writer_options;
 

@@ -1,5 +1,6 @@
 /* write.c — salespipe's streaming Parquet writer (flat schemas, data page v1,
- * PLAIN and RLE_DICTIONARY, ZSTD/SNAPPY/GZIP/none, chunk statistics).
+ * PLAIN, RLE_DICTIONARY and DELTA_BINARY_PACKED, ZSTD/SNAPPY/GZIP/none, chunk
+ * statistics).
  * Column batches come in from the star builder; a file goes out whole or not
  * at all: bytes go to `path.tmp-<pid>-<seq>` and only close renames them into
  * place. Memory is bounded by one row group; it must never keep all rows, and
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "../util/buf.h"
@@ -42,7 +44,18 @@ enum {
     PQW_STAT_MAX_BYTES = 1024,       /* longer byte-array min/max: statistics omitted */
     PQW_MAX_COLUMNS = 4096,
     PQW_NAME_MAX = 4096,
+    PQW_IOV_PAGES = 256,             /* pages per writev (2 iovecs each, < IOV_MAX) */
 };
+
+/* One finished data page of the open chunk: its PageHeader lies in the
+ * column's `heads` buffer and its compressed body in `chunk`, both back to
+ * back in page order. Bodies are compressed straight into `chunk`, before
+ * their compressed size (part of the header) is known, so headers wait in a
+ * side buffer and writev interleaves the two at flush: no body is copied
+ * after compression. */
+typedef struct pqw_page {
+    uint32_t head_len, body_len;
+} pqw_page;
 
 /* Dictionary give-up rule. Once a chunk has seen PQW_DICT_PROBE_ROWS rows in
  * dictionary mode, the column keeps its dictionary only if the dictionary
@@ -96,10 +109,13 @@ typedef struct pqw_column {
     bool have_last;
 
     /* current chunk */
-    sp_buf chunk;        /* finished data pages: header + compressed body each */
+    sp_buf chunk;        /* compressed bodies of finished data pages */
+    sp_buf heads;        /* their PageHeaders */
+    pqw_page *pages;     /* one per finished data page, in order */
+    size_t npages, pages_cap;
     int64_t chunk_rows, chunk_nulls;
-    int64_t chunk_uncomp, chunk_comp;
-    int chunk_dict_pages, chunk_plain_pages;
+    int64_t chunk_uncomp, chunk_comp; /* finished pages, headers included */
+    int chunk_dict_pages, chunk_plain_pages, chunk_delta_pages;
 
     /* statistics of the current chunk */
     bool has_mm, stats_dropped;
@@ -121,7 +137,8 @@ struct pq_writer {
     int64_t total_rows;
     size_t nrg;
     sp_buf rgmeta;           /* serialized RowGroup structs, concatenated */
-    sp_buf page, comp, dictpage; /* scratch */
+    sp_buf page;             /* scratch: a data page body being encoded, the footer */
+    sp_buf dicthead, dictbody; /* scratch: a dictionary page at chunk flush */
     pq_compressor cz;
     bool failed;             /* a write went wrong: only abort/close remain */
 };
@@ -135,6 +152,7 @@ void pq_writer_options_default(pq_writer_options *opt)
     opt->page_bytes = (size_t)1 << 20;
     opt->dict_max_bytes = (size_t)1 << 20;
     opt->dictionary = true;
+    opt->int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
     opt->created_by = PQW_CREATED_BY;
 }
 
@@ -182,6 +200,122 @@ static int write_all(pq_writer *w, const void *p, size_t n, sp_error *err)
         w->pos += r;
     }
     return SP_OK;
+}
+
+/* Write iov[0..n) whole; iov is consumed. */
+static int writev_all(pq_writer *w, struct iovec *iov, int n, sp_error *err)
+{
+    while (n > 0) {
+        ssize_t r = writev(w->fd, iov, n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return wfail(w, err, SP_ERR_IO, "write to %s: %s", w->tmp, strerror(errno));
+        }
+        w->pos += r;
+        size_t left = (size_t)r;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return SP_OK;
+}
+
+/* Write pages[0..npages) as header, body, header, body, ... from the two
+ * buffers they were appended to. */
+static int write_pages(pq_writer *w, const uint8_t *heads, const uint8_t *bodies,
+                       const pqw_page *pages, size_t npages, sp_error *err)
+{
+    struct iovec iov[2 * PQW_IOV_PAGES];
+    size_t hoff = 0, boff = 0;
+    for (size_t p = 0; p < npages;) {
+        int n = 0;
+        for (; p < npages && n < 2 * PQW_IOV_PAGES; p++) {
+            iov[n++] = (struct iovec){(void *)(uintptr_t)(heads + hoff), pages[p].head_len};
+            iov[n++] = (struct iovec){(void *)(uintptr_t)(bodies + boff), pages[p].body_len};
+            hoff += pages[p].head_len;
+            boff += pages[p].body_len;
+        }
+        SP_TRY(writev_all(w, iov, n, err));
+    }
+    return SP_OK;
+}
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+#define PQW_HIGH_BITS 0x8080808080808080ull
+
+/* True when p[0..n) holds no byte >= 0x80, 8 bytes at a time. */
+static bool all_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        acc |= x;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & PQW_HIGH_BITS) == 0;
+}
+
+/* Well-formed UTF-8 per RFC 3629 / Unicode table 3-7: no overlong forms, no
+ * surrogates (ED A0..BF), nothing above U+10FFFF, no truncated sequence.
+ * Returns n when valid, else the offset of the first bad sequence. */
+static size_t utf8_check(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII runs, 8 bytes at a time: most values never leave this loop. */
+        while (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, p + i, 8);
+            if (x & PQW_HIGH_BITS)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* Lead byte: sequence length and the allowed range of the 2nd byte. */
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong below U+0800 */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates U+D800..DFFF */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0)
+                lo = 0x90; /* overlong below U+10000 */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
+        } else {
+            return i; /* 80..C1 (continuation, overlong C0/C1) or F5..FF */
+        }
+        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < len; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return i;
+        i += len;
+    }
+    return n;
 }
 
 /* ---- statistics ---------------------------------------------------------- */
@@ -590,30 +724,32 @@ out:
 
 /* ---- pages --------------------------------------------------------------- */
 
-/* Compress `body` and append PageHeader + compressed bytes to dst; *uncomp
- * and *comp grow by the page's sizes including its header. */
-static int write_page(pq_writer *w, const pqw_column *c, sp_buf *dst, int type, int encoding,
-                      size_t nvals, const sp_buf *body, int64_t *uncomp, int64_t *comp,
-                      sp_error *err)
+/* Compress src[0..n) onto the end of `bodies` and append its PageHeader to
+ * `heads`; *pg receives both lengths, and *uncomp and *comp grow by the
+ * page's sizes including its header. */
+static int write_page(pq_writer *w, const pqw_column *c, sp_buf *heads, sp_buf *bodies,
+                      int type, int encoding, size_t nvals, const uint8_t *src, size_t n,
+                      pqw_page *pg, int64_t *uncomp, int64_t *comp, sp_error *err)
 {
-    if (body->len > INT32_MAX || nvals > INT32_MAX)
+    if (n > INT32_MAX || nvals > INT32_MAX)
         return wfail(w, err, SP_ERR_LIMIT, "column %s: page of %zu bytes exceeds 2 GiB",
-                     c->name, body->len);
-    sp_buf_reset(&w->comp);
-    if (pq_compress(&w->cz, body->data, body->len, &w->comp, err) != SP_OK) {
+                     c->name, n);
+    size_t b0 = bodies->len;
+    if (pq_compress(&w->cz, src, n, bodies, err) != SP_OK) {
         w->failed = true;
         return sp_error_prefix(err, "%s: column %s", w->path, c->name);
     }
-    if (w->comp.len > INT32_MAX)
+    size_t clen = bodies->len - b0;
+    if (clen > INT32_MAX)
         return wfail(w, err, SP_ERR_LIMIT, "column %s: compressed page exceeds 2 GiB", c->name);
 
-    size_t h0 = dst->len;
+    size_t h0 = heads->len;
     pq_tenc t;
-    pq_tenc_init(&t, dst);
+    pq_tenc_init(&t, heads);
     pq_tenc_struct_begin(&t);
     pq_tenc_field_i32(&t, 1, type);
-    pq_tenc_field_i32(&t, 2, (int32_t)body->len);
-    pq_tenc_field_i32(&t, 3, (int32_t)w->comp.len);
+    pq_tenc_field_i32(&t, 2, (int32_t)n);
+    pq_tenc_field_i32(&t, 3, (int32_t)clen);
     if (type == PQW_PAGE_DATA) {
         pq_tenc_field_struct_begin(&t, 5); /* DataPageHeader */
         pq_tenc_field_i32(&t, 1, (int32_t)nvals);
@@ -628,14 +764,14 @@ static int write_page(pq_writer *w, const pqw_column *c, sp_buf *dst, int type, 
         pq_tenc_struct_end(&t);
     }
     pq_tenc_struct_end(&t);
-    size_t hlen = dst->len - h0;
-    sp_buf_append(dst, w->comp.data, w->comp.len);
-    if (dst->broken)
-        return wfail(w, err, SP_ERR_LIMIT,
-                     "column %s: column chunk exceeds its %zu-byte buffer cap", c->name,
-                     dst->limit);
-    *uncomp += (int64_t)(hlen + body->len);
-    *comp += (int64_t)(hlen + w->comp.len);
+    if (heads->broken)
+        return wfail(w, err, SP_ERR_LIMIT, "column %s: page headers exceed their buffer cap",
+                     c->name);
+    size_t hlen = heads->len - h0;
+    pg->head_len = (uint32_t)hlen;
+    pg->body_len = (uint32_t)clen;
+    *uncomp += (int64_t)(hlen + n);
+    *comp += (int64_t)(hlen + clen);
     return SP_OK;
 }
 
@@ -643,6 +779,14 @@ static int flush_page(pq_writer *w, pqw_column *c, sp_error *err)
 {
     if (c->page_rows == 0)
         return SP_OK;
+    if (c->npages == c->pages_cap) {
+        size_t ncap = c->pages_cap ? c->pages_cap * 2 : 64;
+        pqw_page *p = realloc(c->pages, ncap * sizeof *p);
+        if (!p)
+            return wfail(w, err, SP_ERR_NOMEM, "column %s: out of memory", c->name);
+        c->pages = p;
+        c->pages_cap = ncap;
+    }
     sp_buf *body = &w->page;
     sp_buf_reset(body);
     if (c->spec.optional) {
@@ -656,7 +800,10 @@ static int flush_page(pq_writer *w, pqw_column *c, sp_error *err)
         }
     }
     int enc;
-    /* A page of NULLs only needs no dictionary; PLAIN with no values. */
+    int *count;
+    /* Where the body comes from: a REQUIRED column's PLAIN values are the
+     * page body as they stand, so they are compressed in place. */
+    const sp_buf *src = body;
     if (c->dict_on && c->dict_n > 0) {
         int bw = pq_enc_bit_width(c->dict_n - 1);
         if (bw < 1)
@@ -664,20 +811,30 @@ static int flush_page(pq_writer *w, pqw_column *c, sp_error *err)
         sp_buf_putc(body, (uint8_t)bw);
         pq_enc_rle_u32(body, c->idx, c->idx_n, bw);
         enc = PQ_ENC_RLE_DICTIONARY;
-        c->chunk_dict_pages++;
+        count = &c->chunk_dict_pages;
+    } else if (c->vals.len > 0 && w->opt.int_fallback == PQ_ENC_DELTA_BINARY_PACKED &&
+               (c->spec.physical == PQ_INT32 || c->spec.physical == PQ_INT64)) {
+        pq_enc_delta(body, c->vals.data, c->vals.len / (size_t)c->width, c->width);
+        enc = PQ_ENC_DELTA_BINARY_PACKED;
+        count = &c->chunk_delta_pages;
     } else {
+        /* Also a page of NULLs only: PLAIN with no values. */
         if (c->spec.physical == PQ_BOOLEAN)
             pq_enc_plain_bools(body, c->vals.data, c->vals.len);
-        else
+        else if (c->spec.optional)
             sp_buf_append(body, c->vals.data, c->vals.len);
+        else
+            src = &c->vals;
         enc = PQ_ENC_PLAIN;
-        c->chunk_plain_pages++;
+        count = &c->chunk_plain_pages;
     }
     if (body->broken)
         return wfail(w, err, SP_ERR_LIMIT, "column %s: page exceeds the %zu-byte buffer cap",
                      c->name, body->limit);
-    SP_TRY(write_page(w, c, &c->chunk, PQW_PAGE_DATA, enc, c->page_rows, body, &c->chunk_uncomp,
-                      &c->chunk_comp, err));
+    SP_TRY(write_page(w, c, &c->heads, &c->chunk, PQW_PAGE_DATA, enc, c->page_rows, src->data,
+                      src->len, &c->pages[c->npages], &c->chunk_uncomp, &c->chunk_comp, err));
+    c->npages++;
+    (*count)++;
     sp_buf_reset(&c->defs);
     sp_buf_reset(&c->vals);
     c->idx_n = 0;
@@ -915,9 +1072,11 @@ static void write_statistics(pq_tenc *t, const pqw_column *c)
 static void column_reset_chunk(const pq_writer *w, pqw_column *c)
 {
     sp_buf_reset(&c->chunk);
+    sp_buf_reset(&c->heads);
+    c->npages = 0;
     c->chunk_rows = c->chunk_nulls = 0;
     c->chunk_uncomp = c->chunk_comp = 0;
-    c->chunk_dict_pages = c->chunk_plain_pages = 0;
+    c->chunk_dict_pages = c->chunk_plain_pages = c->chunk_delta_pages = 0;
     c->has_mm = c->stats_dropped = false;
     c->nan_count = 0;
     sp_buf_reset(&c->smin);
@@ -945,14 +1104,17 @@ static int flush_row_group(pq_writer *w, sp_error *err)
         pqw_column *c = &w->cols[i];
         int64_t uncomp = c->chunk_uncomp, comp = c->chunk_comp, dict_off = -1;
         if (c->chunk_dict_pages > 0) {
-            sp_buf_reset(&w->dictpage);
-            SP_TRY(write_page(w, c, &w->dictpage, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN, c->dict_n,
-                              &c->dplain, &uncomp, &comp, err));
+            pqw_page dp;
+            sp_buf_reset(&w->dicthead);
+            sp_buf_reset(&w->dictbody);
+            SP_TRY(write_page(w, c, &w->dicthead, &w->dictbody, PQW_PAGE_DICTIONARY,
+                              PQ_ENC_PLAIN, c->dict_n, c->dplain.data, c->dplain.len, &dp,
+                              &uncomp, &comp, err));
             dict_off = w->pos;
-            SP_TRY(write_all(w, w->dictpage.data, w->dictpage.len, err));
+            SP_TRY(write_pages(w, w->dicthead.data, w->dictbody.data, &dp, 1, err));
         }
         int64_t data_off = w->pos;
-        SP_TRY(write_all(w, c->chunk.data, c->chunk.len, err));
+        SP_TRY(write_pages(w, c->heads.data, c->chunk.data, c->pages, c->npages, err));
         rg_uncomp += uncomp;
         rg_comp += comp;
 
@@ -960,12 +1122,16 @@ static int flush_row_group(pq_writer *w, sp_error *err)
         pq_tenc_field_i64(&t, 2, 0); /* file_offset: deprecated, 0 per the spec */
         pq_tenc_field_struct_begin(&t, 3); /* ColumnMetaData */
         pq_tenc_field_i32(&t, 1, (int32_t)c->spec.physical);
-        int encs[3], nenc = 0;
-        encs[nenc++] = PQ_ENC_PLAIN; /* dictionary page or PLAIN pages */
+        /* Exactly the encodings of the chunk's pages and levels. */
+        int encs[4], nenc = 0;
+        if (c->chunk_dict_pages > 0 || c->chunk_plain_pages > 0)
+            encs[nenc++] = PQ_ENC_PLAIN; /* dictionary page or PLAIN pages */
         if (c->spec.optional)
             encs[nenc++] = PQ_ENC_RLE;
         if (c->chunk_dict_pages > 0)
             encs[nenc++] = PQ_ENC_RLE_DICTIONARY;
+        if (c->chunk_delta_pages > 0)
+            encs[nenc++] = PQ_ENC_DELTA_BINARY_PACKED;
         pq_tenc_field_list_begin(&t, 2, PQ_TC_I32, (size_t)nenc);
         for (int k = 0; k < nenc; k++)
             pq_tenc_elem_i32(&t, encs[k]);
@@ -981,7 +1147,8 @@ static int flush_row_group(pq_writer *w, sp_error *err)
         write_statistics(&t, c);
         /* encoding_stats lets readers see whether every data page is
          * dictionary-encoded without reading the pages. */
-        int nst = (c->chunk_dict_pages > 0) * 2 + (c->chunk_plain_pages > 0);
+        int nst = (c->chunk_dict_pages > 0) * 2 + (c->chunk_plain_pages > 0) +
+                  (c->chunk_delta_pages > 0);
         pq_tenc_field_list_begin(&t, 13, PQ_TC_STRUCT, (size_t)nst);
         if (c->chunk_dict_pages > 0) {
             pq_tenc_struct_begin(&t);
@@ -1002,6 +1169,13 @@ static int flush_row_group(pq_writer *w, sp_error *err)
             pq_tenc_field_i32(&t, 3, c->chunk_plain_pages);
             pq_tenc_struct_end(&t);
         }
+        if (c->chunk_delta_pages > 0) {
+            pq_tenc_struct_begin(&t);
+            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
+            pq_tenc_field_i32(&t, 2, PQ_ENC_DELTA_BINARY_PACKED);
+            pq_tenc_field_i32(&t, 3, c->chunk_delta_pages);
+            pq_tenc_struct_end(&t);
+        }
         pq_tenc_struct_end(&t); /* ColumnMetaData */
         pq_tenc_struct_end(&t); /* ColumnChunk */
         column_reset_chunk(w, c);
@@ -1019,12 +1193,17 @@ static int flush_row_group(pq_writer *w, sp_error *err)
     return SP_OK;
 }
 
+/* The open row group's encoded (uncompressed) size, as parquet.h defines it
+ * for row_group_bytes: finished pages with their headers, the dictionary
+ * page body, and the open page's levels and values before compression. */
 static size_t row_group_bytes(const pq_writer *w)
 {
     size_t s = 0;
     for (size_t i = 0; i < w->ncols; i++) {
         const pqw_column *c = &w->cols[i];
-        s += c->chunk.len + c->vals.len + c->idx_n + c->dplain.len;
+        int bw = c->dict_n > 1 ? pq_enc_bit_width(c->dict_n - 1) : 1;
+        s += (size_t)c->chunk_uncomp + c->dplain.len + c->defs.len / 8 + c->vals.len +
+             c->idx_n * (size_t)bw / 8;
     }
     return s;
 }
@@ -1122,6 +1301,8 @@ static void column_free(pqw_column *c)
     free(c->slots);
     free(c->doff);
     sp_buf_free(&c->chunk);
+    sp_buf_free(&c->heads);
+    free(c->pages);
     sp_buf_free(&c->smin);
     sp_buf_free(&c->smax);
 }
@@ -1138,8 +1319,8 @@ static void writer_free(pq_writer *w)
     free(w->cols);
     sp_buf_free(&w->rgmeta);
     sp_buf_free(&w->page);
-    sp_buf_free(&w->comp);
-    sp_buf_free(&w->dictpage);
+    sp_buf_free(&w->dicthead);
+    sp_buf_free(&w->dictbody);
     pq_compressor_free(&w->cz);
     free(w->created_by);
     free(w->tmp);
@@ -1243,6 +1424,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         w->opt.codec = opt->codec;
         w->opt.level = opt->level;
         w->opt.dictionary = opt->dictionary;
+        w->opt.int_fallback = opt->int_fallback;
         if (opt->row_group_rows)
             w->opt.row_group_rows = opt->row_group_rows;
         if (opt->row_group_bytes)
@@ -1253,6 +1435,14 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
             w->opt.dict_max_bytes = opt->dict_max_bytes;
         if (opt->created_by)
             w->opt.created_by = opt->created_by;
+    }
+    if (w->opt.int_fallback != PQ_ENC_PLAIN &&
+        w->opt.int_fallback != PQ_ENC_DELTA_BINARY_PACKED) {
+        int e = w->opt.int_fallback;
+        free(w);
+        return sp_fail(err, SP_ERR_USAGE,
+                       "%s: int_fallback %d: only PLAIN (%d) or DELTA_BINARY_PACKED (%d)", path, e,
+                       PQ_ENC_PLAIN, PQ_ENC_DELTA_BINARY_PACKED);
     }
     /* Pages and dictionaries must stay far below Thrift's i32 sizes. */
     if (w->opt.page_bytes > ((size_t)256 << 20))
@@ -1276,8 +1466,8 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
     }
     sp_buf_init(&w->rgmeta, 0);
     sp_buf_init(&w->page, 0);
-    sp_buf_init(&w->comp, 0);
-    sp_buf_init(&w->dictpage, 0);
+    sp_buf_init(&w->dicthead, 0);
+    sp_buf_init(&w->dictbody, 0);
     for (size_t i = 0; i < ncols; i++) {
         pqw_column *c = &w->cols[i];
         c->spec = cols[i];
@@ -1296,6 +1486,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         sp_buf_init(&c->vals, 0);
         sp_buf_init(&c->dplain, 0);
         sp_buf_init(&c->chunk, 0);
+        sp_buf_init(&c->heads, 0);
         sp_buf_init(&c->smin, 0);
         sp_buf_init(&c->smax, 0);
         c->nslots = PQW_DICT_INIT_SLOTS;
@@ -1373,6 +1564,12 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
             return wreject(w, err, SP_ERR_USAGE, "column %s: no offsets", c->name);
         }
         if (c->spec.physical == PQ_BYTE_ARRAY || c->spec.physical == PQ_FIXED_LEN_BYTE_ARRAY) {
+            /* STRING values must be UTF-8 (readers such as DuckDB refuse
+             * the whole file otherwise). Without NULLs the values tile
+             * [offsets[0], offsets[n]) once the offsets are known to rise,
+             * so one ASCII scan of that range usually settles the batch;
+             * otherwise each value is checked on its own (a sequence must
+             * not span two values). */
             for (size_t r = 0; r < n; r++) {
                 if (v->valid && !v->valid[r])
                     continue;
@@ -1392,6 +1589,24 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
                     return wreject(w, err, SP_ERR_DATA,
                                    "column %s: value of %u bytes at row %zu, type_length is %d",
                                    c->name, b - a, r, c->spec.type_length);
+            }
+            bool ascii = v->valid == NULL &&
+                         (v->offsets[n] == v->offsets[0] ||
+                          all_ascii(v->bytes + v->offsets[0], v->offsets[n] - v->offsets[0]));
+            if (c->spec.logical == PQ_LOGICAL_STRING && !ascii) {
+                for (size_t r = 0; r < n; r++) {
+                    if (v->valid && !v->valid[r])
+                        continue;
+                    uint32_t a = v->offsets[r], len = v->offsets[r + 1] - a;
+                    if (len == 0)
+                        continue;
+                    size_t bad = utf8_check(v->bytes + a, len);
+                    if (bad < len)
+                        return wreject(w, err, SP_ERR_DATA,
+                                       "column %s: invalid UTF-8 at row %zu of the batch "
+                                       "(byte %zu of the value: 0x%02X)",
+                                       c->name, r, bad, v->bytes[a + bad]);
+                }
             }
         }
     }

@@ -180,12 +180,34 @@ const OURS = [
   { tag: 'all-gzip', kind: 'all', codec: 'gzip', rows: 2000, rg: 600 },
   { tag: 'required-zstd', kind: 'required', codec: 'zstd', rows: 2500, rg: 700 },
   { tag: 'all-zstd-nodict', kind: 'all', codec: 'zstd', rows: 3000, rg: 1000, extra: ['--no-dict'] },
+  // PLAIN integer pages (int_fallback plain: for readers without DELTA support)
+  { tag: 'all-zstd-nodict-plain-ints', kind: 'all', codec: 'zstd', rows: 3000, rg: 1000,
+    extra: ['--no-dict', '--int-fallback', 'plain'] },
+  { tag: 'fact-snappy-plain-ints', kind: 'fact', codec: 'snappy', rows: 30000, rg: 8192,
+    extra: ['--int-fallback', 'plain'] },
   { tag: 'all-zstd-dict-fallback', kind: 'all', codec: 'zstd', rows: 6000, rg: 6000, extra: ['--dict-max', '8192'] },
   { tag: 'all-zstd-small-pages', kind: 'all', codec: 'zstd', rows: 4000, rg: 4000, extra: ['--page-bytes', '2048'] },
   { tag: 'all-zstd-40rg', kind: 'all', codec: 'zstd', rows: 4000, rg: 100, extra: ['--batch', '333'] },
   { tag: 'all-zstd-1row', kind: 'all', codec: 'zstd', rows: 1, rg: 1000 },
   { tag: 'all-zstd-empty', kind: 'all', codec: 'zstd', rows: 0, rg: 1000 },
   { tag: 'fact-zstd', kind: 'fact', codec: 'zstd', rows: 30000, rg: 8192 },
+  // DELTA_BINARY_PACKED (the writer's default int_fallback) in v1 data pages:
+  // no dictionary at all, extremes that wrap every delta, levels, many small
+  // pages, a single value, dictionary pages followed by DELTA pages in one
+  // chunk, and the fact table's amounts after the dictionary probe gives up.
+  // `delta` names the columns whose chunks must list DELTA_BINARY_PACKED.
+  { tag: 'all-zstd-nodict-delta', kind: 'all', codec: 'zstd', rows: 3000, rg: 1000, extra: ['--no-dict'],
+    delta: ['id', 'i32', 'i64', 'day', 'price', 'amount'] },
+  { tag: 'required-snappy-nodict-delta', kind: 'required', codec: 'snappy', rows: 2500, rg: 2500, extra: ['--no-dict'],
+    delta: ['id', 'i32', 'i64', 'day', 'price', 'amount'] },
+  { tag: 'all-none-nodict-delta-small-pages', kind: 'all', codec: 'none', rows: 3000, rg: 3000,
+    extra: ['--no-dict', '--page-bytes', '1000'], delta: ['id', 'i32', 'i64', 'day', 'price', 'amount'] },
+  { tag: 'all-gzip-nodict-delta-1row', kind: 'all', codec: 'gzip', rows: 1, rg: 1000, extra: ['--no-dict'],
+    delta: ['id', 'i32', 'i64', 'day', 'price', 'amount'] },
+  { tag: 'all-zstd-dict-then-delta', kind: 'all', codec: 'zstd', rows: 6000, rg: 6000,
+    extra: ['--dict-max', '2048', '--page-bytes', '256'], delta: ['id', 'i32', 'i64', 'day', 'price', 'amount'] },
+  { tag: 'fact-zstd-delta', kind: 'fact', codec: 'zstd', rows: 50000, rg: 50000,
+    delta: ['unit_price', 'gross', 'discount', 'net'] },
 ];
 
 async function checkOurFile(cfg) {
@@ -282,6 +304,33 @@ async function checkOurFile(cfg) {
       if (cfg.tag.includes('dict-fallback') && !note.encodings.includes('PLAIN'))
         return `note encodings ${note.encodings}: no PLAIN fallback with --dict-max 8192`;
       return null;
+    });
+  }
+
+  if (cfg.delta) {
+    await check(label('integer chunks list DELTA_BINARY_PACKED (parquet_metadata)'), async () => {
+      const meta = await duckMeta(file);
+      for (const [g, mg] of meta.groups.entries())
+        for (const n of cfg.delta) {
+          const ch = mg.chunks[names.indexOf(n)];
+          if (!ch.encodings.includes('DELTA_BINARY_PACKED'))
+            return `row group ${g} column ${n}: encodings ${ch.encodings}`;
+        }
+      return null;
+    });
+  }
+
+  if (cfg.extra?.includes('plain')) {
+    await check(label('no chunk uses DELTA_BINARY_PACKED with --int-fallback plain'), async () => {
+      const meta = await duckMeta(file);
+      let plain = 0;
+      for (const [g, mg] of meta.groups.entries())
+        for (const ch of mg.chunks) {
+          if (ch.encodings.includes('DELTA_BINARY_PACKED'))
+            return `row group ${g} column ${ch.name}: encodings ${ch.encodings}`;
+          plain += ch.encodings.includes('PLAIN');
+        }
+      return plain > 0 ? null : 'no chunk lists PLAIN';
     });
   }
 

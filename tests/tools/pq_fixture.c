@@ -467,6 +467,7 @@ static int usage(void)
             "usage: pq_fixture write KIND OUT.parquet EXPECTED.csv [--codec zstd|snappy|gzip|none]\n"
             "                  [--rows N] [--rg-rows N] [--batch N] [--seed N] [--no-dict]\n"
             "                  [--page-bytes N] [--dict-max N] [--level N]\n"
+            "                  [--int-fallback plain|delta]\n"
             "         KIND: all (every type, NULLs, edge values) | required (same, no NULLs)\n"
             "               | fact (the benchmark's sales fact shape)\n"
             "       pq_fixture dump IN.parquet    (our reader, as CSV on stdout)\n"
@@ -519,7 +520,14 @@ static int cmd_write(int argc, char **argv)
         else if (strcmp(a, "--page-bytes") == 0) opt.page_bytes = strtoull(val, NULL, 10);
         else if (strcmp(a, "--dict-max") == 0) opt.dict_max_bytes = strtoull(val, NULL, 10);
         else if (strcmp(a, "--level") == 0) opt.level = atoi(val);
-        else return usage();
+        else if (strcmp(a, "--int-fallback") == 0) {
+            if (strcmp(val, "plain") == 0)
+                opt.int_fallback = PQ_ENC_PLAIN;
+            else if (strcmp(val, "delta") == 0)
+                opt.int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
+            else
+                return usage();
+        } else return usage();
     }
     if (batch_rows == 0)
         batch_rows = 1;

@@ -2,7 +2,8 @@
  * Every value of every type is derived from (seed, column, row) by a fixed
  * hash, so the writer side and the checking side never share buffers and
  * every row is compared one by one. The table covers codecs, row group and
- * page sizes, dictionary fallback, NULLs and the empty file. */
+ * page sizes, dictionary fallback to PLAIN and to DELTA_BINARY_PACKED, NULLs
+ * and the empty file; a second test runs delta edge patterns. */
 #include "../test.h"
 
 #include <stdbool.h>
@@ -180,19 +181,30 @@ typedef struct rt_case {
     size_t rows;
     size_t rg_rows, page_bytes, dict_max_bytes;
     bool no_dictionary;
+    int int_fallback; /* PQ_ENC_PLAIN or PQ_ENC_DELTA_BINARY_PACKED */
 } rt_case;
 
 TEST(parquet_roundtrip_table)
 {
     static const rt_case cases[] = {
-        {"uncompressed, many row groups and pages", PQ_UNCOMPRESSED, 5000, 700, 4096, 0, false},
-        {"snappy", PQ_SNAPPY, 3000, 1000, 0, 0, false},
-        {"zstd, one row group", PQ_ZSTD, 3000, 100000, 0, 0, false},
-        {"gzip", PQ_GZIP, 1500, 600, 8192, 0, false},
-        {"zstd, tiny dictionary limit (fallback)", PQ_ZSTD, 4000, 4000, 2048, 512, false},
-        {"no dictionary", PQ_SNAPPY, 2000, 999, 0, 0, true},
-        {"single row", PQ_ZSTD, 1, 10, 0, 0, false},
-        {"empty file", PQ_ZSTD, 0, 100, 0, 0, false},
+        {"uncompressed, many row groups and pages", PQ_UNCOMPRESSED, 5000, 700, 4096, 0, false,
+         PQ_ENC_DELTA_BINARY_PACKED},
+        {"snappy", PQ_SNAPPY, 3000, 1000, 0, 0, false, PQ_ENC_DELTA_BINARY_PACKED},
+        {"zstd, one row group", PQ_ZSTD, 3000, 100000, 0, 0, false, PQ_ENC_DELTA_BINARY_PACKED},
+        {"gzip", PQ_GZIP, 1500, 600, 8192, 0, false, PQ_ENC_DELTA_BINARY_PACKED},
+        {"zstd, tiny dictionary limit (fallback to PLAIN)", PQ_ZSTD, 4000, 4000, 2048, 512,
+         false, PQ_ENC_PLAIN},
+        {"zstd, tiny dictionary limit (fallback to DELTA)", PQ_ZSTD, 4000, 4000, 2048, 512,
+         false, PQ_ENC_DELTA_BINARY_PACKED},
+        {"no dictionary, PLAIN", PQ_SNAPPY, 2000, 999, 0, 0, true, PQ_ENC_PLAIN},
+        {"no dictionary, DELTA", PQ_SNAPPY, 2000, 999, 0, 0, true, PQ_ENC_DELTA_BINARY_PACKED},
+        {"no dictionary, DELTA, odd small pages", PQ_UNCOMPRESSED, 3000, 3000, 1000, 0, true,
+         PQ_ENC_DELTA_BINARY_PACKED},
+        {"dictionary probe gives up, DELTA", PQ_ZSTD, 40000, 40000, 0, 0, false,
+         PQ_ENC_DELTA_BINARY_PACKED},
+        {"single row", PQ_ZSTD, 1, 10, 0, 0, false, PQ_ENC_DELTA_BINARY_PACKED},
+        {"single row, no dictionary", PQ_ZSTD, 1, 10, 0, 0, true, PQ_ENC_DELTA_BINARY_PACKED},
+        {"empty file", PQ_ZSTD, 0, 100, 0, 0, false, PQ_ENC_DELTA_BINARY_PACKED},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         const rt_case *tc = &cases[k];
@@ -208,6 +220,7 @@ TEST(parquet_roundtrip_table)
         if (tc->dict_max_bytes)
             opt.dict_max_bytes = tc->dict_max_bytes;
         opt.dictionary = !tc->no_dictionary;
+        opt.int_fallback = tc->int_fallback;
         sp_error err;
         pq_writer *w;
         if (pq_writer_open(&w, path, specs, NCOL, &opt, &err) != SP_OK) {
@@ -258,6 +271,13 @@ TEST(parquet_roundtrip_table)
         pq_values v[NCOL];
         for (size_t g = 0; g < nrg; g++) {
             CHECK_INT(pq_reader_chunk(r, g, 0)->codec, tc->codec);
+            /* Without a dictionary the integer chunks carry the fallback. */
+            uint32_t delta = 1u << PQ_ENC_DELTA_BINARY_PACKED;
+            if (tc->no_dictionary && tc->rows > 1)
+                for (int c = 0; c < NCOL; c++)
+                    if (specs[c].physical == PQ_INT32 || specs[c].physical == PQ_INT64)
+                        CHECK_INT((pq_reader_chunk(r, g, (size_t)c)->encodings & delta) != 0,
+                                  tc->int_fallback == PQ_ENC_DELTA_BINARY_PACKED);
             CHECK(pq_reader_row_group_rows(r, g) <= (int64_t)tc->rg_rows);
             if (pq_reader_read_row_group(r, g, v, &err) != SP_OK) {
                 test_fail_at(__FILE__, __LINE__, "case '%s': read row group %zu: %s", tc->name,
@@ -271,4 +291,89 @@ TEST(parquet_roundtrip_table)
         CHECK_INT(row, tc->rows);
         pq_reader_close(r);
     }
+}
+
+/* DELTA_BINARY_PACKED edge patterns, read back value by value: lengths
+ * around block (128 deltas) and miniblock (32) boundaries, constant runs
+ * (width 0), ascending and descending runs, the extremes of both types
+ * alternating (every delta wraps), and widths 1..64 in one sequence. */
+TEST(parquet_roundtrip_delta_patterns)
+{
+    static const pq_column_spec cols[] = {
+        {.name = "a32", .physical = PQ_INT32},
+        {.name = "a64", .physical = PQ_INT64},
+        {.name = "o64", .physical = PQ_INT64, .optional = true},
+    };
+    static const size_t lengths[] = {1, 2, 31, 32, 33, 127, 128, 129, 130, 160, 161, 255, 256, 257, 1000};
+    enum { PATTERNS = 6, MAXN = 1000 };
+    int32_t *a32 = malloc(MAXN * sizeof *a32);
+    int64_t *a64 = malloc(MAXN * sizeof *a64);
+    uint8_t *valid = malloc(MAXN);
+    REQUIRE(a32 && a64 && valid);
+    char path[600];
+    snprintf(path, sizeof path, "%s/delta.parquet", test_tmpdir());
+    for (int pat = 0; pat < PATTERNS; pat++) {
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+            size_t n = lengths[li];
+            for (size_t i = 0; i < n; i++) {
+                uint64_t h = mix(pat, 0, i);
+                switch (pat) {
+                case 0: a32[i] = 7; a64[i] = -7; break;                     /* constant */
+                case 1: a32[i] = (int32_t)i * 3 - 100; a64[i] = (int64_t)i * 1000; break;
+                case 2: a32[i] = 1000 - (int32_t)i; a64[i] = -(int64_t)i * 77; break;
+                case 3: /* extremes alternating: every delta wraps */
+                    a32[i] = i % 2 ? INT32_MAX : INT32_MIN;
+                    a64[i] = i % 3 == 0 ? INT64_MIN : i % 3 == 1 ? INT64_MAX : 0;
+                    break;
+                case 4: /* widths 0..64 by turns */
+                    a32[i] = (int32_t)(uint32_t)(h >> (i % 33));
+                    a64[i] = (int64_t)(h >> (i % 65 == 64 ? 63 : i % 65));
+                    if (i % 65 == 64)
+                        a64[i] = i % 2 ? INT64_MIN : INT64_MAX;
+                    break;
+                default: /* random full range */
+                    a32[i] = (int32_t)h;
+                    a64[i] = (int64_t)mix(pat, 1, i);
+                }
+                valid[i] = h % 5 != 0;
+            }
+            pq_writer_options opt;
+            pq_writer_options_default(&opt);
+            opt.dictionary = false;
+            opt.int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
+            opt.page_bytes = 8 * 129; /* pages of 129 INT64 values: a block and one */
+            sp_error err;
+            pq_writer *w;
+            REQUIRE(pq_writer_open(&w, path, cols, 3, &opt, &err) == SP_OK);
+            pq_values v[3] = {{n, NULL, a32, NULL, NULL}, {n, NULL, a64, NULL, NULL},
+                              {n, valid, a64, NULL, NULL}};
+            if (pq_writer_write(w, v, &err) != SP_OK || pq_writer_close(w, &err) != SP_OK) {
+                test_fail_at(__FILE__, __LINE__, "pattern %d, %zu values: %s", pat, n, err.msg);
+                continue;
+            }
+            pq_reader *r;
+            REQUIRE(pq_reader_open(&r, path, &err) == SP_OK);
+            pq_values out[3];
+            if (pq_reader_read_row_group(r, 0, out, &err) != SP_OK) {
+                test_fail_at(__FILE__, __LINE__, "pattern %d, %zu values: %s", pat, n, err.msg);
+                pq_reader_close(r);
+                continue;
+            }
+            CHECK_INT(out[0].n, n);
+            CHECK((pq_reader_chunk(r, 0, 1)->encodings & (1u << PQ_ENC_DELTA_BINARY_PACKED)) != 0);
+            const int32_t *g32 = out[0].values;
+            const int64_t *g64 = out[1].values, *o64 = out[2].values;
+            for (size_t i = 0; i < n && i < out[0].n; i++) {
+                bool present = !out[2].valid || out[2].valid[i];
+                if (g32[i] != a32[i] || g64[i] != a64[i] || present != (valid[i] != 0) ||
+                    (present && o64[i] != a64[i])) {
+                    test_fail_at(__FILE__, __LINE__, "pattern %d, %zu values: row %zu differs",
+                                 pat, n, i);
+                    break;
+                }
+            }
+            pq_reader_close(r);
+        }
+    }
+    free(a32), free(a64), free(valid);
 }

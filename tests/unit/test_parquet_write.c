@@ -1,7 +1,8 @@
 /* test_parquet_write.c — unit tests of the Parquet writer's encoders and of
- * its file contract: Thrift compact bytes and RLE/bit-packed runs checked
- * against bytes derived by hand from the format spec, compression checked by
- * the codec libraries themselves, atomic publish, errors, and footer bytes.
+ * its file contract: Thrift compact bytes, RLE/bit-packed runs and
+ * DELTA_BINARY_PACKED checked against bytes derived by hand from the format
+ * spec, compression checked by the codec libraries themselves, atomic
+ * publish, errors (UTF-8 included), and footer bytes.
  * Never uses the Parquet reader: round trips live in test_parquet_roundtrip.c. */
 #include <dirent.h>
 #include <math.h>
@@ -274,6 +275,114 @@ TEST(parquet_write_bit_width_and_bools)
 }
 
 /* ---- compression --------------------------------------------------------- */
+
+/* DELTA_BINARY_PACKED bytes from Encodings.md: header <128> <4> <count>
+ * <zigzag first>, then per block <zigzag min delta> <4 widths> <miniblocks of
+ * 32 values, 4 * width bytes each>. */
+TEST(parquet_write_delta_binary_packed_bytes)
+{
+    static const struct {
+        const char *what;
+        int width;
+        size_t n;
+        int64_t v[5];
+        uint8_t want[40];
+        size_t want_len;
+    } cases[] = {
+        /* Spec example 1: deltas 1,1,1,1 -> min 1, width 0, no miniblock body. */
+        {"1..5", 4, 5, {1, 2, 3, 4, 5}, {0x80, 0x01, 0x04, 0x05, 0x02, 0x02, 0, 0, 0, 0}, 10},
+        /* One value: the header alone. */
+        {"single", 8, 1, {-3}, {0x80, 0x01, 0x04, 0x01, 0x05}, 5},
+        /* INT32 wraps in 32 bits: MAX -> MIN is delta +1 (width 0), not -(2^32 - 1). */
+        {"int32 wrap", 4, 2, {INT32_MAX, INT32_MIN},
+         {0x80, 0x01, 0x04, 0x02, 0xFE, 0xFF, 0xFF, 0xFF, 0x0F, 0x02, 0, 0, 0, 0}, 14},
+        /* INT32 MIN, MAX, MIN: deltas -1, +1 (wrapped) -> min -1, packed 0, 2
+         * at width 2 (never 33 bits). */
+        {"int32 extremes", 4, 3, {INT32_MIN, INT32_MAX, INT32_MIN},
+         {0x80, 0x01, 0x04, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x01, 0x02, 0, 0, 0,
+          0x08, 0, 0, 0, 0, 0, 0, 0},
+         22},
+        /* INT64 MIN, MAX, MIN: the same in 64 bits; zigzag(MIN) is 2^64 - 1. */
+        {"int64 extremes", 8, 3, {INT64_MIN, INT64_MAX, INT64_MIN},
+         {0x80, 0x01, 0x04, 0x03, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01,
+          0x01, 0x02, 0, 0, 0, 0x08, 0, 0, 0, 0, 0, 0, 0},
+         27},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        uint8_t in[32];
+        for (size_t i = 0; i < cases[k].n; i++) {
+            if (cases[k].width == 4) {
+                int32_t x = (int32_t)cases[k].v[i];
+                memcpy(in + i * 4, &x, 4);
+            } else {
+                memcpy(in + i * 8, &cases[k].v[i], 8);
+            }
+        }
+        sp_buf b;
+        sp_buf_init(&b, 0);
+        pq_enc_delta(&b, in, cases[k].n, cases[k].width);
+        if (!bytes_eq(&b, cases[k].want, cases[k].want_len)) {
+            test_fail_at(__FILE__, __LINE__, "delta case '%s'", cases[k].what);
+            dump_mismatch(cases[k].what, &b);
+        }
+        sp_buf_free(&b);
+    }
+
+    /* Spec example 2 with a real block size: 7,5,3,1,2,3,4,5 -> deltas
+     * -2,-2,-2,1,1,1,1, min -2 (zigzag 3), packed 0,0,0,3,3,3,3 at width 2:
+     * C0 3F, then the zero padding of the 32-value miniblock (8 bytes). */
+    int32_t ex2[] = {7, 5, 3, 1, 2, 3, 4, 5};
+    static const uint8_t want2[] = {0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00, 0x00,
+                                    0xC0, 0x3F, 0, 0, 0, 0, 0, 0};
+    sp_buf b;
+    sp_buf_init(&b, 0);
+    pq_enc_delta(&b, (const uint8_t *)ex2, 8, 4);
+    if (!bytes_eq(&b, want2, sizeof want2))
+        dump_mismatch("example 2", &b), test_fail_at(__FILE__, __LINE__, "example 2");
+
+    /* Width 64: 0, MIN, -1 -> deltas MIN, MAX; min MIN, packed 0, 2^64 - 1. */
+    int64_t w64[] = {0, INT64_MIN, -1};
+    sp_buf_reset(&b);
+    pq_enc_delta(&b, (const uint8_t *)w64, 3, 8);
+    static const uint8_t head64[] = {0x80, 0x01, 0x04, 0x03, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                     0xFF, 0xFF, 0xFF, 0xFF, 0x01, 64, 0, 0, 0};
+    REQUIRE(b.len == sizeof head64 + 32 * 8);
+    CHECK(memcmp(b.data, head64, sizeof head64) == 0);
+    const uint8_t *body = b.data + sizeof head64;
+    for (int i = 0; i < 32 * 8; i++)
+        if (body[i] != (i >= 8 && i < 16 ? 0xFF : 0x00)) {
+            test_fail_at(__FILE__, __LINE__, "width-64 miniblock byte %d is %02x", i, body[i]);
+            break;
+        }
+
+    /* 129 values: exactly one full block of 128 deltas. 161 values: a second
+     * block with one 32-delta miniblock and three width-0 ones. Ascending
+     * by 3: min delta 3 (zigzag 6), every width 0. */
+    int64_t asc[161];
+    for (int i = 0; i < 161; i++)
+        asc[i] = 100 + 3 * i;
+    sp_buf_reset(&b);
+    pq_enc_delta(&b, (const uint8_t *)asc, 129, 8);
+    static const uint8_t want129[] = {0x80, 0x01, 0x04, 0x81, 0x01, 0xC8, 0x01, 0x06, 0, 0, 0, 0};
+    if (!bytes_eq(&b, want129, sizeof want129))
+        dump_mismatch("129 values", &b), test_fail_at(__FILE__, __LINE__, "129 values");
+    sp_buf_reset(&b);
+    asc[140] += 5; /* deltas 8 then -2 at 140 and 141: min -2, widths 4 in miniblock 0 of block 2 */
+    pq_enc_delta(&b, (const uint8_t *)asc, 161, 8);
+    /* header, block 1 (all deltas 3), block 2 header: min -2 -> zigzag 3, widths 4,0,0,0 */
+    static const uint8_t want161[] = {0x80, 0x01, 0x04, 0xA1, 0x01, 0xC8, 0x01,
+                                      0x06, 0, 0, 0, 0, 0x03, 4, 0, 0, 0};
+    REQUIRE(b.len == sizeof want161 + 16);
+    CHECK(memcmp(b.data, want161, sizeof want161) == 0);
+    /* Block 2 deltas for values 129..160: index 140 is delta 8, 141 is -2, the
+     * rest 3; minus min -2: 5 everywhere except 10 at delta 11 and 0 at 12. */
+    uint8_t mb[16];
+    memset(mb, 0x55, sizeof mb);
+    mb[5] = 0xA5; /* delta 11 (value 140), the high nibble of byte 5: 10 */
+    mb[6] = 0x50; /* delta 12 (value 141), the low nibble of byte 6: 0 */
+    CHECK(memcmp(b.data + sizeof want161, mb, 16) == 0);
+    sp_buf_free(&b);
+}
 
 TEST(parquet_write_compress_codecs)
 {
@@ -625,19 +734,31 @@ TEST(parquet_write_dictionary_fallback)
     CHECK(has_bytes(f, len, dictw, sizeof dictw));
     free(f);
 
-    /* Dictionary full before any page was written: the chunk is PLAIN only. */
+    /* Dictionary full before any page was written: the chunk is PLAIN only
+     * with int_fallback PLAIN, DELTA_BINARY_PACKED only by default. */
     for (int i = 0; i < 300; i++)
         v[i] = i;
     o.dict_max_bytes = 64;
+    o.int_fallback = PQ_ENC_PLAIN;
     f = write_file("plain.parquet", col, 1, &pv, &o, &len);
     REQUIRE(f);
     static const uint8_t plain[] = {0x15, 0x04, 0x19, 0x15, 0x00, 0x19, 0x18, 0x01, 'v'};
     CHECK(has_bytes(f, len, plain, sizeof plain));
     free(f);
+    o.int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
+    f = write_file("delta.parquet", col, 1, &pv, &o, &len);
+    REQUIRE(f);
+    static const uint8_t delta[] = {0x15, 0x04, 0x19, 0x15, 0x0A, 0x19, 0x18, 0x01, 'v'};
+    CHECK(has_bytes(f, len, delta, sizeof delta));
+    /* encoding_stats: one entry, DATA_PAGE DELTA_BINARY_PACKED 1 page. */
+    static const uint8_t dstats[] = {0x19, 0x1C, 0x15, 0x00, 0x15, 0x0A, 0x15, 0x02, 0x00};
+    CHECK(has_bytes(f, len, dstats, sizeof dstats));
+    free(f);
 
     /* Dictionary pages first (32 rows per page), then PLAIN pages: the
      * encodings stay [PLAIN, RLE_DICTIONARY], and encoding_stats lists the
      * dictionary page, the dictionary data pages and the PLAIN pages. */
+    o.int_fallback = PQ_ENC_PLAIN;
     o.page_bytes = 64;
     o.dict_max_bytes = 800; /* 100 entries */
     f = write_file("mixed.parquet", col, 1, &pv, &o, &len);
@@ -646,6 +767,152 @@ TEST(parquet_write_dictionary_fallback)
     static const uint8_t stats3[] = {0x19, 0x3C, 0x15, 0x04, 0x15, 0x00, 0x15, 0x02, 0x00};
     CHECK(has_bytes(f, len, stats3, sizeof stats3)); /* list of 3, DICTIONARY_PAGE PLAIN 1 */
     free(f);
+
+    /* The same with DELTA_BINARY_PACKED after the dictionary pages:
+     * encodings [PLAIN, RLE_DICTIONARY, DELTA_BINARY_PACKED], and the third
+     * encoding_stats entry names DELTA_BINARY_PACKED (5 -> 0x0A). */
+    o.int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
+    f = write_file("mixed_delta.parquet", col, 1, &pv, &o, &len);
+    REQUIRE(f);
+    static const uint8_t mixw[] = {0x15, 0x04, 0x19, 0x35, 0x00, 0x10, 0x0A,
+                                   0x19, 0x18, 0x01, 'v'};
+    CHECK(has_bytes(f, len, mixw, sizeof mixw));
+    CHECK(has_bytes(f, len, stats3, sizeof stats3)); /* still 3: no PLAIN data page */
+    /* An entry (after the previous one's stop byte) DATA_PAGE DELTA_BINARY_PACKED. */
+    static const uint8_t delta_entry[] = {0x00, 0x15, 0x00, 0x15, 0x0A, 0x15};
+    CHECK(has_bytes(f, len, delta_entry, sizeof delta_entry));
+    free(f);
+
+    /* Any other fallback is refused at open. */
+    o.int_fallback = PQ_ENC_BYTE_STREAM_SPLIT;
+    char path[512];
+    snprintf(path, sizeof path, "%s/badfb.parquet", test_tmpdir());
+    sp_error err;
+    pq_writer *w;
+    CHECK_INT(pq_writer_open(&w, path, col, 1, &o, &err), SP_ERR_USAGE);
+    CHECK_CONTAINS(err.msg, "int_fallback");
+    CHECK(access(path, F_OK) != 0);
+}
+
+/* row_group_bytes counts encoded, uncompressed bytes: 100000 sequential
+ * INT64 compress to almost nothing with zstd, yet 256 KiB of PLAIN values
+ * (32768 rows, the check interval) close each row group: 4 groups. */
+TEST(parquet_write_row_group_bytes_uncompressed)
+{
+    static const pq_column_spec col[] = {{"v", PQ_INT64, PQ_LOGICAL_NONE, 0, 0, 0, false}};
+    enum { N = 100000 };
+    int64_t *v = malloc(N * sizeof *v);
+    REQUIRE(v);
+    for (int i = 0; i < N; i++)
+        v[i] = i;
+    pq_values pv = {N, NULL, v, NULL, NULL};
+    pq_writer_options o;
+    pq_writer_options_default(&o);
+    o.codec = PQ_ZSTD;
+    o.dictionary = false;
+    o.int_fallback = PQ_ENC_PLAIN;
+    o.page_bytes = 4096;
+    o.row_group_bytes = 256 * 1024;
+    size_t len;
+    uint8_t *f = write_file("rgbytes.parquet", col, 1, &pv, &o, &len);
+    free(v);
+    REQUIRE(f);
+    /* num_rows 100000 (zigzag 200000 = C0 9A 0C), then a list of 4 RowGroups. */
+    static const uint8_t want[] = {0x16, 0xC0, 0x9A, 0x0C, 0x19, 0x4C};
+    CHECK(has_bytes(f, len, want, sizeof want));
+    free(f);
+}
+
+/* ---- UTF-8 validation of STRING columns ------------------------------------ */
+
+TEST(parquet_write_rejects_invalid_utf8)
+{
+    static const struct {
+        const char *what, *bytes;
+        int bad_at; /* byte of the value the message names */
+    } bad[] = {
+        {"0xFF byte", "ab\xFF", 2},
+        {"overlong NUL C0 80", "\xC0\x80", 0},
+        {"overlong E0 80 AF", "\xE0\x80\xAF", 0},
+        {"surrogate ED A0 80", "x\xED\xA0\x80", 1},
+        {"truncated E2 82", "\xE2\x82", 0},
+        {"truncated F0 9F 98", "\xF0\x9F\x98", 0},
+        {"above U+10FFFF F4 90 80 80", "\xF4\x90\x80\x80", 0},
+        {"lone continuation 80", "\x80", 0},
+        {"bad continuation C3 41", "\xC3\x41", 0},
+        {"F5 lead byte", "\xF5\x80\x80\x80", 0},
+        {"after 9 ASCII bytes", "123456789\xFE", 9},
+    };
+    static const char *const good[] = {
+        "", "plain ascii, longer than eight bytes", "h\xC3\xA9llo", "\xE6\x97\xA5\xE6\x9C\xAC",
+        "\xF0\x9F\x98\x80", "\xED\x9F\xBF",     /* U+D7FF, just below the surrogates */
+        "\xEE\x80\x80",                          /* U+E000, just above */
+        "\xF4\x8F\xBF\xBF",                     /* U+10FFFF */
+        "\xC2\x80\xDF\xBF",
+    };
+    static const pq_column_spec cols[] = {
+        {"n", PQ_INT32, PQ_LOGICAL_NONE, 0, 0, 0, false},
+        {"s", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, 0, 0, 0, true},
+        {"raw", PQ_BYTE_ARRAY, PQ_LOGICAL_NONE, 0, 0, 0, false},
+    };
+    char path[512];
+    snprintf(path, sizeof path, "%s/utf8.parquet", test_tmpdir());
+    for (int dict = 0; dict < 2; dict++) {
+        pq_writer_options o;
+        pq_writer_options_default(&o);
+        o.dictionary = dict;
+        sp_error err;
+        pq_writer *w;
+        REQUIRE(pq_writer_open(&w, path, cols, 3, &o, &err) == SP_OK);
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            /* Row 2 holds the bad value; row 1 is NULL (with the mask) or
+             * ASCII. Both the no-NULL fast path and the masked path run. */
+            for (int masked = 0; masked < 2; masked++) {
+                char bytes[64];
+                uint32_t off[4] = {0, 2, 3, 0};
+                memcpy(bytes, "okz", 3);
+                size_t bl = strlen(bad[k].bytes);
+                memcpy(bytes + 3, bad[k].bytes, bl);
+                off[3] = 3 + (uint32_t)bl;
+                uint8_t valid[3] = {1, 0, 1};
+                int32_t n[3] = {1, 2, 3};
+                pq_values v[3] = {{3, NULL, n, NULL, NULL},
+                                  {3, masked ? valid : NULL, NULL, off, (const uint8_t *)bytes},
+                                  {3, NULL, NULL, off, (const uint8_t *)bytes}};
+                int rc = pq_writer_write(w, v, &err);
+                if (rc != SP_ERR_DATA) {
+                    test_fail_at(__FILE__, __LINE__, "%s (dict %d, masked %d): rc %d", bad[k].what,
+                                 dict, masked, rc);
+                    continue;
+                }
+                char want[64];
+                snprintf(want, sizeof want, "row 2 of the batch (byte %d", bad[k].bad_at);
+                CHECK_CONTAINS(err.msg, "utf8.parquet");
+                CHECK_CONTAINS(err.msg, "column s");
+                CHECK_CONTAINS(err.msg, want);
+            }
+        }
+        /* Valid sequences pass, in the STRING column and (unchecked) raw. */
+        for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
+            uint32_t off[2] = {0, (uint32_t)strlen(good[k])};
+            int32_t n[1] = {7};
+            pq_values v[3] = {{1, NULL, n, NULL, NULL},
+                              {1, NULL, NULL, off, (const uint8_t *)good[k]},
+                              {1, NULL, NULL, off, (const uint8_t *)good[k]}};
+            if (pq_writer_write(w, v, &err) != SP_OK)
+                test_fail_at(__FILE__, __LINE__, "valid value %zu refused: %s", k, err.msg);
+        }
+        /* A non-STRING BYTE_ARRAY column takes any bytes. */
+        uint32_t off[2] = {0, 1};
+        int32_t n[1] = {8};
+        pq_values v[3] = {{1, NULL, n, NULL, NULL},
+                          {1, NULL, NULL, off, (const uint8_t *)"a"},
+                          {1, NULL, NULL, off, (const uint8_t *)"\xFF"}};
+        CHECK_INT(pq_writer_write(w, v, &err), SP_OK);
+        /* Every rejected batch changed nothing: the file holds only the
+         * accepted rows. */
+        CHECK_INT(pq_writer_close(w, &err), SP_OK);
+    }
 }
 
 /* Many rows, all types, NULLs, every codec, several row groups and pages:
