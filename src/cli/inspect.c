@@ -22,12 +22,13 @@ static void type_text(const pq_column_spec *c, char *out, size_t n)
     }
 }
 
-/* Append one CSV field, quoted only when it holds , " CR or LF. */
-static void csv_field(sp_buf *line, const uint8_t *p, size_t n)
+/* Append one field, quoted only when it holds the separator, " CR or LF
+ * (RFC 4180 with sep ','; the --head table uses '|'). */
+static void csv_field(sp_buf *line, const uint8_t *p, size_t n, uint8_t sep)
 {
     bool quote = false;
     for (size_t i = 0; i < n && !quote; i++)
-        quote = p[i] == ',' || p[i] == '"' || p[i] == '\r' || p[i] == '\n';
+        quote = p[i] == sep || p[i] == '"' || p[i] == '\r' || p[i] == '\n';
     if (!quote) {
         sp_buf_append(line, p, n);
         return;
@@ -44,14 +45,15 @@ static void csv_field(sp_buf *line, const uint8_t *p, size_t n)
 static int print_rows(pq_reader *r, long long limit, bool csv, sp_error *err)
 {
     size_t ncol = pq_reader_num_columns(r);
+    uint8_t sep = csv ? ',' : '|';
     sp_buf line, cell;
     sp_buf_init(&line, 0);
     sp_buf_init(&cell, 0);
     for (size_t c = 0; c < ncol; c++) {
         const char *name = pq_reader_column(r, c)->name;
         if (c)
-            sp_buf_putc(&line, csv ? ',' : '|');
-        csv_field(&line, (const uint8_t *)name, strlen(name));
+            sp_buf_putc(&line, sep);
+        csv_field(&line, (const uint8_t *)name, strlen(name), sep);
     }
     sp_buf_putc(&line, '\n');
     fwrite(line.data, 1, line.len, stdout);
@@ -67,10 +69,10 @@ static int print_rows(pq_reader *r, long long limit, bool csv, sp_error *err)
             sp_buf_reset(&line);
             for (size_t c = 0; c < ncol; c++) {
                 if (c)
-                    sp_buf_putc(&line, csv ? ',' : '|');
+                    sp_buf_putc(&line, sep);
                 sp_buf_reset(&cell);
                 pq_value_text(pq_reader_column(r, c), &vals[c], row, &cell);
-                csv_field(&line, cell.data, cell.len);
+                csv_field(&line, cell.data, cell.len, sep);
             }
             sp_buf_putc(&line, '\n');
             if (line.broken) {

@@ -67,7 +67,7 @@ void pq_tenc_elem_binary(pq_tenc *t, const void *p, size_t n);
 void pq_tenc_uvarint(sp_buf *out, uint64_t v);
 static inline uint64_t pq_tenc_zigzag64(int64_t v)
 {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63)); /* all ones when v < 0 */
 }
 
 /* True when something was dropped (buffer cap, allocation, nesting, size). */

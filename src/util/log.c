@@ -83,7 +83,7 @@ void sp_log(sp_log_level level, const char *fmt, ...)
         char up[8];
         const char *ln = level_name(level);
         size_t i = 0;
-        for (; ln[i] && i < sizeof up - 1; i++)
+        for (; i < sizeof up - 1 && ln[i]; i++)
             up[i] = (char)(ln[i] - 32);
         up[i] = '\0';
         sp_buf_printf(&line, "%s %-5s %s\n", ts, up, msg);
