@@ -197,7 +197,8 @@ static int read_dotenv(sp_config *c, const char *path, bool required, sp_error *
     if (!f) {
         if (!required && errno == ENOENT)
             return SP_OK;
-        return sp_fail(err, SP_ERR_USAGE, "env file %s: %s", path, strerror(errno));
+        return sp_fail(err, errno == ENOMEM ? SP_ERR_NOMEM : SP_ERR_USAGE, "env file %s: %s", path,
+                       strerror(errno));
     }
     static char text[DOTENV_MAX_BYTES + 1];
     size_t len = fread(text, 1, sizeof text, f);

@@ -698,6 +698,8 @@ static size_t append_dict_bytes(pq_writer *w, pqw_column *c, const pq_values *v,
                 c->doff[e] = (uint32_t)c->dplain.len; /* dplain <= dict_max_bytes < 4 GiB */
                 sp_buf_append(&c->dplain, &len, 4);
                 sp_buf_append(&c->dplain, p, len);
+                if (c->dplain.broken)
+                    goto out; /* no slot may point past the data; the caller reports it */
                 sl->b.hash = h;
                 sl->b.len = len;
                 sl->b.off = c->doff[e] + 4;
