@@ -892,7 +892,9 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
         return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
     }
     int rc;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it has no
+     * effect on the regular files accepted below. */
+    r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (r->fd < 0) {
         rc = failf(err, SP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
@@ -904,6 +906,10 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
     }
     if (S_ISDIR(st.st_mode)) {
         rc = failf(err, SP_ERR_IO, "%s: is a directory, not a Parquet file", path);
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = failf(err, SP_ERR_IO, "%s: not a regular file (a device, FIFO or socket)", path);
         goto fail;
     }
     r->file_size = st.st_size;

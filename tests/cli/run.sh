@@ -94,6 +94,12 @@ done
 printf 'definitely not parquet' > "$tmp/bad.parquet"
 expect inspect-missing 1 "nope.parquet" -- inspect nope.parquet
 expect inspect-not-parquet 1 "bad.parquet" -- inspect bad.parquet
+mkdir -p "$tmp/dir.parquet"
+expect inspect-directory 1 "dir.parquet: is a directory" -- inspect dir.parquet
+mkfifo "$tmp/fifo.parquet"
+out=$(cd "$tmp" && timeout 20 "$bin" inspect fifo.parquet 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "fifo.parquet: not a regular file" <<<"$out"; then ok inspect-fifo-no-hang
+else bad inspect-fifo-no-hang "exit $rc (124 = hung): $out"; fi
 out=$(cd "$tmp" && "$bin" --log-format json inspect bad.parquet 2>&1 >/dev/null)
 if grep -qE '^\{"ts":"[0-9T:-]+Z","level":"error","msg":"inspect: .*bad\.parquet' <<<"$out"; then
   ok json-log-line
