@@ -8,14 +8,13 @@
 #include "../test.h"
 
 #if !defined(__SANITIZE_ADDRESS__)
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/config/config.h"
-#include "../../src/parquet/parquet.h"
+#include "sample_parquet.h"
 
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
@@ -40,67 +39,11 @@ void *malloc(size_t n) { return fail_now() ? NULL : __libc_malloc(n); }
 void *calloc(size_t n, size_t size) { return fail_now() ? NULL : __libc_calloc(n, size); }
 void *realloc(void *p, size_t n) { return fail_now() ? NULL : __libc_realloc(p, n); }
 
-static const pq_column_spec COLS[] = {
-    {.name = "order_date", .physical = PQ_INT32, .logical = PQ_LOGICAL_DATE},
-    {.name = "product_id", .physical = PQ_BYTE_ARRAY, .logical = PQ_LOGICAL_STRING, .optional = true},
-    {.name = "profit", .physical = PQ_INT64, .logical = PQ_LOGICAL_DECIMAL, .precision = 18, .scale = 4},
-};
-#define NCOLS (sizeof COLS / sizeof COLS[0])
-#define ROWS 400
-
 static int write_and_read(const char *path, pq_codec codec, sp_error *err)
 {
-    static int32_t day[ROWS];
-    static int64_t profit[ROWS];
-    static uint8_t valid[ROWS];
-    static uint32_t off[ROWS + 1];
-    static char bytes[ROWS * 16];
-    for (int i = 0; i < ROWS; i++) {
-        day[i] = 17000 + i % 40;
-        profit[i] = (int64_t)i * 7919 - 500000;
-        valid[i] = i % 9 != 0;
-        int n = snprintf(bytes + off[i], 16, "FUR-%04d", (i * 13) % 97);
-        off[i + 1] = off[i] + (uint32_t)n;
-    }
-    pq_writer_options opt;
-    pq_writer_options_default(&opt);
-    opt.codec = codec;
-    opt.row_group_rows = 150;
-    opt.page_bytes = 300;
-    pq_writer *w = NULL;
-    SP_TRY(pq_writer_open(&w, path, COLS, NCOLS, &opt, err));
-    pq_values v[NCOLS] = {
-        {.n = ROWS, .values = day},
-        {.n = ROWS, .valid = valid, .offsets = off, .bytes = (uint8_t *)bytes},
-        {.n = ROWS, .values = profit},
-    };
-    int rc = pq_writer_write(w, v, err);
-    if (rc != SP_OK) {
-        pq_writer_abort(w);
-        return rc;
-    }
-    SP_TRY(pq_writer_close(w, err));
-
-    pq_reader *r = NULL;
-    SP_TRY(pq_reader_open(&r, path, err));
-    pq_values out[NCOLS];
-    for (size_t g = 0; g < pq_reader_num_row_groups(r) && rc == SP_OK; g++)
-        rc = pq_reader_read_row_group(r, g, out, err);
-    pq_reader_close(r);
-    return rc;
-}
-
-/* Files in dir other than the published t.parquet (temporary files). */
-static int stray_files(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.' && strcmp(e->d_name, "t.parquet") != 0;
-    closedir(d);
-    return n;
+    uint64_t sum = 0;
+    SP_TRY(sample_parquet_write(path, codec, 150, 300, err));
+    return sample_parquet_read(path, &sum, err);
 }
 
 TEST(parquet_every_allocation_failure_is_clean)
@@ -133,9 +76,9 @@ TEST(parquet_every_allocation_failure_is_clean)
                 }
                 /* A failed write leaves no temporary file (a failed read
                  * leaves the file that was fully written: that is fine). */
-                if (stray_files(dir) != 0) {
+                if (sample_count_files(dir, "t.parquet") != 0) {
                     test_fail_at(__FILE__, __LINE__, "codec %d allocation %ld: %d files left",
-                                 codecs[k], n, stray_files(dir));
+                                 codecs[k], n, sample_count_files(dir, "t.parquet"));
                     bad++;
                 }
             }
