@@ -657,6 +657,15 @@ static int check_chunk(pq_reader *r, size_t g, size_t i, sp_error *err)
     if (c->info.num_values < 0 || c->info.num_values != rows)
         CFAIL(SP_ERR_CORRUPT, "column chunk claims %lld values but the row group has %lld rows",
               (long long)c->info.num_values, (long long)rows);
+    if (rows == 0) {
+        /* Nothing will be read from an empty chunk, and some writers leave
+         * its offsets at 0 (parquet-testing column_chunk_key_value_metadata). */
+        c->start = c->end = 0;
+        if (c->info.dictionary_page_offset <= 0)
+            c->info.dictionary_page_offset = -1;
+        resolve_stats(col, c);
+        return SP_OK;
+    }
     if (c->info.compressed_size <= 0 || c->info.uncompressed_size < 0)
         CFAIL(SP_ERR_CORRUPT, "negative or zero chunk size (compressed %lld, uncompressed %lld)",
               (long long)c->info.compressed_size, (long long)c->info.uncompressed_size);
@@ -1174,7 +1183,9 @@ static int page_bytes(pqr_ctx *x, const uint8_t *src, size_t src_len, size_t dst
                       bool compressed, const uint8_t **out, sp_error *err)
 {
     pq_reader *r = x->r;
-    if (!compressed || x->codec == PQ_UNCOMPRESSED) {
+    /* A page whose values section is empty may store nothing at all, even
+     * when compressed (parquet-mr v2 pages of NULLs only). */
+    if (!compressed || x->codec == PQ_UNCOMPRESSED || (src_len == 0 && dst_len == 0)) {
         if (src_len != dst_len)
             return page_failf(x, err, SP_ERR_CORRUPT,
                               "stored size %zu differs from the uncompressed size %zu", src_len,

@@ -42,6 +42,19 @@ static void double_text(double d, sp_buf *b)
     sp_buf_puts(b, tmp);
 }
 
+/* FLOAT: the shortest text that reads back as the same float (1.1f is
+ * "1.1", not the double 1.100000023841858). */
+static void float_text(float f, sp_buf *b)
+{
+    char tmp[40];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
+        if (strtof(tmp, NULL) == f || prec == 9)
+            break;
+    }
+    sp_buf_puts(b, tmp);
+}
+
 static void hex_text(const uint8_t *p, size_t n, sp_buf *b)
 {
     static const char hex[] = "0123456789abcdef";
@@ -104,7 +117,7 @@ bool pq_value_text(const pq_column_spec *col, const pq_values *v, size_t row, sp
         int_text(col, ((const int64_t *)v->values)[row], b);
         break;
     case PQ_FLOAT:
-        double_text(((const float *)v->values)[row], b);
+        float_text(((const float *)v->values)[row], b);
         break;
     case PQ_DOUBLE:
         double_text(((const double *)v->values)[row], b);
@@ -144,7 +157,7 @@ void pq_plain_text(const pq_column_spec *col, const uint8_t *p, uint32_t len, sp
         if (len != 4)
             break;
         memcpy(&f, p, 4);
-        double_text(f, b);
+        float_text(f, b);
         return;
     case PQ_DOUBLE:
         if (len != 8)

@@ -86,6 +86,14 @@ TEST(text_dates_ints_bools_doubles_nulls)
     CHECK_STR(text_of(&fcol, &fv, 1), "-2.5");
     CHECK_STR(text_of(&fcol, &fv, 2), "1e+300");
     CHECK_STR(text_of(&fcol, &fv, 3), "0.3333333333333333");
+
+    float flt[] = {1.1f, -2.2f, 1.0f / 3.0f, 16777216.0f};
+    pq_column_spec gcol = {.name = "g", .physical = PQ_FLOAT};
+    pq_values gv = {.n = 4, .values = flt};
+    CHECK_STR(text_of(&gcol, &gv, 0), "1.1"); /* not the double 1.100000023841858 */
+    CHECK_STR(text_of(&gcol, &gv, 1), "-2.2");
+    CHECK_STR(text_of(&gcol, &gv, 2), "0.33333334");
+    CHECK_STR(text_of(&gcol, &gv, 3), "16777216");
 }
 
 TEST(text_strings_and_plain_stats)
