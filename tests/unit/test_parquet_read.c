@@ -97,6 +97,9 @@ typedef struct fx {
     int64_t data_off_set;       /* if set: sales data_page_offset */
     bool bad_index, garbage_body, bad_strlen, zero_cols, nested, repeated, no_dict_page;
     bool v2;                    /* sales as a v2 data page */
+    bool v2_all_null;           /* ... holding only NULLs, its values section 0 bytes even
+                                 * when compressed (parquet-mr does this) */
+    bool empty_zero_offsets;    /* 0 rows, chunk data_page_offset 0 (seen in the wild) */
 } fx;
 
 static const char *names[8] = {"a", "bb", "ccc", "dddd", "eeeee", "ffffff", "ggggggg",
@@ -141,7 +144,7 @@ static void put_page(tb *f, const fx *p, int type, const uint8_t *body, size_t b
         th_field(&h, &last, 8, PQR_T_STRUCT);
         int l2 = 0;
         th_i32(&h, &l2, 1, nv);
-        th_i32(&h, &l2, 2, 2); /* num_nulls */
+        th_i32(&h, &l2, 2, p->v2_all_null ? nv : 2); /* num_nulls */
         th_i32(&h, &l2, 3, nv);
         th_i32(&h, &l2, 4, enc);
         th_i32(&h, &l2, 5, v2_def_len);
@@ -203,6 +206,12 @@ static void build_fixture(const fx *p, tb *data, tb *footer)
         uint8_t body[] = {2, 0, 0, 0, 0x03, 0xdd, 2, 0x03, 0x04, idx5};
         put_page(data, p, 0, body, sizeof body, p->csize_set, p->usize_set, nv,
                  PQ_ENC_RLE_DICTIONARY, 0, p->garbage_body, 0);
+    } else if (p->v2_all_null) {
+        /* levels: one RLE run of 8 zeros; no value bytes, stored as is */
+        uint8_t body[] = {0x10, 0x00};
+        fx raw = *p;
+        raw.codec = PQ_UNCOMPRESSED;
+        put_page(data, &raw, 3, body, sizeof body, 0, 0, nv, PQ_ENC_PLAIN, 0, false, 2);
     } else {
         uint8_t body[] = {0x03, 0xdd, 2, 0x03, 0x04, idx5};
         put_page(data, p, 3, body, sizeof body, p->csize_set, p->usize_set, nv,
@@ -221,7 +230,7 @@ static void build_fixture(const fx *p, tb *data, tb *footer)
     int64_t n_size = (int64_t)data->n - n_start;
 
     /* FileMetaData */
-    int64_t rows = p->rows ? p->rows : 8;
+    int64_t rows = p->empty_zero_offsets ? 0 : p->rows ? p->rows : 8;
     int last = 0;
     th_i32(footer, &last, 1, 1);
     int nelem = p->zero_cols ? 1 : p->nested ? 4 : 3;
@@ -268,11 +277,17 @@ static void build_fixture(const fx *p, tb *data, tb *footer)
             th_i64(footer, &l2, 2, 0);
             th_field(footer, &l2, 3, PQR_T_STRUCT);
             if (c == 0)
-                put_colmeta(footer, PQ_INT32, "sales", p->codec,
+                /* the all-NULL page claims SNAPPY: empty input is not valid
+                 * snappy, so only a reader that skips it can pass */
+                put_colmeta(footer, PQ_INT32, "sales", p->v2_all_null ? PQ_SNAPPY : p->codec,
                             p->chunk_values ? p->chunk_values : rows, s_size,
-                            p->data_off_set ? p->data_off_set : s_data, dict_off, 2);
+                            p->empty_zero_offsets ? 0
+                            : p->data_off_set     ? p->data_off_set
+                                                  : s_data,
+                            dict_off, 2);
             else
-                put_colmeta(footer, PQ_BYTE_ARRAY, "name", p->codec, rows, n_size, n_start, -1, 0);
+                put_colmeta(footer, PQ_BYTE_ARRAY, "name", p->codec, rows, n_size,
+                            p->empty_zero_offsets ? 0 : n_start, -1, 0);
             th_stop(footer);
         }
         th_i64(footer, &l, 2, s_size + n_size);
@@ -353,6 +368,44 @@ TEST(parquet_read_fixture_valid)
                 CHECK(memcmp(out[1].bytes + a, names[i], b - a) == 0);
             }
         }
+        pq_reader_close(r);
+    }
+}
+
+/* Valid files other writers produce that look odd: a v2 page of NULLs only
+ * whose (compressed) values section is empty, and an empty row group whose
+ * chunks carry data_page_offset 0. Both must read, not fail. */
+TEST(parquet_read_writer_quirks)
+{
+    static tb data, footer;
+    static uint8_t file[40000];
+    sp_error err;
+    pq_reader *r;
+    pq_values out[2];
+
+    fx allnull = {.codec = PQ_UNCOMPRESSED, .v2 = true, .v2_all_null = true, .no_dict_page = true};
+    build_fixture(&allnull, &data, &footer);
+    const char *path = write_bytes("allnull.parquet", file, assemble(&data, footer.b, footer.n, file));
+    REQUIRE(pq_reader_open(&r, path, &err) == SP_OK);
+    int rc = pq_reader_read_row_group(r, 0, out, &err);
+    CHECK_STR(rc == SP_OK ? "" : err.msg, "");
+    if (rc == SP_OK) {
+        CHECK_INT(out[0].n, 8);
+        REQUIRE(out[0].valid);
+        for (int i = 0; i < 8; i++)
+            CHECK_INT(out[0].valid[i], 0);
+    }
+    pq_reader_close(r);
+
+    fx empty = {.codec = PQ_UNCOMPRESSED, .empty_zero_offsets = true};
+    build_fixture(&empty, &data, &footer);
+    path = write_bytes("empty.parquet", file, assemble(&data, footer.b, footer.n, file));
+    rc = pq_reader_open(&r, path, &err);
+    CHECK_STR(rc == SP_OK ? "" : err.msg, "");
+    if (rc == SP_OK) {
+        CHECK_INT(pq_reader_num_rows(r), 0);
+        CHECK_INT(pq_reader_read_row_group(r, 0, out, &err), SP_OK);
+        CHECK_INT(out[0].n, 0);
         pq_reader_close(r);
     }
 }
