@@ -51,6 +51,9 @@ $(BUILD)/obj/%.o: %.c
 
 tools: $(TOOLS)
 .PHONY: tools
+# Keep objects built through pattern rules (tools, benches): no rebuilds, and
+# no "rm …" line after the test summary.
+.SECONDARY:
 
 # Install missing Debian packages: build ones for `run`, test ones too for `test`.
 deps-build:
