@@ -108,17 +108,6 @@ struct pq_reader {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static int failf(sp_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int failf(sp_error *err, int code, const char *fmt, ...)
-{
-    char msg[SP_ERROR_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return sp_fail(err, code, "%s", msg);
-}
-
 static int read_at(pq_reader *r, int64_t off, void *buf, size_t n, sp_error *err)
 {
     uint8_t *p = buf;
@@ -127,11 +116,11 @@ static int read_at(pq_reader *r, int64_t off, void *buf, size_t n, sp_error *err
         if (got < 0) {
             if (errno == EINTR)
                 continue;
-            return failf(err, SP_ERR_IO, "%s: read at offset %lld: %s", r->path, (long long)off,
+            return sp_fail(err, SP_ERR_IO, "%s: read at offset %lld: %s", r->path, (long long)off,
                          strerror(errno));
         }
         if (got == 0)
-            return failf(err, SP_ERR_IO, "%s: file shrank while reading (offset %lld)", r->path,
+            return sp_fail(err, SP_ERR_IO, "%s: file shrank while reading (offset %lld)", r->path,
                          (long long)off);
         p += got;
         n -= (size_t)got;
@@ -157,13 +146,13 @@ static int mem_grow(pq_reader *r, void *bufp, size_t *cap, size_t need, const ch
     if (want > r->mem_limit || others > r->mem_limit - want)
         want = need;
     if (need > r->mem_limit || others > r->mem_limit - need)
-        return failf(err, SP_ERR_LIMIT,
+        return sp_fail(err, SP_ERR_LIMIT,
                      "%s: %s needs %zu more bytes, above the memory limit of %zu bytes "
                      "(%zu already in use)",
                      r->path, ctx, need, r->mem_limit, others);
     void *p = realloc(*buf, want);
     if (!p)
-        return failf(err, SP_ERR_NOMEM, "%s: %s: out of memory for %zu bytes", r->path, ctx, want);
+        return sp_fail(err, SP_ERR_NOMEM, "%s: %s: out of memory for %zu bytes", r->path, ctx, want);
     *buf = p;
     r->mem_used = others + want;
     *cap = want;
@@ -463,7 +452,7 @@ static void parse_rg(pqr_thrift *t, pqr_rg *g, pqr_chunk *chunks, size_t ncols)
 
 static int thrift_error(pq_reader *r, const pqr_thrift *t, sp_error *err)
 {
-    return failf(err, SP_ERR_CORRUPT, "%s: footer is not valid Thrift at byte %zu of %u: %s",
+    return sp_fail(err, SP_ERR_CORRUPT, "%s: footer is not valid Thrift at byte %zu of %u: %s",
                  r->path, pqr_thrift_pos(t), r->footer_len, t->why);
 }
 
@@ -483,21 +472,21 @@ static int build_column(pq_reader *r, const pqr_selem *e, pqr_col *c, sp_error *
 {
     char *name = dup_bytes(e->name ? e->name : (const uint8_t *)"", e->name_len);
     if (!name)
-        return failf(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
     c->spec.name = name;
     if (e->num_children > 0 || e->type < 0)
-        return failf(err, SP_ERR_UNSUPPORTED,
+        return sp_fail(err, SP_ERR_UNSUPPORTED,
                      "%s: column '%s' is a group (nested schema); only flat schemas are supported",
                      r->path, name);
     if (e->repetition == 2 || e->repetition == 3)
-        return failf(err, SP_ERR_UNSUPPORTED,
+        return sp_fail(err, SP_ERR_UNSUPPORTED,
                      "%s: column '%s' is repeated (a list); only flat schemas are supported",
                      r->path, name);
     if (e->repetition < 0 || e->repetition > 1)
-        return failf(err, SP_ERR_CORRUPT, "%s: column '%s' has no valid repetition type",
+        return sp_fail(err, SP_ERR_CORRUPT, "%s: column '%s' has no valid repetition type",
                      r->path, name);
     if (e->type > PQ_FIXED_LEN_BYTE_ARRAY)
-        return failf(err, SP_ERR_CORRUPT, "%s: column '%s' has unknown physical type %d", r->path,
+        return sp_fail(err, SP_ERR_CORRUPT, "%s: column '%s' has unknown physical type %d", r->path,
                      name, e->type);
     c->spec.physical = (pq_physical)e->type;
     c->spec.optional = e->repetition == 1;
@@ -514,7 +503,7 @@ static int build_column(pq_reader *r, const pqr_selem *e, pqr_col *c, sp_error *
     case PQ_BYTE_ARRAY: break;
     case PQ_FIXED_LEN_BYTE_ARRAY:
         if (e->type_length <= 0 || e->type_length > PQR_MAX_FLBA_LEN)
-            return failf(err, SP_ERR_CORRUPT,
+            return sp_fail(err, SP_ERR_CORRUPT,
                          "%s: column '%s' is FIXED_LEN_BYTE_ARRAY with invalid length %d",
                          r->path, name, e->type_length);
         c->elem_len = (size_t)e->type_length;
@@ -568,7 +557,7 @@ static int build_column(pq_reader *r, const pqr_selem *e, pqr_col *c, sp_error *
         if (maxp == 0)
             lg = PQ_LOGICAL_OTHER;
         else if (precision < 1 || precision > maxp || scale < 0 || scale > precision)
-            return failf(err, SP_ERR_CORRUPT,
+            return sp_fail(err, SP_ERR_CORRUPT,
                          "%s: column '%s' is DECIMAL with invalid precision %d / scale %d for %s",
                          r->path, name, precision, scale, pq_physical_name(c->spec.physical));
         else {
@@ -638,7 +627,7 @@ static int check_chunk(pq_reader *r, size_t g, size_t i, sp_error *err)
     do {                                                                                    \
         char m_[600];                                                                       \
         snprintf(m_, sizeof m_, __VA_ARGS__);                                               \
-        return failf(err, code, "%s: column '%s' row group %zu: %s", r->path, nm, g, m_);  \
+        return sp_fail(err, code, "%s: column '%s' row group %zu: %s", r->path, nm, g, m_);  \
     } while (0)
     if (c->encrypted)
         CFAIL(SP_ERR_UNSUPPORTED, "column is encrypted; encryption is not supported");
@@ -720,14 +709,14 @@ static int parse_footer(pq_reader *r, sp_error *err)
                 break;
             }
             if (n > PQR_MAX_COLUMNS + 1) {
-                rc = failf(err, SP_ERR_LIMIT, "%s: schema has %u elements, above the cap of %d",
+                rc = sp_fail(err, SP_ERR_LIMIT, "%s: schema has %u elements, above the cap of %d",
                            r->path, n, PQR_MAX_COLUMNS + 1);
                 goto out;
             }
             free(elems);
             elems = calloc(n ? n : 1, sizeof *elems);
             if (!elems) {
-                rc = failf(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
+                rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
                 goto out;
             }
             nelems = n;
@@ -748,14 +737,14 @@ static int parse_footer(pq_reader *r, sp_error *err)
                 free(r->created_by);
                 r->created_by = dup_bytes(p, l);
                 if (!r->created_by) {
-                    rc = failf(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
+                    rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
                     goto out;
                 }
             }
             break;
         }
         case 8:
-            rc = failf(err, SP_ERR_UNSUPPORTED, "%s: file is encrypted; encryption is not supported",
+            rc = sp_fail(err, SP_ERR_UNSUPPORTED, "%s: file is encrypted; encryption is not supported",
                        r->path);
             goto out;
         default: pqr_thrift_skip(&t, ft);
@@ -767,19 +756,19 @@ static int parse_footer(pq_reader *r, sp_error *err)
         goto out;
     }
     if (!have_schema || !have_rows) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: footer lacks the %s", r->path,
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: footer lacks the %s", r->path,
                    !have_schema ? "schema" : "row count");
         goto out;
     }
     if (nelems < 2 || elems[0].num_children <= 0) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: schema has no columns", r->path);
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: schema has no columns", r->path);
         goto out;
     }
     /* A flat schema is a root whose children are all leaves. */
     r->ncols = (size_t)nelems - 1;
     r->cols = calloc(r->ncols, sizeof *r->cols);
     if (!r->cols) {
-        rc = failf(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
+        rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
         goto out;
     }
     for (size_t i = 0; i < r->ncols; i++) {
@@ -788,12 +777,12 @@ static int parse_footer(pq_reader *r, sp_error *err)
             goto out;
     }
     if ((size_t)elems[0].num_children != r->ncols) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: schema root claims %d columns but lists %zu",
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: schema root claims %d columns but lists %zu",
                    r->path, elems[0].num_children, r->ncols);
         goto out;
     }
     if (r->num_rows < 0) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: footer claims a negative row count (%lld)", r->path,
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: footer claims a negative row count (%lld)", r->path,
                    (long long)r->num_rows);
         goto out;
     }
@@ -817,14 +806,14 @@ static int parse_footer(pq_reader *r, sp_error *err)
             break;
         }
         if (n > PQR_MAX_ROW_GROUPS) {
-            rc = failf(err, SP_ERR_LIMIT, "%s: footer lists %u row groups, above the cap of %d",
+            rc = sp_fail(err, SP_ERR_LIMIT, "%s: footer lists %u row groups, above the cap of %d",
                        r->path, n, PQR_MAX_ROW_GROUPS);
             goto out;
         }
         /* Each column chunk takes well over one footer byte, so a count
          * product above the footer size is a lie; refuse before allocating. */
         if ((uint64_t)n * r->ncols > r->footer_len) {
-            rc = failf(err, SP_ERR_CORRUPT,
+            rc = sp_fail(err, SP_ERR_CORRUPT,
                        "%s: footer lists %u row groups of %zu columns, more than its %u bytes "
                        "can hold",
                        r->path, n, r->ncols, r->footer_len);
@@ -834,7 +823,7 @@ static int parse_footer(pq_reader *r, sp_error *err)
         r->rgs = calloc(n ? n : 1, sizeof *r->rgs);
         r->chunks = calloc(n ? (size_t)n * r->ncols : 1, sizeof *r->chunks);
         if (!r->rgs || !r->chunks) {
-            rc = failf(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
+            rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", r->path);
             goto out;
         }
         for (size_t g = 0; g < n && !t.why; g++) {
@@ -849,7 +838,7 @@ static int parse_footer(pq_reader *r, sp_error *err)
         goto out;
     }
     if (!have_rgs) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: footer lacks the row group list", r->path);
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: footer lacks the row group list", r->path);
         goto out;
     }
 
@@ -857,13 +846,13 @@ static int parse_footer(pq_reader *r, sp_error *err)
     for (size_t g = 0; g < r->nrg; g++) {
         pqr_rg *rg = &r->rgs[g];
         if (!rg->has_rows || rg->num_rows < 0 || rg->num_rows > PQR_MAX_RG_ROWS) {
-            rc = failf(err, rg->num_rows > PQR_MAX_RG_ROWS ? SP_ERR_LIMIT : SP_ERR_CORRUPT,
+            rc = sp_fail(err, rg->num_rows > PQR_MAX_RG_ROWS ? SP_ERR_LIMIT : SP_ERR_CORRUPT,
                        "%s: row group %zu claims %lld rows (allowed 0 to %d)", r->path, g,
                        (long long)rg->num_rows, PQR_MAX_RG_ROWS);
             goto out;
         }
         if (rg->ncolumns != r->ncols) {
-            rc = failf(err, SP_ERR_CORRUPT, "%s: row group %zu has %u column chunks, schema has %zu",
+            rc = sp_fail(err, SP_ERR_CORRUPT, "%s: row group %zu has %u column chunks, schema has %zu",
                        r->path, g, rg->ncolumns, r->ncols);
             goto out;
         }
@@ -875,7 +864,7 @@ static int parse_footer(pq_reader *r, sp_error *err)
         }
     }
     if (total != r->num_rows) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: footer claims %lld rows but its row groups hold %lld",
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: footer claims %lld rows but its row groups hold %lld",
                    r->path, (long long)r->num_rows, (long long)total);
         goto out;
     }
@@ -905,25 +894,25 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
      * effect on the regular files accepted below. */
     r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (r->fd < 0) {
-        rc = failf(err, SP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        rc = sp_fail(err, SP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     struct stat st;
     if (fstat(r->fd, &st) != 0) {
-        rc = failf(err, SP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+        rc = sp_fail(err, SP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
         goto fail;
     }
     if (S_ISDIR(st.st_mode)) {
-        rc = failf(err, SP_ERR_IO, "%s: is a directory, not a Parquet file", path);
+        rc = sp_fail(err, SP_ERR_IO, "%s: is a directory, not a Parquet file", path);
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = failf(err, SP_ERR_IO, "%s: not a regular file (a device, FIFO or socket)", path);
+        rc = sp_fail(err, SP_ERR_IO, "%s: not a regular file (a device, FIFO or socket)", path);
         goto fail;
     }
     r->file_size = st.st_size;
     if (r->file_size < 12) {
-        rc = failf(err, SP_ERR_CORRUPT,
+        rc = sp_fail(err, SP_ERR_CORRUPT,
                    "%s: file is %lld bytes, too small to be Parquet (truncated?)", path,
                    (long long)r->file_size);
         goto fail;
@@ -933,33 +922,33 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
         (rc = read_at(r, r->file_size - 8, tail, 8, err)) != SP_OK)
         goto fail;
     if (memcmp(head, "PAR1", 4) != 0) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: bad head magic (not a Parquet file)", path);
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: bad head magic (not a Parquet file)", path);
         goto fail;
     }
     if (memcmp(tail + 4, "PARE", 4) == 0) {
-        rc = failf(err, SP_ERR_UNSUPPORTED,
+        rc = sp_fail(err, SP_ERR_UNSUPPORTED,
                    "%s: file has an encrypted footer; encryption is not supported", path);
         goto fail;
     }
     if (memcmp(tail + 4, "PAR1", 4) != 0) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: bad tail magic (truncated or not a Parquet file)",
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: bad tail magic (truncated or not a Parquet file)",
                    path);
         goto fail;
     }
     uint32_t flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 | (uint32_t)tail[2] << 16 |
                     (uint32_t)tail[3] << 24;
     if (flen == 0) {
-        rc = failf(err, SP_ERR_CORRUPT, "%s: footer length is 0", path);
+        rc = sp_fail(err, SP_ERR_CORRUPT, "%s: footer length is 0", path);
         goto fail;
     }
     if ((int64_t)flen > r->file_size - 12) {
-        rc = failf(err, SP_ERR_CORRUPT,
+        rc = sp_fail(err, SP_ERR_CORRUPT,
                    "%s: footer length %u is past the start of the file (file is %lld bytes)", path,
                    flen, (long long)r->file_size);
         goto fail;
     }
     if (flen > PQR_MAX_FOOTER) {
-        rc = failf(err, SP_ERR_LIMIT, "%s: footer length %u is above the cap of %u bytes", path,
+        rc = sp_fail(err, SP_ERR_LIMIT, "%s: footer length %u is above the cap of %u bytes", path,
                    flen, PQR_MAX_FOOTER);
         goto fail;
     }
@@ -967,7 +956,7 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
     r->data_end = r->file_size - 8 - flen;
     r->footer = malloc(flen);
     if (!r->footer) {
-        rc = failf(err, SP_ERR_NOMEM, "%s: out of memory for a %u-byte footer", path, flen);
+        rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory for a %u-byte footer", path, flen);
         goto fail;
     }
     if ((rc = read_at(r, r->data_end, r->footer, flen, err)) != SP_OK)
@@ -976,7 +965,7 @@ int pq_reader_open(pq_reader **out, const char *path, sp_error *err)
         goto fail;
     r->out = calloc(r->ncols, sizeof *r->out);
     if (!r->out) {
-        rc = failf(err, SP_ERR_NOMEM, "%s: out of memory", path);
+        rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
     for (size_t i = 0; i < r->ncols; i++)
@@ -1169,12 +1158,10 @@ static int page_failf(const pqr_ctx *x, sp_error *err, int code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static int page_failf(const pqr_ctx *x, sp_error *err, int code, const char *fmt, ...)
 {
-    char msg[700];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    sp_failv(err, code, fmt, ap);
     va_end(ap);
-    sp_fail(err, code, "%s", msg);
     return page_fail(x, err);
 }
 
@@ -1485,14 +1472,14 @@ static int read_column(pq_reader *r, size_t rg, size_t ci, pq_values *res, sp_er
 
     if (c->info.codec != PQ_UNCOMPRESSED && c->info.codec != PQ_SNAPPY &&
         c->info.codec != PQ_GZIP && c->info.codec != PQ_ZSTD)
-        return failf(err, SP_ERR_UNSUPPORTED,
+        return sp_fail(err, SP_ERR_UNSUPPORTED,
                      "%s: column '%s' row group %zu: compression codec %s is not supported",
                      r->path, col->spec.name, rg, pq_codec_name(c->info.codec));
 
     /* Outputs for the whole row group, checked against the limit first. */
     if (col->width) {
         if (n > SIZE_MAX / 8)
-            return failf(err, SP_ERR_LIMIT, "%s: %s: too many rows", r->path, ctx);
+            return sp_fail(err, SP_ERR_LIMIT, "%s: %s: too many rows", r->path, ctx);
         SP_TRY(mem_grow(r, &o->values, &o->values_cap, n * col->width, ctx, err));
     } else {
         SP_TRY(mem_grow(r, &o->offsets, &o->offsets_cap, (n + 1) * sizeof(uint32_t), ctx, err));
@@ -1513,7 +1500,7 @@ static int read_column(pq_reader *r, size_t rg, size_t ci, pq_values *res, sp_er
         x.page_no++;
         x.chunk_off = c->start + (int64_t)pos;
         if (pos >= clen)
-            return failf(err, SP_ERR_CORRUPT,
+            return sp_fail(err, SP_ERR_CORRUPT,
                          "%s: column '%s' row group %zu: column chunk ends after %zu of %zu values",
                          r->path, col->spec.name, rg, row, n);
         pqr_thrift t;
@@ -1569,7 +1556,7 @@ static int read_column(pq_reader *r, size_t rg, size_t ci, pq_values *res, sp_er
         /* Keep `bytes` non-NULL even when every value is empty. */
         buf_limit(r, &o->bytes, o->bytes_acc);
         if (sp_buf_reserve(&o->bytes, 1) != 0)
-            return failf(err, SP_ERR_LIMIT, "%s: %s: memory limit reached", r->path, ctx);
+            return sp_fail(err, SP_ERR_LIMIT, "%s: %s: memory limit reached", r->path, ctx);
         buf_account(r, &o->bytes, &o->bytes_acc);
     }
     res->n = n;
@@ -1583,7 +1570,7 @@ static int read_column(pq_reader *r, size_t rg, size_t ci, pq_values *res, sp_er
 int pq_reader_read_row_group(pq_reader *r, size_t rg, pq_values *out, sp_error *err)
 {
     if (rg >= r->nrg)
-        return failf(err, SP_ERR_USAGE, "%s: row group %zu does not exist (the file has %zu)",
+        return sp_fail(err, SP_ERR_USAGE, "%s: row group %zu does not exist (the file has %zu)",
                      r->path, rg, r->nrg);
     /* Free the previous row group first: memory is bounded by one row group. */
     release_outputs(r);

@@ -33,10 +33,12 @@ static void decimal_text(__int128 v, int scale, sp_buf *b)
 
 static void double_text(double d, sp_buf *b)
 {
+    /* Any value that reads back from k <= 15 digits prints as those k digits
+     * at %.15g (DBL_DIG), so the shortest form needs at most three tries. */
     char tmp[40];
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d || prec == 17)
+        if (strtod(tmp, NULL) == d)
             break;
     }
     sp_buf_puts(b, tmp);
@@ -47,9 +49,9 @@ static void double_text(double d, sp_buf *b)
 static void float_text(float f, sp_buf *b)
 {
     char tmp[40];
-    for (int prec = 1; prec <= 9; prec++) {
+    for (int prec = 6; prec <= 9; prec++) { /* 6 = FLT_DIG, as for doubles */
         snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-        if (strtof(tmp, NULL) == f || prec == 9)
+        if (strtof(tmp, NULL) == f)
             break;
     }
     sp_buf_puts(b, tmp);

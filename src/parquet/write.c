@@ -162,25 +162,23 @@ void pq_writer_options_default(pq_writer_options *opt)
 __attribute__((format(printf, 4, 5)))
 static int wfail(pq_writer *w, sp_error *err, int code, const char *fmt, ...)
 {
-    char msg[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    sp_failv(err, code, fmt, ap);
     va_end(ap);
     w->failed = true;
-    return sp_fail(err, code, "%s: %s", w->path, msg);
+    return sp_error_prefix(err, "%s", w->path);
 }
 
 /* A rejected call that changed nothing: the writer stays usable. */
 __attribute__((format(printf, 4, 5)))
 static int wreject(const pq_writer *w, sp_error *err, int code, const char *fmt, ...)
 {
-    char msg[768];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    sp_failv(err, code, fmt, ap);
     va_end(ap);
-    return sp_fail(err, code, "%s: %s", w->path, msg);
+    return sp_error_prefix(err, "%s", w->path);
 }
 
 /* ---- file output --------------------------------------------------------- */
@@ -497,55 +495,35 @@ static size_t append_plain_fixed(pqw_column *c, const pq_values *v, size_t start
     }
 
     /* Statistics in a typed loop per type, so the compiler vectorises it. */
+#define PQW_INT_MINMAX(T, TMIN, TMAX)                                                    \
+    do {                                                                                 \
+        const T *x = (const T *)v->values + start;                                       \
+        T mn = TMAX, mx = TMIN;                                                          \
+        bool any = false;                                                                \
+        for (size_t i = 0; i < n; i++) {                                                 \
+            if (valid && !valid[i])                                                      \
+                continue;                                                                \
+            any = true;                                                                  \
+            mn = x[i] < mn ? x[i] : mn;                                                  \
+            mx = x[i] > mx ? x[i] : mx;                                                  \
+        }                                                                                \
+        if (any) {                                                                       \
+            stat_int(c, mn);                                                             \
+            stat_int(c, mx);                                                             \
+        }                                                                                \
+    } while (0)
+#define PQW_FLOAT_STATS(T)                                                               \
+    do {                                                                                 \
+        const T *x = (const T *)v->values + start;                                       \
+        for (size_t i = 0; i < n; i++)                                                   \
+            if (!valid || valid[i])                                                      \
+                stat_dbl(c, x[i]);                                                       \
+    } while (0)
     switch (c->spec.physical) {
-    case PQ_INT32: {
-        const int32_t *x = (const int32_t *)v->values + start;
-        int32_t mn = INT32_MAX, mx = INT32_MIN;
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            if (valid && !valid[i])
-                continue;
-            any = true;
-            mn = x[i] < mn ? x[i] : mn;
-            mx = x[i] > mx ? x[i] : mx;
-        }
-        if (any) {
-            stat_int(c, mn);
-            stat_int(c, mx);
-        }
-        break;
-    }
-    case PQ_INT64: {
-        const int64_t *x = (const int64_t *)v->values + start;
-        int64_t mn = INT64_MAX, mx = INT64_MIN;
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            if (valid && !valid[i])
-                continue;
-            any = true;
-            mn = x[i] < mn ? x[i] : mn;
-            mx = x[i] > mx ? x[i] : mx;
-        }
-        if (any) {
-            stat_int(c, mn);
-            stat_int(c, mx);
-        }
-        break;
-    }
-    case PQ_FLOAT: {
-        const float *x = (const float *)v->values + start;
-        for (size_t i = 0; i < n; i++)
-            if (!valid || valid[i])
-                stat_dbl(c, x[i]);
-        break;
-    }
-    case PQ_DOUBLE: {
-        const double *x = (const double *)v->values + start;
-        for (size_t i = 0; i < n; i++)
-            if (!valid || valid[i])
-                stat_dbl(c, x[i]);
-        break;
-    }
+    case PQ_INT32: PQW_INT_MINMAX(int32_t, INT32_MIN, INT32_MAX); break;
+    case PQ_INT64: PQW_INT_MINMAX(int64_t, INT64_MIN, INT64_MAX); break;
+    case PQ_FLOAT: PQW_FLOAT_STATS(float); break;
+    case PQ_DOUBLE: PQW_FLOAT_STATS(double); break;
     case PQ_BOOLEAN: {
         /* Normalise to 0/1 for the bit packer and the statistics. */
         uint8_t *b = dst, *bend = c->vals.data + c->vals.len;
@@ -566,6 +544,8 @@ static size_t append_plain_fixed(pqw_column *c, const pq_values *v, size_t start
     default:
         break;
     }
+#undef PQW_INT_MINMAX
+#undef PQW_FLOAT_STATS
     return n;
 }
 

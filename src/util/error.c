@@ -28,6 +28,11 @@ int sp_fail(sp_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int sp_failv(sp_error *err, int code, const char *fmt, va_list ap)
+{
+    return fill(err, code, false, fmt, ap);
+}
+
 int sp_fail_retry(sp_error *err, int code, const char *fmt, ...)
 {
     va_list ap;
@@ -39,7 +44,7 @@ int sp_fail_retry(sp_error *err, int code, const char *fmt, ...)
 
 int sp_error_prefix(sp_error *err, const char *fmt, ...)
 {
-    char ctx[256];
+    char ctx[SP_ERROR_MSG_MAX];
     char old[SP_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);

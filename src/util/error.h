@@ -38,6 +38,10 @@ void sp_error_clear(sp_error *err);
 int sp_fail(sp_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* sp_fail for wrappers that add their own context (see sp_error_prefix). */
+int sp_failv(sp_error *err, int code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
 /* Same, but marks the failure retryable (network, server busy). */
 int sp_fail_retry(sp_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
