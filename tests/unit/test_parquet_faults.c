@@ -68,13 +68,14 @@ static long long load(const char *path, uint8_t **data)
     return n;
 }
 
-static void save(const char *path, const uint8_t *data, size_t n)
+/* 0 when path now holds exactly data[0..n). */
+static int save(const char *path, const uint8_t *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
-    if (f) {
-        fwrite(data, 1, n, f);
-        fclose(f);
-    }
+    if (!f)
+        return -1;
+    size_t put = fwrite(data, 1, n, f);
+    return fclose(f) == 0 && put == n ? 0 : -1;
 }
 
 TEST(parquet_reader_every_truncation_is_a_clean_error)
@@ -92,7 +93,7 @@ TEST(parquet_reader_every_truncation_is_a_clean_error)
     REQUIRE(n > 0);
     int bad = 0;
     for (long long len = 0; len < n && bad < 3; len++) {
-        save(cut, data, (size_t)len);
+        REQUIRE(save(cut, data, (size_t)len) == 0);
         sp_error_clear(&err);
         uint64_t s2 = 0;
         int rc = sample_parquet_read(cut, &s2, &err);
@@ -124,8 +125,9 @@ TEST(parquet_reader_byte_flips_never_crash)
             static const uint8_t xors[] = {0x01, 0x80, 0xff};
             uint8_t orig = data[pos];
             data[pos] ^= xors[pos % 3];
-            save(flip, data, (size_t)n);
+            int saved = save(flip, data, (size_t)n);
             data[pos] = orig;
+            REQUIRE(saved == 0);
             sp_error_clear(&err);
             uint64_t s = 0;
             int rc = sample_parquet_read(flip, &s, &err);
