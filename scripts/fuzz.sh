@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# fuzz.sh SECONDS — build the libFuzzer target of the Parquet reader with
-# clang (ASan + UBSan) into build/fuzz, seed a corpus from tests/fuzz/seeds
-# plus small files written by build/pq_fixture and DuckDB (when present), run
-# it for SECONDS and exit non-zero on any crash. `make fuzz FUZZ_SECONDS=30`.
-# It must never modify tests/fuzz/seeds: new inputs go to tests/fuzz/corpus-run/.
+# fuzz.sh SECONDS — build every libFuzzer target tests/fuzz/fuzz_*.c with
+# clang (ASan + UBSan) into build/fuzz and run each for SECONDS; exit non-zero
+# on any crash. `make fuzz FUZZ_SECONDS=30`. The Parquet reader's corpus is
+# seeded from tests/fuzz/seeds plus small files written by build/pq_fixture
+# and DuckDB (when present); another target fuzz_NAME.c is seeded from
+# tests/fuzz/seeds-NAME/ when that folder exists. Seed folders are never
+# modified: new inputs go to tests/fuzz/corpus-run/<target>/.
 set -euo pipefail
 seconds=${1:-60}
 cd "$(dirname "$0")/.."
 CLANG=${CLANG:-clang}
 out=build/fuzz
-corpus=tests/fuzz/corpus-run
-mkdir -p "$out/obj" "$out/artifacts" "$corpus"
+mkdir -p "$out/obj" "$out/artifacts"
 
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
@@ -23,9 +24,14 @@ for src in $(ls src/*/*.c | grep -v '^src/cli/main\.c$'); do
   fi
   objs+=("$obj")
 done
-"$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$out/fuzz_parquet_reader" \
-  tests/fuzz/fuzz_parquet_reader.c "${objs[@]}" -lzstd -lsnappy -lz -lm -pthread
-echo "fuzz: built $out/fuzz_parquet_reader"
+targets=()
+for src in tests/fuzz/fuzz_*.c; do
+  t=$(basename "${src%.c}")
+  "$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$out/$t" "$src" "${objs[@]}" \
+    -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm -pthread
+  targets+=("$t")
+done
+echo "fuzz: built ${targets[*]}"
 
 # Seeds: the committed ones, then fresh small files from both writers.
 seeds=$(mktemp -d)
@@ -60,10 +66,22 @@ echo "fuzz: $(ls "$seeds" | wc -l) seeds, running ${seconds}s"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if ! "$out/fuzz_parquet_reader" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-     -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/artifacts/" \
-     "$corpus" "$seeds"; then
-  echo "fuzz: CRASH — reproducer in $out/artifacts/ (rerun: $out/fuzz_parquet_reader FILE)" >&2
-  exit 1
-fi
-echo "fuzz: no crash in ${seconds}s (corpus: $corpus, $(ls "$corpus" | wc -l) inputs)"
+for t in "${targets[@]}"; do
+  corpus=tests/fuzz/corpus-run/$t
+  mkdir -p "$corpus"
+  tseeds=$seeds
+  if [ "$t" != fuzz_parquet_reader ]; then
+    tseeds=$(mktemp -d)
+    extra=tests/fuzz/seeds-${t#fuzz_}
+    [ -d "$extra" ] && cp "$extra"/* "$tseeds/" 2>/dev/null
+  fi
+  echo "fuzz: $t: $(ls "$tseeds" | wc -l) seeds, running ${seconds}s"
+  if ! "$out/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+       -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
+       "$corpus" "$tseeds"; then
+    echo "fuzz: CRASH in $t — reproducer in $out/artifacts/ (rerun: $out/$t FILE)" >&2
+    exit 1
+  fi
+  [ "$tseeds" != "$seeds" ] && rm -rf "$tseeds"
+  echo "fuzz: $t: no crash in ${seconds}s (corpus: $corpus, $(ls "$corpus" | wc -l) inputs)"
+done

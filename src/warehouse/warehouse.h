@@ -1,0 +1,85 @@
+/* warehouse.h — the gold layer: one interface (create schema, load in one
+ * transaction from column batches, commit / rollback) over backends chosen
+ * from DATABASE_URL: embedded SQLite (built in) and PostgreSQL (its own
+ * issue). Knows nothing of Parquet or CSV: rows arrive as sp_batch.
+ * SQL is never built from data: values travel as bound parameters / COPY.
+ *
+ * The schema is SPEC §5's (dim_date, dim_product, fact_sales with surrogate
+ * keys) plus lineage columns after the contract ones. A load is a full
+ * refresh: wh_load_begin empties the three tables inside the transaction;
+ * dimensions are loaded first and receive surrogate keys 1..n in load order;
+ * fact batches carry natural keys (order_date, product_id) that the backend
+ * resolves to date_id / product_sk through the dimensions of this load.
+ *
+ * Ownership: wh_open creates the handle, wh_close frees it (rolling back an
+ * open load). Batches are read during the call only. */
+#ifndef SP_WAREHOUSE_H
+#define SP_WAREHOUSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/batch.h"
+#include "../util/error.h"
+
+typedef enum wh_table { WH_DIM_DATE = 0, WH_DIM_PRODUCT, WH_FACT_SALES, WH_NTABLES } wh_table;
+
+/* "dim_date", "dim_product", "fact_sales". */
+const char *wh_table_name(wh_table t);
+
+typedef struct wh wh;
+
+/* Open the warehouse named by `target`:
+ *   NULL or ""                      → SQLite at ./warehouse.db
+ *   "sqlite:///relative/wh.db"      → SQLite, relative path (SQLAlchemy form)
+ *   "sqlite:////absolute/wh.db"     → SQLite, absolute path
+ *   a plain path ending .db/.sqlite → SQLite at that path
+ *   "postgresql://…"/"postgres://…" → SP_ERR_UNSUPPORTED until that backend exists
+ *   anything else                   → SP_ERR_USAGE.
+ * SQLite: the file is created when missing; foreign keys are ON. */
+int wh_open(wh **out, const char *target, sp_error *err);
+void wh_close(wh *w); /* NULL is allowed; an open load is rolled back */
+
+/* How messages name it: "sqlite:./warehouse.db", "postgresql://host:port/db"
+ * (never a password). */
+const char *wh_describe(const wh *w);
+
+/* Create the three tables and their constraints if missing (idempotent).
+ * Existing tables with another shape are an SP_ERR_DATA error naming the
+ * table and the column. */
+int wh_create_schema(wh *w, sp_error *err);
+
+/* Preflight: the warehouse opens, answers, and can write (a transaction
+ * that is rolled back). Errors name the warehouse and the cause. */
+int wh_check(wh *w, sp_error *err);
+
+/* Start the load's single transaction and empty the three tables. The
+ * schema must exist (SP_ERR_DATA "run create-tables first" otherwise). */
+int wh_load_begin(wh *w, sp_error *err);
+
+/* Append rows to table t. Columns are matched by name:
+ *   dim_date:    order_date DATE, day, month, quarter, year INT32
+ *   dim_product: product_id TEXT, category TEXT
+ *   fact_sales:  order_date DATE, product_id TEXT, quantity INT32,
+ *                total_sales DECIMAL(4), profit DECIMAL(4),
+ *                unit_price DECIMAL(2), profit_margin DECIMAL(2),
+ *                and optionally ship_date DATE, source_file TEXT,
+ *                source_line INT64.
+ * A missing contract column is SP_ERR_DATA naming it; unknown extra columns
+ * are ignored. All dim_date and dim_product batches come before the first
+ * fact_sales batch. A fact whose natural key is not in this load's
+ * dimensions, or any constraint failure, is SP_ERR_DATA naming the table
+ * and the row (1-based within the load of that table). Decimals are stored
+ * exactly (never converted through binary floating point by us). */
+int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err);
+
+/* Commit the load. On failure the transaction is rolled back. */
+int wh_load_commit(wh *w, sp_error *err);
+
+/* Abandon the load: the previous contents stay as they were. */
+void wh_load_rollback(wh *w);
+
+/* Row count of a table (for the run summary). */
+int wh_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err);
+
+#endif
