@@ -126,6 +126,14 @@ int pq_writer_close(pq_writer *w, sp_error *err);
 /* Discard: remove the temporary file and free w. NULL is allowed. */
 void pq_writer_abort(pq_writer *w);
 
+/* Append every row group of the Parquet file at `path` — written by
+ * pq_writer with the same columns — after the rows written so far, copying
+ * its column chunks byte for byte (no decoding or re-compression) and
+ * carrying their statistics over. This is how transform merges the parts
+ * it writes in parallel, one per input file, in input order. The open row
+ * group is flushed first. A schema that differs is SP_ERR_USAGE. */
+int pq_writer_append_file(pq_writer *w, const char *path, sp_error *err);
+
 /* ---- reader ---------------------------------------------------------- */
 
 typedef struct pq_stats {

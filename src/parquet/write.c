@@ -1665,3 +1665,147 @@ void pq_writer_abort(pq_writer *w)
 {
     writer_discard(w);
 }
+
+/* ---- appending another file's row groups ------------------------------- */
+
+static bool same_column(const pq_column_spec *a, const pq_column_spec *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->physical == b->physical &&
+           a->logical == b->logical && a->optional == b->optional &&
+           (a->logical != PQ_LOGICAL_DECIMAL ||
+            (a->precision == b->precision && a->scale == b->scale)) &&
+           (a->physical != PQ_FIXED_LEN_BYTE_ARRAY || a->type_length == b->type_length);
+}
+
+/* Copy bytes [off, off+len) of fd (named path) to the end of w's file. */
+static int copy_range(pq_writer *w, int fd, const char *path, int64_t off, int64_t len,
+                      sp_error *err)
+{
+    sp_buf *b = &w->page;
+    sp_buf_reset(b);
+    if (sp_buf_reserve(b, (size_t)1 << 20) != 0)
+        return wfail(w, err, SP_ERR_NOMEM, "out of memory appending %s", path);
+    while (len > 0) {
+        size_t want = len < (int64_t)b->cap ? (size_t)len : b->cap;
+        ssize_t r = pread(fd, b->data, want, off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return wfail(w, err, r < 0 ? SP_ERR_IO : SP_ERR_CORRUPT, "%s: reading a column chunk: %s",
+                         path, r < 0 ? strerror(errno) : "unexpected end of file");
+        SP_TRY(write_all(w, b->data, (size_t)r, err));
+        off += r;
+        len -= r;
+    }
+    return SP_OK;
+}
+
+static void write_chunk_meta(pq_tenc *t, const pqw_column *c, const pq_chunk_info *ci,
+                             int64_t data_off, int64_t dict_off, pq_codec codec)
+{
+    pq_tenc_struct_begin(t); /* ColumnChunk */
+    pq_tenc_field_i64(t, 2, 0);
+    pq_tenc_field_struct_begin(t, 3); /* ColumnMetaData */
+    pq_tenc_field_i32(t, 1, (int32_t)c->spec.physical);
+    size_t nenc = 0;
+    for (int e = 0; e < 32; e++)
+        nenc += (ci->encodings >> e) & 1u;
+    pq_tenc_field_list_begin(t, 2, PQ_TC_I32, nenc);
+    for (int e = 0; e < 32; e++)
+        if ((ci->encodings >> e) & 1u)
+            pq_tenc_elem_i32(t, e);
+    pq_tenc_field_list_begin(t, 3, PQ_TC_BINARY, 1);
+    pq_tenc_elem_binary(t, c->name, strlen(c->name));
+    pq_tenc_field_i32(t, 4, (int32_t)codec);
+    pq_tenc_field_i64(t, 5, ci->num_values);
+    pq_tenc_field_i64(t, 6, ci->uncompressed_size);
+    pq_tenc_field_i64(t, 7, ci->compressed_size);
+    pq_tenc_field_i64(t, 9, data_off);
+    if (dict_off >= 0)
+        pq_tenc_field_i64(t, 11, dict_off);
+    const pq_stats *st = &ci->stats;
+    pq_tenc_field_struct_begin(t, 12); /* Statistics, as our writer wrote them */
+    bool legacy = c->spec.physical == PQ_INT32 || c->spec.physical == PQ_INT64 ||
+                  c->spec.physical == PQ_FLOAT || c->spec.physical == PQ_DOUBLE;
+    if (st->has_min_max && legacy) {
+        pq_tenc_field_binary(t, 1, st->max, st->max_len);
+        pq_tenc_field_binary(t, 2, st->min, st->min_len);
+    }
+    if (st->null_count >= 0)
+        pq_tenc_field_i64(t, 3, st->null_count);
+    if (st->has_min_max) {
+        pq_tenc_field_binary(t, 5, st->max, st->max_len);
+        pq_tenc_field_binary(t, 6, st->min, st->min_len);
+        pq_tenc_field_bool(t, 7, true);
+        pq_tenc_field_bool(t, 8, true);
+    }
+    pq_tenc_struct_end(t);
+    pq_tenc_struct_end(t); /* ColumnMetaData */
+    pq_tenc_struct_end(t); /* ColumnChunk */
+}
+
+int pq_writer_append_file(pq_writer *w, const char *path, sp_error *err)
+{
+    if (w->failed)
+        return sp_fail(err, SP_ERR_USAGE, "%s: an earlier write failed", w->path);
+    SP_TRY(flush_row_group(w, err));
+    pq_reader *r = NULL;
+    if (pq_reader_open(&r, path, err) != SP_OK)
+        return err->code;
+    int rc = SP_OK;
+    int fd = -1;
+    if (pq_reader_num_columns(r) != w->ncols) {
+        rc = sp_fail(err, SP_ERR_USAGE, "%s: %zu columns, %s has %zu", path,
+                     pq_reader_num_columns(r), w->path, w->ncols);
+        goto out;
+    }
+    for (size_t i = 0; i < w->ncols; i++)
+        if (!same_column(pq_reader_column(r, i), &w->cols[i].spec)) {
+            rc = sp_fail(err, SP_ERR_USAGE, "%s: column %zu (%s) differs from %s's", path, i,
+                         pq_reader_column(r, i)->name, w->path);
+            goto out;
+        }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    for (size_t g = 0; g < pq_reader_num_row_groups(r); g++) {
+        pq_tenc t;
+        pq_tenc_init(&t, &w->rgmeta);
+        pq_tenc_struct_begin(&t); /* RowGroup */
+        pq_tenc_field_list_begin(&t, 1, PQ_TC_STRUCT, w->ncols);
+        int64_t rg_start = w->pos, rg_comp = 0;
+        for (size_t i = 0; i < w->ncols; i++) {
+            const pq_chunk_info *ci = pq_reader_chunk(r, g, i);
+            int64_t start = ci->data_page_offset;
+            if (ci->dictionary_page_offset >= 0 && ci->dictionary_page_offset < start)
+                start = ci->dictionary_page_offset;
+            int64_t base = w->pos;
+            if ((rc = copy_range(w, fd, path, start, ci->compressed_size, err)) != SP_OK)
+                goto out;
+            rg_comp += ci->compressed_size;
+            write_chunk_meta(&t, &w->cols[i], ci, base + (ci->data_page_offset - start),
+                             ci->dictionary_page_offset >= 0
+                                 ? base + (ci->dictionary_page_offset - start)
+                                 : -1,
+                             ci->codec);
+        }
+        pq_tenc_field_i64(&t, 2, pq_reader_row_group_bytes(r, g));
+        pq_tenc_field_i64(&t, 3, pq_reader_row_group_rows(r, g));
+        pq_tenc_field_i64(&t, 5, rg_start);
+        pq_tenc_field_i64(&t, 6, rg_comp);
+        pq_tenc_struct_end(&t);
+        if (pq_tenc_broken(&t)) {
+            rc = wfail(w, err, SP_ERR_LIMIT, "footer metadata exceeds its buffer cap or memory");
+            goto out;
+        }
+        w->total_rows += pq_reader_row_group_rows(r, g);
+        w->nrg++;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    pq_reader_close(r);
+    return rc;
+}
