@@ -51,14 +51,14 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"run", "|--ds|--from|--only|--resume|--retries|--retry-delay|", 0, "the local pipeline (#3)"},
-    {"preflight", "|--ds|", 0, "the local pipeline (#3)"},
-    {"stage", "|--ds|", 0, "the local pipeline (#3)"},
-    {"transform", "|--ds|", 0, "the local pipeline (#3)"},
-    {"create-tables", "|--ds|", 0, "the local pipeline (#3)"},
-    {"load", "|--ds|", 0, "the local pipeline (#3)"},
+    {"run", "|--ds|--from|--only|--resume|--retries|--retry-delay|", 0, NULL},
+    {"preflight", "|--ds|", 0, NULL},
+    {"stage", "|--ds|", 0, NULL},
+    {"transform", "|--ds|", 0, NULL},
+    {"create-tables", "|--ds|", 0, NULL},
+    {"load", "|--ds|", 0, NULL},
     {"runs", "|--json|", 1, "orchestration (#6)"},
-    {"gen", "|--out|--rows|--seed|--dirty|", 0, "the local pipeline (#3)"},
+    {"gen", "|--out|--rows|--seed|--dirty|", 0, NULL},
     {"inspect", "|--head|--csv|", 1, NULL},
     {"config", "|--json|", 0, NULL},
 };
@@ -286,6 +286,12 @@ int main(int argc, char **argv)
         rc = EXIT_USAGE;
     } else if (strcmp(cmd->name, "inspect") == 0) {
         rc = cmd_inspect(&cli);
+    } else if (strcmp(cmd->name, "run") == 0) {
+        rc = cmd_run(&cli);
+    } else if (strcmp(cmd->name, "gen") == 0) {
+        rc = cmd_gen(&cli);
+    } else if (is_task(cmd->name)) {
+        rc = cmd_task(&cli);
     } else {
         rc = cmd_config(&cli);
     }

@@ -1,0 +1,114 @@
+/* context.c — a run's context: its logical date, run id, key prefix and
+ * the stores, resolved once from the configuration (see pipeline.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/log.h"
+#include "pipeline.h"
+
+static const char *const TASK_NAMES[PL_NTASKS] = {"preflight", "stage", "transform",
+                                                  "create-tables", "load"};
+
+const char *pl_task_name(pl_task t)
+{
+    return (unsigned)t < PL_NTASKS ? TASK_NAMES[t] : "?";
+}
+
+int pl_task_parse(const char *name)
+{
+    for (int i = 0; i < PL_NTASKS; i++)
+        if (strcmp(name, TASK_NAMES[i]) == 0)
+            return i;
+    return -1;
+}
+
+int pl_ctx_init(pl_ctx *ctx, const sp_config *cfg, const char *ds, const char *run_id,
+                sp_error *err)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->cfg = cfg;
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    if (ds)
+        snprintf(ctx->ds, sizeof ctx->ds, "%s", ds);
+    else
+        strftime(ctx->ds, sizeof ctx->ds, "%Y-%m-%d", &tm);
+    if (run_id) {
+        snprintf(ctx->run_id, sizeof ctx->run_id, "%s", run_id);
+    } else {
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned tag = (unsigned)((uint64_t)ts.tv_nsec * 2654435761u ^ (unsigned)getpid()) & 0xffffu;
+        snprintf(ctx->run_id, sizeof ctx->run_id, "%s_%s_%04x", ctx->ds, stamp, tag);
+    }
+    const char *p = sp_config_get(cfg, "S3_PREFIX");
+    if (p && *p) {
+        while (*p == '/')
+            p++;
+        size_t n = strlen(p);
+        while (n > 0 && p[n - 1] == '/')
+            n--;
+        if (n == 0 || n + 2 > sizeof ctx->prefix)
+            return sp_fail(err, SP_ERR_USAGE, "S3_PREFIX: '%s' is not a usable key prefix", p);
+        char tmp[sizeof ctx->prefix - 1];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)n, p);
+        if (store_check_key(tmp, err) != SP_OK)
+            return sp_error_prefix(err, "S3_PREFIX");
+        snprintf(ctx->prefix, sizeof ctx->prefix, "%s/", tmp);
+    } else {
+        snprintf(ctx->prefix, sizeof ctx->prefix, "runs/%s/", ctx->ds);
+    }
+    return SP_OK;
+}
+
+void pl_ctx_free(pl_ctx *ctx)
+{
+    store_close(ctx->raw);
+    store_close(ctx->processed);
+    ctx->raw = ctx->processed = NULL;
+}
+
+static int open_store(pl_ctx *ctx, const char *name, store **slot, store **out, sp_error *err)
+{
+    if (!*slot) {
+        const char *url = sp_config_get(ctx->cfg, name);
+        if (store_open(slot, url, err) != SP_OK)
+            return sp_error_prefix(err, "%s", name);
+    }
+    *out = *slot;
+    return SP_OK;
+}
+
+int pl_raw_store(pl_ctx *ctx, store **out, sp_error *err)
+{
+    return open_store(ctx, "RAW_STORE", &ctx->raw, out, err);
+}
+
+int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err)
+{
+    return open_store(ctx, "PROCESSED_STORE", &ctx->processed, out, err);
+}
+
+int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err)
+{
+    switch (t) {
+    case PL_PREFLIGHT:
+        return pl_preflight(ctx, err);
+    case PL_STAGE:
+        return pl_stage(ctx, err);
+    case PL_TRANSFORM:
+        return pl_transform(ctx, err);
+    case PL_CREATE_TABLES:
+        return pl_create_tables(ctx, err);
+    case PL_LOAD:
+        return pl_load(ctx, err);
+    default:
+        return sp_fail(err, SP_ERR_INTERNAL, "unknown task %d", (int)t);
+    }
+}

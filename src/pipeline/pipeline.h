@@ -1,0 +1,77 @@
+/* pipeline.h — the five tasks of SPEC §2 and the runner that chains them.
+ * Sits on top: uses config, store, csv, rules, star, parquet and warehouse,
+ * and knows none of their internals. Each task returns an sp_status and
+ * fills an sp_error naming the cause; it never exits the process.
+ *
+ * Ownership: pl_ctx_init fills a caller-owned context (opening stores
+ * lazily); pl_ctx_free releases what it opened. */
+#ifndef SP_PIPELINE_H
+#define SP_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "../star/star.h"
+#include "../store/store.h"
+#include "../util/error.h"
+
+typedef enum pl_task {
+    PL_PREFLIGHT = 0,
+    PL_STAGE,
+    PL_TRANSFORM,
+    PL_CREATE_TABLES,
+    PL_LOAD,
+    PL_NTASKS
+} pl_task;
+
+/* "preflight", "stage", "transform", "create-tables", "load". */
+const char *pl_task_name(pl_task t);
+/* Task by its command-line name; -1 when unknown. */
+int pl_task_parse(const char *name);
+
+/* What transform produced, for the run summary. */
+typedef struct pl_transform_result {
+    star_counts counts;
+    int64_t dim_date, dim_product, fact_sales;
+    int64_t conflicts;
+    int nfiles;
+} pl_transform_result;
+
+typedef struct pl_ctx {
+    const sp_config *cfg;
+    char ds[11];             /* YYYY-MM-DD */
+    char run_id[64];
+    char prefix[1024];       /* "runs/<ds>/", or S3_PREFIX with a trailing '/' */
+    int threads;             /* transform workers (0: one per core, at most one per file) */
+    store *raw, *processed;  /* opened on first use */
+    /* results of the tasks run with this context (for the summary) */
+    bool transformed;
+    pl_transform_result tf;
+    bool loaded;
+    int64_t table_rows[3];
+} pl_ctx;
+
+/* ds: "YYYY-MM-DD" or NULL for today (UTC). run_id may be NULL (generated). */
+int pl_ctx_init(pl_ctx *ctx, const sp_config *cfg, const char *ds, const char *run_id,
+                sp_error *err);
+void pl_ctx_free(pl_ctx *ctx);
+
+int pl_preflight(pl_ctx *ctx, sp_error *err);
+int pl_stage(pl_ctx *ctx, sp_error *err);
+int pl_transform(pl_ctx *ctx, sp_error *err);
+int pl_create_tables(pl_ctx *ctx, sp_error *err);
+int pl_load(pl_ctx *ctx, sp_error *err);
+
+/* Run one task by number. */
+int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err);
+
+/* The stores, opened on first use (errors name the configuration name). */
+int pl_raw_store(pl_ctx *ctx, store **out, sp_error *err);
+int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err);
+
+/* Print the run summary (rows in / kept / rejected by reason, table sizes,
+ * where the outputs are) to stdout. */
+void pl_print_summary(const pl_ctx *ctx);
+
+#endif
