@@ -10,6 +10,7 @@ sp=${1:-build/salespipe}
 setting() { "$sp" config | awk -v n="$1" '$1==n{print $3}'; }
 data_dir=$(setting DATA_DIR)
 processed=$(setting PROCESSED_STORE)
+db=$(setting DATABASE_URL) # masked by `config`
 ds=$(date -u +%F)
 if ! ls "$data_dir"/raw/*_orders.csv >/dev/null 2>&1; then
   echo "no input files in $data_dir/raw: generating demo data with 'salespipe gen'"
@@ -23,7 +24,7 @@ cat <<TXT
 Where the results are:
   raw lake (bronze):       $(setting RAW_STORE)/runs/$ds/
   processed lake (silver): $processed/runs/$ds/  (Parquet, rejects.csv, _manifest.json)
-  warehouse (gold):       ${DATABASE_URL:-./warehouse.db (SQLite)}
+  warehouse (gold):        ${db:-./warehouse.db (SQLite)}
 
 Look inside:
   $sp inspect $processed/runs/$ds/fact_sales.parquet --head 5
