@@ -86,3 +86,4 @@ const sig = async (f) => (await q(`SELECT count(*)::VARCHAR || ':' || sum(hash(s
 const a = await sig(ours), b = await sig(`${dir}/duck-1.parquet`);
 console.log(`same content in both files: ${a === b ? 'yes' : `NO (ours ${a}, DuckDB ${b})`}`);
 JS
+bench/transform.sh
