@@ -540,8 +540,14 @@ TEST(test_rules_check_reasons_in_order)
                          (long long)row.unit_price, (long long)row.profit_margin, (int)ev[0],
                          (int)ev[1], rules_reason_name(c->want), (long long)c->unit_price,
                          (long long)c->margin, (int)c->ev0, (int)c->ev1);
-        /* a NULL evidence array changes nothing */
+        /* a rejected row leaves *row untouched */
+        rules_row untouched;
+        memset(&untouched, 0xab, sizeof untouched);
+        if (got != RULES_KEPT && memcmp(&row, &untouched, sizeof row) != 0)
+            test_fail_at(__FILE__, __LINE__, "check row %zu: *row written on reject", i);
+        /* NULL evidence or NULL row changes nothing */
         CHECK(rules_check(&ctx, &in, &row, NULL) == got);
+        CHECK(rules_check(&ctx, &in, NULL, ev) == got);
     }
     /* every reason rules_check decides appears in the table */
     for (int r = 0; r < RULES_NREASONS; r++)
