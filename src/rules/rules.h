@@ -50,7 +50,13 @@ bool rules_date_order_parse(const char *s, rules_date_order *out);
  * *evidence (may be NULL) receives RULES_DMY when the first number is
  * above 12 (and the second is a month), RULES_MDY when the second is
  * above 12 (and the first is a month), else RULES_ORDER_AUTO — whatever
- * `order` is, so the caller can detect the file's order. */
+ * `order` is, so the caller can detect the file's order.
+ * Precisely: both separators must be the same byte; year 0 is invalid
+ * (PostgreSQL has no year 0); RULES_ORDER_AUTO as `order` parses as
+ * RULES_MDY. Evidence reads the text only: it is computed whenever the text
+ * has the day/month-first shape (1–2 digits, 1–2 digits, then a 2- or 4-digit
+ * year, nothing else), also when the date is impossible ("30/2/2020" gives
+ * RULES_DMY) or not valid under `order`; any other text gives AUTO. */
 bool rules_parse_date(const char *p, size_t n, rules_date_order order, int32_t *days,
                       rules_date_order *evidence);
 
@@ -58,19 +64,24 @@ bool rules_parse_date(const char *p, size_t n, rules_date_order order, int32_t *
  * exponent, no thousands separators, at least one digit. Rounded half away
  * from zero to `scale` fractional digits (*rounded set when digits were
  * dropped, may be NULL). The result must fit 18 digits (|v| < 10^18).
- * Returns false when the text is not such a number. */
+ * Returns false when the text is not such a number. `scale` is 0..18 (false
+ * otherwise). *rounded is true whenever more than `scale` fractional digits
+ * were given, even zeros ("1.00000" at scale 4); only set on success. Any
+ * number of leading zeros and fractional digits is accepted. */
 bool rules_parse_decimal(const char *p, size_t n, int scale, int64_t *out, bool *rounded);
 
 /* An integer in int32 range ("+3", "007" fine; "3.0", "" not). */
 bool rules_parse_int32(const char *p, size_t n, int32_t *out);
 
 /* round(num / den) half away from zero, as PostgreSQL's round(numeric):
- * exact for any int64 operands; den != 0. Returns false when the result
- * does not fit |v| < limit (pass 10^16 for DECIMAL(18,2)). */
+ * exact for any int64 operands (any __int128 in fact); den != 0 (false
+ * otherwise). Returns false when the result does not fit |v| < limit (pass
+ * 10^16 for DECIMAL(18,2)). */
 bool rules_div_round(__int128 num, __int128 den, int64_t limit, int64_t *out);
 
 /* Write v / 10^scale with exactly `scale` fractional digits ("-0.1250"),
- * NUL-terminated; out needs 24 bytes. Returns the length. */
+ * NUL-terminated; out needs 24 bytes. Returns the length. Any int64 v;
+ * `scale` is clamped to 0..18. parse(format(v)) == v for |v| < 10^18. */
 int rules_format_decimal(int64_t v, int scale, char *out);
 
 /* The fields one row needs, as trimmed text views (from the CSV reader). */
@@ -100,7 +111,9 @@ typedef struct rules_ctx {
 } rules_ctx;
 
 /* Check one well-formed row (the caller decides `malformed`) against every
- * rule in order. Returns RULES_KEPT and fills *row, or the first failing
+ * rule in order. Product ID counts as empty when it holds only spaces and
+ * tabs (SPEC §4's trimming); category is not checked. Returns RULES_KEPT and
+ * fills *row (untouched otherwise; may be NULL), or the first failing
  * reason. evidence[0] and evidence[1] (order date, ship date) receive each
  * date field's order evidence as rules_parse_date gives it (RULES_MDY,
  * RULES_DMY or RULES_ORDER_AUTO), also for rejected rows; evidence may be
