@@ -1,10 +1,9 @@
-/* gen.c — synthetic regional order files (see gen.h): a fixed invented
- * catalogue, customer list and city table, orders drawn from a per-file
- * xoshiro256** stream, rows formatted by hand into a large buffer and
- * written with write(2) to a temporary name that is renamed at the end.
- * --dirty injects the cases of SPEC §4 at chosen rows and counts the reason
- * each must receive. Never uses rand(), locale-dependent or floating-point
- * formatting: the same options must give the same bytes everywhere. */
+/* gen.c — synthetic regional order files (see gen.h): an invented fixed
+ * catalogue, customers and cities; orders from a per-file xoshiro256** stream,
+ * one thread per file, rows formatted by hand into a big buffer, written with
+ * write(2) under a temporary name and renamed. --dirty spoils chosen rows and
+ * counts each one's reason. Never rand(), printf per field or floating point:
+ * the same options must give the same bytes on every machine. */
 #include "gen.h"
 
 #include <errno.h>
