@@ -19,7 +19,8 @@
 
 typedef struct gen_options {
     const char *out_dir;  /* created (with parents) when missing */
-    int64_t rows;         /* data rows per file (default 2500) */
+    int64_t rows;         /* data rows per file (default 2500, the caller's to
+                           * apply: 0 writes header-only files; at most 2e8) */
     uint64_t seed;        /* default 1 */
     bool dirty;
 } gen_options;
@@ -38,7 +39,10 @@ typedef struct gen_summary {
     int nfiles;
 } gen_summary;
 
-/* Write the files (atomically each). summary may be NULL. */
+/* Write the files (atomically each: written under a hidden temporary name in
+ * out_dir, renamed when complete). summary may be NULL. Returns SP_OK, or
+ * SP_ERR_USAGE (bad options), SP_ERR_IO or SP_ERR_NOMEM with err filled;
+ * a file already renamed stays when a later one fails. */
 int gen_write(const gen_options *opt, gen_summary *summary, sp_error *err);
 
 #endif
