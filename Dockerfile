@@ -26,8 +26,8 @@ COPY deps/runtime.txt /tmp/runtime.txt
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
        $(grep -v '^#' /tmp/runtime.txt | cut -d' ' -f1) \
-    && rm -rf /var/lib/apt/lists/* /tmp/runtime.txt \
-    && useradd --system --uid 10001 --user-group --create-home --home-dir /work \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/runtime.txt \
+    && useradd --system --no-log-init --uid 10001 --user-group --create-home --home-dir /work \
        --shell /usr/sbin/nologin salespipe \
     && mkdir -p /work/.salespipe /data \
     && chown salespipe:salespipe /work/.salespipe
