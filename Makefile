@@ -89,3 +89,8 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Offline checks of the deployment files (infra/, docker-compose.yml, Dockerfile,
+# .env.example) and shellcheck on every shell script; see scripts/lint.sh.
+lint:
+	@scripts/lint.sh

@@ -13,11 +13,13 @@ CLANG=${CLANG:-clang}
 out=build/fuzz
 mkdir -p "$out/obj" "$out/artifacts"
 
+# shellcheck disable=SC2054 # the commas belong to -fsanitize=… values
 flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes)
 objs=()
-for src in $(ls src/*/*.c | grep -v '^src/cli/main\.c$'); do
+for src in src/*/*.c; do
+  if [ "$src" = src/cli/main.c ]; then continue; fi
   obj="$out/obj/$(echo "${src%.c}" | tr / _).o"
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find src -name '*.h' -newer "$obj" | head -n 1)" ]; then
     "$CLANG" "${flags[@]}" -c -o "$obj" "$src"
@@ -42,6 +44,7 @@ if [ -x build/pq_fixture ]; then
   for args in "all --rows 9 --rg-rows 4 --codec none" "all --rows 9 --rg-rows 4 --codec zstd" \
               "all --rows 6 --codec snappy" "required --rows 5 --codec none --no-dict" \
               "fact --rows 20 --rg-rows 8 --codec none" "all --rows 30 --codec gzip"; do
+    # shellcheck disable=SC2086 # split the argument string into words on purpose
     set -- $args
     kind=$1; shift
     build/pq_fixture write "$kind" "$seeds/ours-$i.parquet" /dev/null "$@" >/dev/null 2>&1 || true
@@ -62,7 +65,7 @@ if [ -d tests/interop/node_modules/@duckdb/node-api ]; then
 fi
 # Keep seeds small: libFuzzer mutates small inputs far better.
 find "$seeds" -type f -size +4k -delete
-echo "fuzz: $(ls "$seeds" | wc -l) seeds, running ${seconds}s"
+echo "fuzz: $(find "$seeds" -type f | wc -l) seeds, running ${seconds}s"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -75,7 +78,7 @@ for t in "${targets[@]}"; do
     extra=tests/fuzz/seeds-${t#fuzz_}
     [ -d "$extra" ] && cp "$extra"/* "$tseeds/" 2>/dev/null
   fi
-  echo "fuzz: $t: $(ls "$tseeds" | wc -l) seeds, running ${seconds}s"
+  echo "fuzz: $t: $(find "$tseeds" -type f | wc -l) seeds, running ${seconds}s"
   if ! "$out/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
        -max_len=65536 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
        "$corpus" "$tseeds"; then
@@ -83,5 +86,5 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   [ "$tseeds" != "$seeds" ] && rm -rf "$tseeds"
-  echo "fuzz: $t: no crash in ${seconds}s (corpus: $corpus, $(ls "$corpus" | wc -l) inputs)"
+  echo "fuzz: $t: no crash in ${seconds}s (corpus: $corpus, $(find "$corpus" -type f | wc -l) inputs)"
 done

@@ -3,7 +3,7 @@
 # "N passed, N failed, N skipped". Each suite prints its own such line.
 # Run from the project root after the builds (`make test` does both).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 total_p=0 total_f=0 total_s=0

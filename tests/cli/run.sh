@@ -3,7 +3,7 @@
 # precedence as the user sees it, secret masking in everything printed, and
 # log formats. Runs the sanitizer build when present. Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 SP=${SALESPIPE:-build/san/salespipe}
 [ -x "$SP" ] || SP=build/salespipe
 root=$(pwd)

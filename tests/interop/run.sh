@@ -6,7 +6,7 @@
 # It must never write outside its temporary directory and node_modules.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.."
+cd "$here/../.." || exit 1
 if [ ! -x build/pq_fixture ]; then
   echo "FAIL build/pq_fixture is missing: run 'make tools' first"
   echo "0 passed, 1 failed"
