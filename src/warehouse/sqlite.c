@@ -314,12 +314,36 @@ static inline int bind_int(sqlite3_stmt *st, int p, const sp_column *c, size_t i
     return sqlite3_bind_int64(st, p, wh_int_at(c, i));
 }
 
+/* "YYYY-MM-DD" without printf for years 0..9999 (sp_date_format does the
+ * rest); buf needs 16 bytes. */
+static int format_day(int32_t days, char *buf)
+{
+    int64_t y;
+    unsigned m, d;
+    sp_civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        return sp_date_format(days, buf);
+    unsigned yy = (unsigned)y;
+    buf[0] = (char)('0' + yy / 1000);
+    buf[1] = (char)('0' + yy / 100 % 10);
+    buf[2] = (char)('0' + yy / 10 % 10);
+    buf[3] = (char)('0' + yy % 10);
+    buf[4] = '-';
+    buf[5] = (char)('0' + m / 10);
+    buf[6] = (char)('0' + m % 10);
+    buf[7] = '-';
+    buf[8] = (char)('0' + d / 10);
+    buf[9] = (char)('0' + d % 10);
+    buf[10] = '\0';
+    return 10;
+}
+
 /* buf must stay untouched until the statement has been stepped. */
 static inline int bind_date(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
-    int n = sp_date_format(((const int32_t *)c->values)[i], buf);
+    int n = format_day(((const int32_t *)c->values)[i], buf);
     return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
@@ -354,9 +378,15 @@ static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][WH_DECIMAL_TE
 {
     sqlite3_stmt *st = s->insert[r->table];
     const sp_column *const *c = r->col;
-    int64_t id = r->first + (int64_t)i;
     int rc = SQLITE_OK;
-    B(sqlite3_bind_int64(st, 1, id));
+    /* Dimensions get explicit keys. sale_id is left to SQLite (NULL): the
+     * table was emptied in this transaction, so it hands out first + i as
+     * well, without the uniqueness seek an explicit key costs; sq_insert
+     * checks that it did. */
+    if (r->table == WH_FACT_SALES)
+        B(sqlite3_bind_null(st, 1));
+    else
+        B(sqlite3_bind_int64(st, 1, r->first + (int64_t)i));
     switch (r->table) {
     case WH_DIM_DATE:
         B(bind_date(st, 2, c[WH_DD_ORDER_DATE], i, bufs[0]));
@@ -416,6 +446,11 @@ static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
     }
     /* Bindings point into the batch and our stack: drop them now. */
     sqlite3_clear_bindings(st);
+    int64_t last = r->first + (int64_t)r->n - 1;
+    if (result == SP_OK && r->table == WH_FACT_SALES && sqlite3_last_insert_rowid(s->db) != last)
+        return sp_fail(err, SP_ERR_INTERNAL,
+                       "warehouse %s: fact_sales row %" PRId64 " got sale_id %lld",
+                       s->describe, last, (long long)sqlite3_last_insert_rowid(s->db));
     return result;
 }
 
@@ -499,7 +534,10 @@ int wh_sqlite_open(wh *w, const char *path, sp_error *err)
     s->describe = w->describe;
     w->ops = &sqlite_ops;
     w->impl = s;
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* NOMUTEX: a handle is used by one thread at a time, so SQLite need not
+     * lock on every bind and step. */
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         sq_fail(s, rc, err, "cannot open");
         goto fail;

@@ -65,23 +65,22 @@ size_t wh_decimal_text(const sp_column *c, size_t i, char *out)
 {
     int64_t v = wh_int_at(c, i);
     int scale = c->type == SP_COL_DECIMAL ? c->scale : 0;
-    char digits[24];
     uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int nd = 0;
+    char tmp[WH_DECIMAL_TEXT_MAX];
+    char *end = tmp + sizeof tmp, *p = end;
+    int k = 0;
+    /* Right to left: `scale` fraction digits, the point, then at least one
+     * integer digit ("0.0050"). */
     do {
-        digits[nd++] = (char)('0' + m % 10);
+        *--p = (char)('0' + m % 10);
         m /= 10;
-    } while (m);
-    while (nd <= scale)
-        digits[nd++] = '0'; /* at least one digit before the point */
-    size_t n = 0;
+        if (++k == scale)
+            *--p = '.';
+    } while (m || k <= scale);
     if (v < 0)
-        out[n++] = '-';
-    for (int k = nd - 1; k >= 0; k--) {
-        out[n++] = digits[k];
-        if (k == scale && scale > 0)
-            out[n++] = '.';
-    }
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
     out[n] = '\0';
     return n;
 }
