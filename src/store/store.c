@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* Length of "scheme" in "scheme://…" (RFC 3986 scheme characters), else 0. */
