@@ -4,7 +4,9 @@
  * Knows nothing of what the bytes mean. Puts are atomic: an object appears
  * whole under its key or not at all (temporary name + rename for fs).
  * Keys are relative, '/'-separated, never absolute, never containing "..",
- * "." or empty segments (rejected with SP_ERR_USAGE).
+ * "." or empty segments (rejected with SP_ERR_USAGE). Also rejected: keys
+ * over 1024 bytes, control characters, and segments starting ".tmp-" (the
+ * names of unfinished puts, which listings skip).
  *
  * Ownership: store_open creates the store, store_close frees it. Strings
  * passed to callbacks are valid only during the call. */
@@ -62,11 +64,14 @@ int store_get_file(store *s, const char *key, const char *local_path, sp_error *
 const char *store_local_path(const store *s, const char *key, char *buf, size_t bufsz);
 
 /* For fs stores: the local directory that holds the store's objects, so a
- * writer can place temporary files on the same filesystem; NULL otherwise. */
+ * writer can place temporary files on the same filesystem; NULL otherwise.
+ * Such files should be named ".tmp-…" so listings never show them. */
 const char *store_local_root(const store *s);
 
 /* Upload a local file under key, atomically; replaces an existing object.
- * STORE_PUT_MOVE allows the backend to consume (rename) the local file. */
+ * STORE_PUT_MOVE allows the backend to consume (rename) the local file: on
+ * success the local file may be gone (fs: always, renamed or copied then
+ * removed); on failure it is still there. */
 enum { STORE_PUT_MOVE = 1 };
 int store_put_file(store *s, const char *key, const char *local_path, unsigned flags,
                    sp_error *err);

@@ -12,7 +12,8 @@
  * resolves to date_id / product_sk through the dimensions of this load.
  *
  * Ownership: wh_open creates the handle, wh_close frees it (rolling back an
- * open load). Batches are read during the call only. */
+ * open load). Batches are read during the call only. A handle is used by one
+ * thread at a time. */
 #ifndef SP_WAREHOUSE_H
 #define SP_WAREHOUSE_H
 
@@ -70,7 +71,9 @@ int wh_load_begin(wh *w, sp_error *err);
  * fact_sales batch. A fact whose natural key is not in this load's
  * dimensions, or any constraint failure, is SP_ERR_DATA naming the table
  * and the row (1-based within the load of that table). Decimals are stored
- * exactly (never converted through binary floating point by us). */
+ * exactly (never converted through binary floating point by us).
+ * Any failure here has already rolled the load back: later batches and the
+ * commit are refused (SP_ERR_INTERNAL); wh_load_rollback is still allowed. */
 int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err);
 
 /* Commit the load. On failure the transaction is rolled back. */

@@ -1,0 +1,567 @@
+/* sqlite.c — the embedded SQLite warehouse backend (libsqlite3): SPEC §5's
+ * star schema with SQLite types plus lineage columns, loaded inside one
+ * BEGIN IMMEDIATE transaction through prepared statements reused row after
+ * row. Values are only ever bound, never spliced into SQL; decimals are bound
+ * as their exact text ("261.9600"), never as a C double. Every message
+ * names the database file and quotes SQLite's own. */
+#include "wh_impl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "../util/date.h"
+
+enum {
+    SQ_BUSY_TIMEOUT_MS = 10000,
+    SQ_CACHE_KIB = 65536, /* page cache during loads: 64 MiB */
+};
+
+static const char *const SCHEMA_SQL =
+    "CREATE TABLE IF NOT EXISTS dim_date("
+    " date_id INTEGER PRIMARY KEY,"
+    " order_date DATE NOT NULL UNIQUE,"
+    " day INTEGER, month INTEGER, quarter INTEGER, year INTEGER);"
+    "CREATE TABLE IF NOT EXISTS dim_product("
+    " product_sk INTEGER PRIMARY KEY,"
+    " product_id TEXT NOT NULL UNIQUE,"
+    " category TEXT);"
+    "CREATE TABLE IF NOT EXISTS fact_sales("
+    " sale_id INTEGER PRIMARY KEY,"
+    " date_id INTEGER NOT NULL REFERENCES dim_date(date_id),"
+    " product_sk INTEGER NOT NULL REFERENCES dim_product(product_sk),"
+    " quantity INTEGER, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC,"
+    " profit_margin NUMERIC,"
+    " ship_date DATE, source_file TEXT, source_line INTEGER);";
+
+/* Columns an existing table must have (the SPEC §5 contract). */
+static const char *const REQUIRED[WH_NTABLES][9] = {
+    {"date_id", "order_date", "day", "month", "quarter", "year", NULL},
+    {"product_sk", "product_id", "category", NULL},
+    {"sale_id", "date_id", "product_sk", "quantity", "total_sales", "profit", "unit_price",
+     "profit_margin", NULL},
+};
+
+/* Lineage columns of fact_sales, loaded when the table has them (a table
+ * made by the reference system lacks them). Catalogue order. */
+static const char *const LINEAGE[3] = {"ship_date", "source_file", "source_line"};
+
+typedef struct sq {
+    sqlite3 *db;
+    const char *describe;               /* the wh's, for messages */
+    sqlite3_stmt *insert[WH_NTABLES];   /* prepared at load begin */
+    bool has_lineage[3];
+    bool in_txn;
+} sq;
+
+static sq *sq_of(wh *w)
+{
+    return w->impl;
+}
+
+/* SQLite result code → our status. Busy / locked may pass on their own. */
+static int map_code(int rc, bool *retry)
+{
+    *retry = false;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: *retry = true; return SP_ERR_IO;
+    case SQLITE_NOMEM: return SP_ERR_NOMEM;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return SP_ERR_CORRUPT;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE: return SP_ERR_DATA;
+    default: return SP_ERR_IO;
+    }
+}
+
+/* Fail with "warehouse <describe>: <context>: <SQLite's message>". */
+__attribute__((format(printf, 4, 5))) static int sq_fail(sq *s, int rc, sp_error *err,
+                                                         const char *fmt, ...)
+{
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    bool retry;
+    int code = map_code(rc, &retry);
+    const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    if (retry)
+        return sp_fail_retry(err, code, "warehouse %s: %s: %s", s->describe, ctx, msg);
+    return sp_fail(err, code, "warehouse %s: %s: %s", s->describe, ctx, msg);
+}
+
+static int exec(sq *s, const char *sql, const char *what, sp_error *err)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, err, "%s", what);
+    return SP_OK;
+}
+
+static void end_txn(sq *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_txn = false;
+}
+
+/* ---- schema ------------------------------------------------------------- */
+
+static int table_exists(sq *s, const char *table, bool *exists, sp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        *exists = rc == SQLITE_ROW;
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        sq_fail(s, rc, err, "cannot look up table %s", table);
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? SP_OK : err->code;
+}
+
+/* Check an existing table's columns; note which lineage columns it has. */
+static int verify_table(sq *s, wh_table t, sp_error *err)
+{
+    const char *table = wh_table_name(t);
+    bool req[9] = {false}, lin[3] = {false};
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        for (size_t k = 0; name && REQUIRED[t][k]; k++)
+            req[k] |= strcasecmp(name, REQUIRED[t][k]) == 0;
+        for (size_t k = 0; name && k < 3; k++)
+            lin[k] |= strcasecmp(name, LINEAGE[k]) == 0;
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        sq_fail(s, rc, err, "cannot read the columns of %s", table);
+        sqlite3_finalize(st);
+        return err->code;
+    }
+    sqlite3_finalize(st);
+    for (size_t k = 0; REQUIRED[t][k]; k++)
+        if (!req[k])
+            return sp_fail(err, SP_ERR_DATA,
+                           "warehouse %s: table %s exists but has no column %s (another "
+                           "schema; drop or rename the table)",
+                           s->describe, table, REQUIRED[t][k]);
+    if (t == WH_FACT_SALES)
+        memcpy(s->has_lineage, lin, sizeof lin);
+    return SP_OK;
+}
+
+static int verify_all(sq *s, bool need_all, sp_error *err)
+{
+    for (int t = 0; t < WH_NTABLES; t++) {
+        bool exists = false;
+        SP_TRY(table_exists(s, wh_table_name((wh_table)t), &exists, err));
+        if (!exists && need_all)
+            return sp_fail(err, SP_ERR_DATA,
+                           "warehouse %s: table %s does not exist: run create-tables first",
+                           s->describe, wh_table_name((wh_table)t));
+        if (exists)
+            SP_TRY(verify_table(s, (wh_table)t, err));
+    }
+    return SP_OK;
+}
+
+static int sq_create_schema(wh *w, sp_error *err)
+{
+    sq *s = sq_of(w);
+    SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start a transaction", err));
+    int rc = exec(s, SCHEMA_SQL, "cannot create the tables", err);
+    if (rc == SP_OK)
+        rc = verify_all(s, true, err);
+    if (rc == SP_OK)
+        rc = exec(s, "COMMIT", "cannot commit the new tables", err);
+    if (rc != SP_OK)
+        end_txn(s);
+    return rc;
+}
+
+/* ---- preflight and counts ----------------------------------------------- */
+
+static int sq_check(wh *w, sp_error *err)
+{
+    sq *s = sq_of(w);
+    SP_TRY(exec(s, "SELECT 1", "does not answer", err));
+    if (sqlite3_db_readonly(s->db, "main") == 1)
+        return sp_fail(err, SP_ERR_IO, "warehouse %s: the database is read-only (check the "
+                       "permissions of the file and its directory)", s->describe);
+    SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start a write transaction", err));
+    /* A write that is never committed: catches a read-only file that
+     * BEGIN alone lets through. */
+    int rc = exec(s, "CREATE TABLE salespipe_preflight_probe(x)", "cannot write", err);
+    end_txn(s);
+    return rc;
+}
+
+static int sq_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err)
+{
+    sq *s = sq_of(w);
+    static const char *const SQL[WH_NTABLES] = {
+        "SELECT count(*) FROM dim_date",
+        "SELECT count(*) FROM dim_product",
+        "SELECT count(*) FROM fact_sales",
+    };
+    bool exists = false;
+    SP_TRY(table_exists(s, wh_table_name(t), &exists, err));
+    if (!exists)
+        return sp_fail(err, SP_ERR_DATA,
+                       "warehouse %s: table %s does not exist: run create-tables first",
+                       s->describe, wh_table_name(t));
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, SQL[t], -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *rows = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        sq_fail(s, rc, err, "cannot count the rows of %s", wh_table_name(t));
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? SP_OK : err->code;
+}
+
+/* ---- the load ------------------------------------------------------------ */
+
+static void finalize_inserts(sq *s)
+{
+    for (int t = 0; t < WH_NTABLES; t++) {
+        sqlite3_finalize(s->insert[t]);
+        s->insert[t] = NULL;
+    }
+}
+
+/* The INSERTs, from constant names only: fact_sales lists the lineage
+ * columns its table has. */
+static int prepare_inserts(sq *s, sp_error *err)
+{
+    char fact[512];
+    int n = snprintf(fact, sizeof fact,
+                     "INSERT INTO fact_sales(sale_id, date_id, product_sk, quantity, "
+                     "total_sales, profit, unit_price, profit_margin");
+    for (size_t k = 0; k < 3; k++)
+        if (s->has_lineage[k])
+            n += snprintf(fact + n, sizeof fact - (size_t)n, ", %s", LINEAGE[k]);
+    n += snprintf(fact + n, sizeof fact - (size_t)n, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
+    for (int k = 0, p = 9; k < 3; k++)
+        if (s->has_lineage[k])
+            n += snprintf(fact + n, sizeof fact - (size_t)n, ", ?%d", p++);
+    snprintf(fact + n, sizeof fact - (size_t)n, ")");
+    const char *sql[WH_NTABLES] = {
+        "INSERT INTO dim_date(date_id, order_date, day, month, quarter, year) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO dim_product(product_sk, product_id, category) VALUES (?1, ?2, ?3)",
+        fact,
+    };
+    finalize_inserts(s);
+    for (int t = 0; t < WH_NTABLES; t++) {
+        int rc = sqlite3_prepare_v3(s->db, sql[t], -1, SQLITE_PREPARE_PERSISTENT, &s->insert[t],
+                                    NULL);
+        if (rc != SQLITE_OK) {
+            sq_fail(s, rc, err, "cannot prepare the insert into %s", wh_table_name((wh_table)t));
+            finalize_inserts(s);
+            return err->code;
+        }
+    }
+    return SP_OK;
+}
+
+static int sq_begin(wh *w, sp_error *err)
+{
+    sq *s = sq_of(w);
+    SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start the load's transaction", err));
+    s->in_txn = true;
+    int rc = verify_all(s, true, err);
+    if (rc == SP_OK)
+        rc = prepare_inserts(s, err);
+    /* Children first: no foreign key ever points at a deleted row. */
+    if (rc == SP_OK)
+        rc = exec(s, "DELETE FROM fact_sales", "cannot empty fact_sales", err);
+    if (rc == SP_OK)
+        rc = exec(s, "DELETE FROM dim_product", "cannot empty dim_product", err);
+    if (rc == SP_OK)
+        rc = exec(s, "DELETE FROM dim_date", "cannot empty dim_date", err);
+    if (rc != SP_OK)
+        end_txn(s);
+    return rc;
+}
+
+static inline int bind_int(sqlite3_stmt *st, int p, const sp_column *c, size_t i)
+{
+    if (!c || wh_is_null(c, i))
+        return sqlite3_bind_null(st, p);
+    return sqlite3_bind_int64(st, p, wh_int_at(c, i));
+}
+
+/* "YYYY-MM-DD" without printf for years 0..9999 (sp_date_format does the
+ * rest); buf needs 16 bytes. */
+static int format_day(int32_t days, char *buf)
+{
+    int64_t y;
+    unsigned m, d;
+    sp_civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        return sp_date_format(days, buf);
+    unsigned yy = (unsigned)y;
+    buf[0] = (char)('0' + yy / 1000);
+    buf[1] = (char)('0' + yy / 100 % 10);
+    buf[2] = (char)('0' + yy / 10 % 10);
+    buf[3] = (char)('0' + yy % 10);
+    buf[4] = '-';
+    buf[5] = (char)('0' + m / 10);
+    buf[6] = (char)('0' + m % 10);
+    buf[7] = '-';
+    buf[8] = (char)('0' + d / 10);
+    buf[9] = (char)('0' + d % 10);
+    buf[10] = '\0';
+    return 10;
+}
+
+/* buf must stay untouched until the statement has been stepped. */
+static inline int bind_date(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
+{
+    if (!c || wh_is_null(c, i))
+        return sqlite3_bind_null(st, p);
+    int n = format_day(((const int32_t *)c->values)[i], buf);
+    return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
+}
+
+static inline int bind_decimal(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
+{
+    if (!c || wh_is_null(c, i))
+        return sqlite3_bind_null(st, p);
+    size_t n = wh_decimal_text(c, i, buf);
+    return sqlite3_bind_text(st, p, buf, (int)n, SQLITE_STATIC);
+}
+
+/* The batch's bytes outlive the step; bindings are cleared after the batch. */
+static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t i)
+{
+    if (!c || wh_is_null(c, i))
+        return sqlite3_bind_null(st, p);
+    size_t len;
+    const char *t = wh_text_at(c, i, &len);
+    if (len > INT32_MAX)
+        return SQLITE_TOOBIG;
+    return sqlite3_bind_text(st, p, t, (int)len, SQLITE_STATIC);
+}
+
+/* Bind through B(): the first failing bind's code is kept. */
+#define B(call)                                  \
+    do {                                         \
+        int b_ = (call);                         \
+        if (b_ != SQLITE_OK && rc == SQLITE_OK)  \
+            rc = b_;                             \
+    } while (0)
+static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][WH_DECIMAL_TEXT_MAX])
+{
+    sqlite3_stmt *st = s->insert[r->table];
+    const sp_column *const *c = r->col;
+    int rc = SQLITE_OK;
+    /* Dimensions get explicit keys. sale_id is left to SQLite (NULL): the
+     * table was emptied in this transaction, so it hands out first + i as
+     * well, without the uniqueness seek an explicit key costs; sq_insert
+     * checks that it did. */
+    if (r->table == WH_FACT_SALES)
+        B(sqlite3_bind_null(st, 1));
+    else
+        B(sqlite3_bind_int64(st, 1, r->first + (int64_t)i));
+    switch (r->table) {
+    case WH_DIM_DATE:
+        B(bind_date(st, 2, c[WH_DD_ORDER_DATE], i, bufs[0]));
+        B(bind_int(st, 3, c[WH_DD_DAY], i));
+        B(bind_int(st, 4, c[WH_DD_MONTH], i));
+        B(bind_int(st, 5, c[WH_DD_QUARTER], i));
+        B(bind_int(st, 6, c[WH_DD_YEAR], i));
+        break;
+    case WH_DIM_PRODUCT:
+        B(bind_text(st, 2, c[WH_DP_PRODUCT_ID], i));
+        B(bind_text(st, 3, c[WH_DP_CATEGORY], i));
+        break;
+    case WH_FACT_SALES: {
+        B(sqlite3_bind_int(st, 2, r->date_id[i]));
+        B(sqlite3_bind_int(st, 3, r->product_sk[i]));
+        B(bind_int(st, 4, c[WH_FS_QUANTITY], i));
+        B(bind_decimal(st, 5, c[WH_FS_TOTAL_SALES], i, bufs[0]));
+        B(bind_decimal(st, 6, c[WH_FS_PROFIT], i, bufs[1]));
+        B(bind_decimal(st, 7, c[WH_FS_UNIT_PRICE], i, bufs[2]));
+        B(bind_decimal(st, 8, c[WH_FS_PROFIT_MARGIN], i, bufs[3]));
+        int p = 9;
+        if (s->has_lineage[0])
+            B(bind_date(st, p++, c[WH_FS_SHIP_DATE], i, bufs[4]));
+        if (s->has_lineage[1])
+            B(bind_text(st, p++, c[WH_FS_SOURCE_FILE], i));
+        if (s->has_lineage[2])
+            B(bind_int(st, p, c[WH_FS_SOURCE_LINE], i));
+        break;
+    }
+    case WH_NTABLES: break;
+    }
+#undef B
+    return rc;
+}
+
+static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
+{
+    sq *s = sq_of(w);
+    sqlite3_stmt *st = s->insert[r->table];
+    const char *table = wh_table_name(r->table);
+    char bufs[5][WH_DECIMAL_TEXT_MAX];
+    int result = SP_OK;
+    for (size_t i = 0; i < r->n; i++) {
+        int rc = bind_row(s, r, i, bufs);
+        if (rc != SQLITE_OK) {
+            result = sq_fail(s, rc, err, "%s row %" PRId64 ": cannot bind a value", table,
+                             r->first + (int64_t)i);
+            break;
+        }
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+            result = sq_fail(s, rc, err, "%s row %" PRId64, table, r->first + (int64_t)i);
+            sqlite3_reset(st);
+            break;
+        }
+        sqlite3_reset(st);
+    }
+    /* Bindings point into the batch and our stack: drop them now. */
+    sqlite3_clear_bindings(st);
+    int64_t last = r->first + (int64_t)r->n - 1;
+    if (result == SP_OK && r->table == WH_FACT_SALES && sqlite3_last_insert_rowid(s->db) != last)
+        return sp_fail(err, SP_ERR_INTERNAL,
+                       "warehouse %s: fact_sales row %" PRId64 " got sale_id %lld",
+                       s->describe, last, (long long)sqlite3_last_insert_rowid(s->db));
+    return result;
+}
+
+static int sq_commit(wh *w, sp_error *err)
+{
+    sq *s = sq_of(w);
+    int rc = exec(s, "COMMIT", "cannot commit the load", err);
+    if (rc == SP_OK)
+        s->in_txn = false;
+    return rc;
+}
+
+static void sq_rollback(wh *w)
+{
+    sq *s = sq_of(w);
+    if (s->in_txn)
+        end_txn(s);
+}
+
+static void sq_close(wh *w)
+{
+    sq *s = sq_of(w);
+    if (!s)
+        return;
+    finalize_inserts(s);
+    if (s->db) {
+        end_txn(s);
+        sqlite3_close_v2(s->db);
+    }
+    free(s);
+    w->impl = NULL;
+}
+
+static const wh_ops sqlite_ops = {
+    .name = "sqlite",
+    .create_schema = sq_create_schema,
+    .check = sq_check,
+    .begin = sq_begin,
+    .insert = sq_insert,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .table_rows = sq_table_rows,
+    .close = sq_close,
+};
+
+/* ---- opening --------------------------------------------------------- */
+
+/* Create the directories above `path` (mkdir -p of its dirname). */
+static int make_parent(const char *describe, const char *path, sp_error *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return SP_OK;
+    size_t n = (size_t)(slash - path);
+    char *dir = malloc(n + 1);
+    if (!dir)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", describe);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int rc = SP_OK;
+    for (size_t i = 1; i <= n && rc == SP_OK; i++) {
+        if (dir[i] != '/' && dir[i] != '\0')
+            continue;
+        char c = dir[i];
+        dir[i] = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: cannot create directory %s: %s",
+                         describe, dir, strerror(errno));
+        dir[i] = c;
+    }
+    free(dir);
+    return rc;
+}
+
+int wh_sqlite_open(wh *w, const char *path, sp_error *err)
+{
+    SP_TRY(make_parent(w->describe, path, err));
+    sq *s = calloc(1, sizeof *s);
+    if (!s)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
+    s->describe = w->describe;
+    w->ops = &sqlite_ops;
+    w->impl = s;
+    /* NOMUTEX: a handle is used by one thread at a time, so SQLite need not
+     * lock on every bind and step. */
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        sq_fail(s, rc, err, "cannot open");
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+    /* The first read tells a file that is not a database apart. */
+    if (exec(s, "SELECT count(*) FROM sqlite_master", "cannot read", err) != SP_OK)
+        goto fail;
+    if (exec(s, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", err) != SP_OK)
+        goto fail;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%d", SQ_CACHE_KIB);
+    if (exec(s, pragma, "cannot size the page cache", err) != SP_OK)
+        goto fail;
+    /* WAL lets readers (dashboards) go on during a load. A database that
+     * cannot switch (read-only, in use) keeps its mode: writes will then
+     * report the real cause. */
+    sqlite3_exec(s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+    return SP_OK;
+
+fail:
+    sq_close(w);
+    w->ops = NULL;
+    return err->code;
+}

@@ -1,0 +1,130 @@
+/* wh_impl.h — private face of the warehouse module: the backend vtable that
+ * warehouse.c dispatches through, the column catalogue of the three tables,
+ * and the value accessors backends use on the hot path. warehouse.c does
+ * everything backend-neutral (target parsing, column matching, surrogate
+ * keys, the load's state); a backend only runs SQL. Only files in
+ * src/warehouse/ include it. */
+#ifndef SP_WH_IMPL_H
+#define SP_WH_IMPL_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "../util/buf.h"
+#include "warehouse.h"
+
+/* ---- the column catalogue ---------------------------------------------- */
+
+typedef enum wh_kind {
+    WH_K_INT,     /* SP_COL_INT32 or SP_COL_INT64 */
+    WH_K_DATE,    /* SP_COL_DATE */
+    WH_K_DECIMAL, /* SP_COL_DECIMAL (any scale 0..18), or an integer column */
+    WH_K_TEXT,    /* SP_COL_TEXT */
+} wh_kind;
+
+typedef struct wh_coldef {
+    const char *name;
+    wh_kind kind;
+    bool optional; /* lineage: NULL when the batch lacks it */
+} wh_coldef;
+
+enum { WH_MAX_COLS = 10 };
+
+/* Batch columns per table, in this order (the order of wh_rows.col):
+ *   dim_date:    order_date, day, month, quarter, year
+ *   dim_product: product_id, category
+ *   fact_sales:  order_date, product_id, quantity, total_sales, profit,
+ *                unit_price, profit_margin, ship_date?, source_file?,
+ *                source_line?   (order_date / product_id arrive resolved) */
+enum { WH_DD_ORDER_DATE, WH_DD_DAY, WH_DD_MONTH, WH_DD_QUARTER, WH_DD_YEAR, WH_DD_NCOLS };
+enum { WH_DP_PRODUCT_ID, WH_DP_CATEGORY, WH_DP_NCOLS };
+enum {
+    WH_FS_ORDER_DATE, WH_FS_PRODUCT_ID, WH_FS_QUANTITY, WH_FS_TOTAL_SALES, WH_FS_PROFIT,
+    WH_FS_UNIT_PRICE, WH_FS_PROFIT_MARGIN, WH_FS_SHIP_DATE, WH_FS_SOURCE_FILE,
+    WH_FS_SOURCE_LINE, WH_FS_NCOLS
+};
+
+const wh_coldef *wh_columns(wh_table t, size_t *ncols);
+
+/* One batch, matched and resolved by warehouse.c, for a backend to insert.
+ * Row i of the batch gets the surrogate key (date_id, product_sk or
+ * sale_id) first + i. */
+typedef struct wh_rows {
+    wh_table table;
+    size_t n;
+    int64_t first;                     /* 1-based, within this table's load */
+    const sp_column *col[WH_MAX_COLS]; /* catalogue order; NULL: optional, absent */
+    const int32_t *date_id;            /* fact_sales: n resolved keys */
+    const int32_t *product_sk;         /* fact_sales: n resolved keys */
+} wh_rows;
+
+/* ---- the backend vtable ---------------------------------------------- */
+
+typedef struct wh_ops {
+    const char *name; /* "sqlite", "postgresql" */
+    int (*create_schema)(wh *w, sp_error *err);
+    int (*check)(wh *w, sp_error *err);
+    /* Open the transaction, check the schema, empty the three tables. On
+     * failure nothing is left open. */
+    int (*begin)(wh *w, sp_error *err);
+    /* Insert resolved rows. On failure the caller rolls back. */
+    int (*insert)(wh *w, const wh_rows *rows, sp_error *err);
+    int (*commit)(wh *w, sp_error *err); /* on failure the caller rolls back */
+    void (*rollback)(wh *w);             /* harmless when nothing is open */
+    int (*table_rows)(wh *w, wh_table t, int64_t *rows, sp_error *err);
+    void (*close)(wh *w); /* frees impl only */
+} wh_ops;
+
+/* Natural key → surrogate key: open addressing over copied key bytes. */
+typedef struct wh_keymap {
+    struct wh_slot *slots; /* power-of-two count, NULL until the first put */
+    size_t nslots, count;
+    sp_buf keys;           /* the keys' bytes, back to back */
+} wh_keymap;
+
+typedef enum wh_load_state { WH_IDLE, WH_LOADING } wh_load_state;
+
+struct wh {
+    const wh_ops *ops;
+    void *impl;     /* the backend's state, owned by the backend */
+    char *describe; /* "sqlite:./warehouse.db", owned */
+    wh_load_state state;
+    bool facts_started;
+    int64_t rows[WH_NTABLES]; /* rows loaded so far in this load */
+    wh_keymap dates;          /* int32 day → date_id */
+    wh_keymap products;       /* product_id bytes → product_sk */
+    int32_t *resolved;        /* fact batch scratch: date_id[cap], product_sk[cap] */
+    size_t resolved_cap;
+};
+
+/* The SQLite backend on the file at `path` (created when missing, with its
+ * parent directory). Sets w->ops and w->impl. */
+int wh_sqlite_open(wh *w, const char *path, sp_error *err);
+
+/* ---- value accessors (hot path) ------------------------------------ */
+
+static inline bool wh_is_null(const sp_column *c, size_t i)
+{
+    return c->valid && !c->valid[i];
+}
+
+/* An INT32, INT64, DATE or unscaled DECIMAL value as int64. */
+static inline int64_t wh_int_at(const sp_column *c, size_t i)
+{
+    if (c->type == SP_COL_INT64 || c->type == SP_COL_DECIMAL)
+        return ((const int64_t *)c->values)[i];
+    return ((const int32_t *)c->values)[i];
+}
+
+static inline const char *wh_text_at(const sp_column *c, size_t i, size_t *len)
+{
+    *len = c->offsets[i + 1] - c->offsets[i];
+    return (const char *)c->bytes + c->offsets[i];
+}
+
+/* Exact decimal text of a DECIMAL (or integer) value: "-261.9600".
+ * out needs WH_DECIMAL_TEXT_MAX bytes. Returns the length. */
+enum { WH_DECIMAL_TEXT_MAX = 48 };
+size_t wh_decimal_text(const sp_column *c, size_t i, char *out);
+
+#endif
