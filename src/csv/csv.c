@@ -214,11 +214,12 @@ static int parse_record(csv_reader *r, csv_record *rec)
     if (p == vlim)
         return at_eof ? P_END : P_MORE;
 
-    /* Never look further than the cap allows: a record that long fails the
-     * same way whatever the read size. */
+    /* Never look further than the cap allows (text, then "\r\n"), and at
+     * that length do not use the end of file either: a record that long
+     * fails the same way whether or not EOF was seen, whatever the read size. */
     const char *start = p, *lim = vlim;
     bool final = at_eof;
-    if ((size_t)(vlim - start) > r->opt.max_record_bytes + 2) {
+    if ((size_t)(vlim - start) >= r->opt.max_record_bytes + 2) {
         lim = start + r->opt.max_record_bytes + 2;
         final = false;
     }
@@ -635,6 +636,8 @@ int csv_open(csv_reader **out, const char *path, const char *name, const csv_opt
 
 void csv_set_read_size(csv_reader *r, size_t n)
 {
+    if (r->started) /* the buffers are in use: too late for this pass */
+        return;
     free(r->buf);
     free(r->raw);
     r->buf = r->raw = NULL;

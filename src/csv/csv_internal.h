@@ -16,7 +16,8 @@
 #define CSV_READ_SIZE ((size_t)256 * 1024)
 
 /* Test hook: bytes per read(2) (1 makes every byte a chunk boundary).
- * Call before the first csv_next; n = 0 restores CSV_READ_SIZE. */
+ * Takes effect only before the first csv_next of a pass (ignored later);
+ * n = 0 restores CSV_READ_SIZE. */
 void csv_set_read_size(csv_reader *r, size_t n);
 
 /* UTF-8 validation of s[0..n). Strict: no overlongs, no surrogates, nothing

@@ -135,8 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
         return 0;
-    /* Byte-sized reads cost a system call each: keep them for small inputs. */
-    size_t small = size <= 2048 ? 1 : 61, odd = size <= 8192 ? 5 : 509;
+    /* Byte-sized reads cost a system call each: keep them for small inputs,
+     * and about 64 reads per pass for larger ones. */
+    size_t small = size <= 128 ? 1 : 1 + size / 64, odd = size <= 1024 ? 5 : 509;
     for (int enc = 0; enc < 3; enc++) {
         for (int capped = 0; capped < 2; capped++) {
             csv_options opt = {.encoding = (csv_encoding)enc};

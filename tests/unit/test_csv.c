@@ -520,6 +520,30 @@ TEST(test_csv_open_missing_file_names_it)
     csv_close(NULL);
 }
 
+TEST(test_csv_read_error_names_file)
+{
+    csv_reader *r;
+    sp_error err;
+    /* open(2) takes a directory; read(2) then fails with EISDIR */
+    REQUIRE(csv_open(&r, test_tmpdir(), "runs/d.csv", NULL, &err) == SP_OK);
+    csv_record rec;
+    CHECK_INT(csv_next(r, &rec, &err), SP_ERR_IO);
+    CHECK_CONTAINS(err.msg, "runs/d.csv: read failed");
+    csv_close(r);
+}
+
+TEST(test_csv_bad_options_are_usage_errors)
+{
+    csv_reader *r = NULL;
+    sp_error err;
+    csv_options opt = {.max_record_bytes = (size_t)1 << 40};
+    CHECK_INT(csv_open(&r, "/dev/null", "x.csv", &opt, &err), SP_ERR_USAGE);
+    CHECK(r == NULL);
+    csv_options enc = {.encoding = (csv_encoding)7};
+    CHECK_INT(csv_open(&r, "/dev/null", "x.csv", &enc, &err), SP_ERR_USAGE);
+    CHECK_CONTAINS(err.msg, "x.csv");
+}
+
 TEST(test_csv_errors_are_sticky)
 {
     const char *dir = test_tmpdir();
