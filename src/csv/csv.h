@@ -45,7 +45,9 @@ typedef struct csv_record {
     uint64_t line;        /* 1-based physical line where the record starts */
     const char *text;     /* the original record text as UTF-8, without its line end */
     size_t text_len;
-    bool unterminated;    /* a quote was never closed: the record ran to end of file */
+    bool unterminated;    /* a quote was never closed: the record ran to end of file
+                           * (text and last field then hold everything to EOF,
+                           * line ends included) */
 } csv_record;
 
 typedef struct csv_reader csv_reader;
@@ -71,11 +73,19 @@ void csv_close(csv_reader *r); /* NULL is allowed */
  * status with err naming file and line (I/O error, record over the cap,
  * invalid UTF-8 under CSV_ENC_UTF8, a NUL byte). Blank lines are skipped.
  * The first record of a file is its header; the reader does not treat it
- * specially except that a leading BOM is removed. */
+ * specially except that a leading BOM is removed (under every encoding).
+ * Records before a bad byte are returned first; the error (or the switch of
+ * ENCODING=auto) comes when the reader reaches the record holding it, so
+ * results never depend on how read(2) cut the file. Errors are sticky:
+ * later calls return the same one. CSV_END and CSV_RESTART repeat too.
+ * Leniency: blanks around a quoted value are dropped; text after a closing
+ * quote is kept literally up to the delimiter ("ab" cd → ab cd); a quote
+ * inside an unquoted value is literal; a lone \r is data. */
 int csv_next(csv_reader *r, csv_record *rec, sp_error *err);
 
 /* Start again from the first byte; after CSV_RESTART the encoding becomes
- * CSV_ENC_CP1252. Line numbers restart at 1. */
+ * CSV_ENC_CP1252 (and stays so once auto switched silently). Line numbers
+ * restart at 1, csv_bytes_read at 0, and on_bytes sees the file again. */
 int csv_rewind(csv_reader *r, sp_error *err);
 
 /* The encoding in effect: for CSV_ENC_AUTO, CSV_ENC_UTF8 until the file

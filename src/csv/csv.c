@@ -1,0 +1,725 @@
+/* csv.c — the streaming CSV reader of csv.h (SPEC §4): read(2) in chunks
+ * into one capped buffer, validate (UTF-8) or transcode (Windows-1252) each
+ * chunk, then cut records into trimmed field views. Unquoted fields are
+ * views into the buffer; only quoted fields with "" or text after the
+ * closing quote are copied, to a per-record scratch. It never holds more
+ * than the buffer plus one record, and never reads a whole file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "csv_internal.h"
+
+#define DEFAULT_MAX_RECORD ((size_t)1 << 20)
+#define DEFAULT_MAX_FIELDS ((size_t)4096)
+#define MAX_RECORD_LIMIT ((size_t)1 << 30) /* larger caps are a configuration error */
+#define MAX_FIELDS_LIMIT ((size_t)1 << 24)
+/* The scanners load 16 bytes at a time and may look past the data end (they
+ * ignore what they find there); the buffer keeps this many spare bytes. */
+#define SCAN_PAD 64
+/* Room beyond the record cap: a "\r" whose "\n" is not read yet and up to
+ * three bytes of a UTF-8 character cut by the read size. */
+#define SLACK 16
+
+typedef enum read_mode { MODE_UTF8, MODE_AUTO, MODE_CP1252 } read_mode;
+typedef enum bad_kind { BAD_NONE, BAD_UTF8, BAD_NUL } bad_kind;
+
+struct csv_reader {
+    int fd;
+    char *path, *name;
+    csv_options opt; /* defaults filled in */
+    size_t read_size;
+    read_mode mode;
+
+    /* buf[0, pos) is consumed, [pos, vend) checked UTF-8 text, [vend, end)
+     * bytes held back (a character cut by the read, or what follows a bad
+     * byte), [end, datacap) free; SCAN_PAD readable bytes follow. */
+    uint8_t *buf;
+    size_t datacap, pos, vend, end;
+    uint8_t *raw;        /* read_size bytes: Windows-1252 input before transcoding */
+    uint64_t buf_off;    /* file offset of buf[0] (UTF-8 modes: text = file bytes) */
+    uint64_t line;       /* physical line of buf[pos] */
+    uint64_t raw_total;  /* bytes read in this pass */
+    uint64_t first_high; /* file offset of the first byte >= 0x80 (UTF-8 modes) */
+    bool started, eof, had_bom, restart_pending;
+    bad_kind bad;        /* what stops the text at vend */
+    uint64_t bad_off;    /* its file offset */
+
+    csv_field *fields;
+    size_t fcap;
+    char *scratch; /* unescaped quoted fields of the current record */
+    size_t scap, slen;
+
+    bool failed; /* sticky: later calls repeat the error */
+    sp_error fail;
+};
+
+__attribute__((format(printf, 4, 5))) static int fail(csv_reader *r, sp_error *err, int code,
+                                                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sp_failv(err, code, fmt, ap);
+    va_end(ap);
+    r->fail = *err;
+    r->failed = true;
+    return code;
+}
+
+/* ---- scanning ---------------------------------------------------------- */
+
+/* First ',' or '\n' in [p, lim), or lim. May read up to 15 bytes past lim. */
+static inline const char *find_sep(const char *p, const char *lim)
+{
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n');
+    for (; p < lim; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, nl)));
+        if (m) {
+            const char *q = p + __builtin_ctz(m);
+            return q < lim ? q : lim;
+        }
+    }
+    return lim;
+#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; p < lim; p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t a = w ^ (ones * ','), b = w ^ (ones * '\n');
+        /* Exact for the lowest matching byte, which is all we use. */
+        uint64_t m = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (m) {
+            const char *q = p + (__builtin_ctzll(m) >> 3);
+            return q < lim ? q : lim;
+        }
+    }
+    return lim;
+#else
+    while (p < lim && *p != ',' && *p != '\n')
+        p++;
+    return p;
+#endif
+}
+
+static inline bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static uint64_t count_nl(const char *p, const char *lim)
+{
+    uint64_t n = 0;
+    while (p < lim && (p = memchr(p, '\n', (size_t)(lim - p))) != NULL) {
+        n++;
+        p++;
+    }
+    return n;
+}
+
+/* ---- record parsing ---------------------------------------------------- */
+
+enum { P_DONE, P_MORE, P_END, P_FIELDS, P_LONG, P_NOMEM };
+
+static int grow_fields(csv_reader *r, size_t nf)
+{
+    if (nf >= r->opt.max_fields)
+        return P_FIELDS;
+    size_t ncap = r->fcap ? r->fcap * 2 : 32;
+    if (ncap > r->opt.max_fields)
+        ncap = r->opt.max_fields;
+    csv_field *f = realloc(r->fields, ncap * sizeof *f);
+    if (!f)
+        return P_NOMEM;
+    r->fields = f;
+    r->fcap = ncap;
+    return P_DONE;
+}
+
+/* Called once per parse attempt, before the first copy: every scratch byte
+ * comes from a distinct input byte of the attempt, so `need` bytes suffice
+ * and the scratch never moves under a field view of the same record. */
+static int scratch_reserve(csv_reader *r, size_t need)
+{
+    if (r->scap < need) {
+        char *s = realloc(r->scratch, need);
+        if (!s)
+            return P_NOMEM;
+        r->scratch = s;
+        r->scap = need;
+    }
+    return P_DONE;
+}
+
+static inline void scratch_put(csv_reader *r, const char *p, size_t n)
+{
+    memcpy(r->scratch + r->slen, p, n);
+    r->slen += n;
+}
+
+#define PUSH_FIELD(a, b)                                                      \
+    do {                                                                      \
+        const char *pa_ = (a), *pb_ = (b);                                    \
+        while (pa_ < pb_ && is_blank(*pa_))                                   \
+            pa_++;                                                            \
+        while (pb_ > pa_ && is_blank(pb_[-1]))                                \
+            pb_--;                                                            \
+        if (nf == r->fcap && (rc = grow_fields(r, nf)) != P_DONE)             \
+            return rc;                                                        \
+        r->fields[nf].ptr = pa_;                                              \
+        r->fields[nf].len = (size_t)(pb_ - pa_);                              \
+        nf++;                                                                 \
+    } while (0)
+
+/* One record from buf[pos, vend). P_MORE: the text ends before the record
+ * does (blank lines skipped so far stay consumed); the caller reads more and
+ * calls again, and the record is parsed from its start again. */
+static int parse_record(csv_reader *r, csv_record *rec)
+{
+    const char *base = (const char *)r->buf;
+    const char *p = base + r->pos, *vlim = base + r->vend;
+    bool at_eof = r->eof && r->bad == BAD_NONE && r->vend == r->end;
+    uint64_t line = r->line;
+    int rc;
+
+    /* Blank lines: nothing at all before "\n" or "\r\n". */
+    for (;;) {
+        if (p < vlim && *p == '\n') {
+            p++;
+            line++;
+        } else if (p < vlim && *p == '\r' && (p + 1 < vlim || !at_eof)) {
+            if (p + 1 == vlim) {
+                r->pos = (size_t)(p - base);
+                r->line = line;
+                return P_MORE;
+            }
+            if (p[1] != '\n')
+                break;
+            p += 2;
+            line++;
+        } else {
+            break;
+        }
+    }
+    r->pos = (size_t)(p - base);
+    r->line = line;
+    if (p == vlim)
+        return at_eof ? P_END : P_MORE;
+
+    /* Never look further than the cap allows (text, then "\r\n"), and at
+     * that length do not use the end of file either: a record that long
+     * fails the same way whether or not EOF was seen, whatever the read size. */
+    const char *start = p, *lim = vlim;
+    bool final = at_eof;
+    if ((size_t)(vlim - start) >= r->opt.max_record_bytes + 2) {
+        lim = start + r->opt.max_record_bytes + 2;
+        final = false;
+    }
+
+    size_t nf = 0;
+    bool quoted = false, scratch_ready = false, unterminated = false;
+    const char *text_end, *next;
+    r->slen = 0;
+    for (;;) {
+        while (p < lim && is_blank(*p))
+            p++;
+        if (p == lim || *p != '"') {
+            /* Unquoted: a view up to the next ',' or line end. */
+            const char *e = find_sep(p, lim);
+            if (e == lim) {
+                if (!final)
+                    return P_MORE;
+                PUSH_FIELD(p, lim);
+                text_end = next = lim;
+                break;
+            }
+            if (*e == ',') {
+                PUSH_FIELD(p, e);
+                p = e + 1;
+                continue;
+            }
+            const char *te = e > p && e[-1] == '\r' ? e - 1 : e;
+            PUSH_FIELD(p, te);
+            text_end = te;
+            next = e + 1;
+            break;
+        }
+
+        /* Quoted: a view between the quotes unless "" or text after the
+         * closing quote forces a copy into the scratch. */
+        quoted = true;
+        const char *open = p + 1, *seg = open, *q = open, *dq;
+        size_t s0 = r->slen;
+        bool copied = false;
+        for (;;) {
+            dq = memchr(q, '"', (size_t)(lim - q));
+            if (!dq)
+                break;
+            if (dq + 1 == lim && !final)
+                return P_MORE;
+            if (dq + 1 == lim || dq[1] != '"')
+                break;
+            if (!scratch_ready) {
+                if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
+                    return rc;
+                scratch_ready = true;
+            }
+            scratch_put(r, seg, (size_t)(dq + 1 - seg)); /* keeps one quote */
+            copied = true;
+            q = seg = dq + 2;
+        }
+        if (!dq) {
+            /* The quote never closes: the record runs to the end of file. */
+            if (!final)
+                return P_MORE;
+            if (copied) {
+                scratch_put(r, seg, (size_t)(lim - seg));
+                PUSH_FIELD(r->scratch + s0, r->scratch + r->slen);
+            } else {
+                PUSH_FIELD(open, lim);
+            }
+            unterminated = true;
+            text_end = next = lim;
+            break;
+        }
+
+        /* After the closing quote: blanks, then ',' / line end / EOF, or
+         * other text, which is kept literally up to the delimiter. */
+        const char *a = dq + 1;
+        while (a < lim && is_blank(*a))
+            a++;
+        const char *after = NULL; /* start of literal text after the quote */
+        const char *tail_end = NULL;
+        int ends; /* 0: ',' follows; 1: the record ends */
+        if (a == lim) {
+            if (!final)
+                return P_MORE;
+            ends = 1;
+            text_end = next = lim;
+        } else if (*a == ',') {
+            ends = 0;
+            p = a + 1;
+        } else if (*a == '\n') {
+            ends = 1;
+            text_end = a;
+            next = a + 1;
+        } else if (*a == '\r' && a + 1 == lim && !final) {
+            return P_MORE;
+        } else if (*a == '\r' && a + 1 < lim && a[1] == '\n') {
+            ends = 1;
+            text_end = a;
+            next = a + 2;
+        } else {
+            after = dq + 1;
+            const char *e = find_sep(after, lim);
+            if (e == lim) {
+                if (!final)
+                    return P_MORE;
+                tail_end = text_end = next = lim;
+                ends = 1;
+            } else if (*e == ',') {
+                tail_end = e;
+                ends = 0;
+                p = e + 1;
+            } else {
+                tail_end = e > after && e[-1] == '\r' ? e - 1 : e;
+                text_end = tail_end;
+                next = e + 1;
+                ends = 1;
+            }
+        }
+        if (after || copied) {
+            if (!scratch_ready) {
+                if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
+                    return rc;
+                scratch_ready = true;
+            }
+            scratch_put(r, seg, (size_t)(dq - seg));
+            if (after)
+                scratch_put(r, after, (size_t)(tail_end - after));
+            PUSH_FIELD(r->scratch + s0, r->scratch + r->slen);
+        } else {
+            PUSH_FIELD(open, dq);
+        }
+        if (ends)
+            break;
+    }
+
+    size_t text_len = (size_t)(text_end - start);
+    if (text_len > r->opt.max_record_bytes)
+        return P_LONG;
+    rec->fields = r->fields;
+    rec->nfields = nf;
+    rec->line = r->line;
+    rec->text = start;
+    rec->text_len = text_len;
+    rec->unterminated = unterminated;
+    if (quoted)
+        r->line += count_nl(start, text_end);
+    if (next > text_end)
+        r->line++;
+    r->pos = (size_t)(next - base);
+    return P_DONE;
+}
+
+/* ---- reading and encodings -------------------------------------------- */
+
+static long read_some(csv_reader *r, uint8_t *dst, size_t n, sp_error *err)
+{
+    for (;;) {
+        ssize_t k = read(r->fd, dst, n);
+        if (k >= 0)
+            return (long)k;
+        if (errno != EINTR)
+            return -(long)fail(r, err, SP_ERR_IO, "%s: read failed: %s", r->name,
+                               strerror(errno));
+    }
+}
+
+static void got_raw(csv_reader *r, const uint8_t *p, size_t n)
+{
+    r->raw_total += n;
+    if (r->opt.on_bytes && n)
+        r->opt.on_bytes(r->opt.on_bytes_ctx, p, n);
+}
+
+/* UTF-8 modes: n new file bytes sit at buf[end]. Check them (with any
+ * held-back start of a character) and move vend; a NUL or an invalid
+ * sequence stops vend there until the parser reaches it. */
+static void ingest_utf8(csv_reader *r, size_t n)
+{
+    const uint8_t *s = r->buf + r->end;
+    const uint8_t *z = memchr(s, 0, n);
+    size_t stop = r->end + (z ? (size_t)(z - s) : n);
+    r->end += n;
+    size_t ok, high;
+    csv_utf8_result res = csv_utf8_check(r->buf + r->vend, stop - r->vend, &ok, &high);
+    if (r->first_high == UINT64_MAX && high < stop - r->vend)
+        r->first_high = r->buf_off + r->vend + high;
+    r->vend += ok;
+    if (res == CSV_UTF8_BAD || (res == CSV_UTF8_PARTIAL && z)) {
+        r->bad = BAD_UTF8;
+        r->bad_off = r->buf_off + r->vend;
+    } else if (z) {
+        r->bad = BAD_NUL;
+        r->bad_off = r->buf_off + r->vend;
+    }
+}
+
+/* Windows-1252: transcode n file bytes (file offset off) to buf[end]. */
+static void ingest_cp1252(csv_reader *r, const uint8_t *src, size_t n, uint64_t off)
+{
+    const uint8_t *z = memchr(src, 0, n);
+    size_t upto = z ? (size_t)(z - src) : n;
+    r->end += csv_cp1252_to_utf8(r->buf + r->end, src, upto);
+    r->vend = r->end;
+    if (z) {
+        r->bad = BAD_NUL;
+        r->bad_off = off + upto;
+    }
+}
+
+static void at_eof(csv_reader *r)
+{
+    r->eof = true;
+    if (r->bad == BAD_NONE && r->vend < r->end) { /* a character cut off by EOF */
+        r->bad = BAD_UTF8;
+        r->bad_off = r->buf_off + r->vend;
+    }
+}
+
+static int alloc_buffers(csv_reader *r, sp_error *err)
+{
+    if (r->buf)
+        return SP_OK;
+    r->datacap = r->opt.max_record_bytes + SLACK + 3 * r->read_size;
+    r->buf = calloc(1, r->datacap + SCAN_PAD);
+    if (!r->buf)
+        return fail(r, err, SP_ERR_NOMEM, "%s: out of memory for the read buffer", r->name);
+    return SP_OK;
+}
+
+static int alloc_raw(csv_reader *r, sp_error *err)
+{
+    if (!r->raw && !(r->raw = malloc(r->read_size)))
+        return fail(r, err, SP_ERR_NOMEM, "%s: out of memory for the read buffer", r->name);
+    return SP_OK;
+}
+
+/* First bytes of a pass: up to three, to recognise a BOM even when reads
+ * return less. */
+static int start_pass(csv_reader *r, sp_error *err)
+{
+    SP_TRY(alloc_buffers(r, err));
+    if (r->mode == MODE_CP1252)
+        SP_TRY(alloc_raw(r, err));
+    uint8_t pre[3];
+    size_t n = 0;
+    while (n < sizeof pre) {
+        size_t want = sizeof pre - n < r->read_size ? sizeof pre - n : r->read_size;
+        long k = read_some(r, pre + n, want, err);
+        if (k < 0)
+            return (int)-k;
+        if (k == 0) {
+            r->eof = true;
+            break;
+        }
+        n += (size_t)k;
+    }
+    got_raw(r, pre, n);
+    size_t skip = 0;
+    if (n == 3 && pre[0] == 0xEF && pre[1] == 0xBB && pre[2] == 0xBF) {
+        r->had_bom = true;
+        skip = 3;
+    }
+    r->buf_off = skip;
+    if (r->mode == MODE_CP1252) {
+        ingest_cp1252(r, pre + skip, n - skip, skip);
+    } else {
+        memcpy(r->buf + r->end, pre + skip, n - skip);
+        ingest_utf8(r, n - skip);
+    }
+    if (r->eof)
+        at_eof(r);
+    r->started = true;
+    return SP_OK;
+}
+
+/* Read until `want` more text bytes arrived (so that re-parsing a long
+ * record costs linear time even with tiny reads), EOF, or a bad byte. */
+static int fill(csv_reader *r, size_t want, sp_error *err)
+{
+    size_t got = 0;
+    do {
+        size_t need = r->mode == MODE_CP1252 ? 3 * r->read_size : r->read_size;
+        if (r->datacap - r->end < need && r->pos > 0) {
+            memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+            r->buf_off += r->pos;
+            r->vend -= r->pos;
+            r->end -= r->pos;
+            r->pos = 0;
+        }
+        if (r->datacap - r->end < need) {
+            if (got > 0)
+                return SP_OK;
+            return fail(r, err, SP_ERR_INTERNAL, "%s: CSV read buffer full", r->name);
+        }
+        uint8_t *dst = r->mode == MODE_CP1252 ? r->raw : r->buf + r->end;
+        long k = read_some(r, dst, r->read_size, err);
+        if (k < 0)
+            return (int)-k;
+        if (k == 0) {
+            at_eof(r);
+            return SP_OK;
+        }
+        got_raw(r, dst, (size_t)k);
+        size_t before = r->end;
+        if (r->mode == MODE_CP1252)
+            ingest_cp1252(r, dst, (size_t)k, r->raw_total - (uint64_t)k);
+        else
+            ingest_utf8(r, (size_t)k);
+        got += r->end - before;
+    } while (got < want && r->bad == BAD_NONE);
+    return SP_OK;
+}
+
+/* ENCODING=auto met invalid UTF-8 before any non-ASCII text was returned:
+ * everything not yet returned is re-read as Windows-1252 from the bytes
+ * still in the buffer (in UTF-8 mode they are the file's own bytes). */
+static int switch_to_cp1252(csv_reader *r, sp_error *err)
+{
+    SP_TRY(alloc_raw(r, err));
+    size_t n = r->end - r->pos;
+    uint8_t *tmp = malloc(n ? n : 1);
+    if (!tmp)
+        return fail(r, err, SP_ERR_NOMEM, "%s: out of memory", r->name);
+    memcpy(tmp, r->buf + r->pos, n);
+    uint64_t off = r->buf_off + r->pos;
+    r->pos = r->vend = r->end = 0;
+    r->mode = MODE_CP1252;
+    r->bad = BAD_NONE;
+    const uint8_t *z = memchr(tmp, 0, n);
+    if (csv_cp1252_utf8_len(tmp, z ? (size_t)(z - tmp) : n) > r->datacap) {
+        free(tmp);
+        return fail(r, err, SP_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %zu bytes",
+                    r->name, r->line, r->opt.max_record_bytes);
+    }
+    ingest_cp1252(r, tmp, n, off);
+    free(tmp);
+    if (r->eof)
+        at_eof(r);
+    return SP_OK;
+}
+
+/* The parser reached a NUL or an invalid UTF-8 sequence. */
+static int resolve_bad(csv_reader *r, sp_error *err)
+{
+    uint64_t line = r->line + count_nl((const char *)r->buf + r->pos, (const char *)r->buf + r->vend);
+    if (r->bad == BAD_NUL)
+        return fail(r, err, SP_ERR_DATA, "%s:%" PRIu64 ": NUL byte: not a text file? (offset %" PRIu64 ")",
+                    r->name, line, r->bad_off);
+    if (r->mode == MODE_UTF8)
+        return fail(r, err, SP_ERR_DATA,
+                    "%s:%" PRIu64 ": invalid UTF-8 (byte 0x%02X at offset %" PRIu64
+                    "); set ENCODING=windows-1252 if the file is not UTF-8",
+                    r->name, line, r->buf[r->vend], r->bad_off);
+    if (r->first_high < r->buf_off + r->pos) {
+        r->restart_pending = true;
+        return CSV_RESTART;
+    }
+    return switch_to_cp1252(r, err);
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+static read_mode mode_of(csv_encoding e)
+{
+    return e == CSV_ENC_UTF8 ? MODE_UTF8 : e == CSV_ENC_CP1252 ? MODE_CP1252 : MODE_AUTO;
+}
+
+static void reset_pass(csv_reader *r)
+{
+    r->pos = r->vend = r->end = 0;
+    r->buf_off = 0;
+    r->line = 1;
+    r->raw_total = 0;
+    r->first_high = UINT64_MAX;
+    r->started = r->eof = r->had_bom = r->restart_pending = false;
+    r->bad = BAD_NONE;
+    r->failed = false;
+}
+
+int csv_open(csv_reader **out, const char *path, const char *name, const csv_options *opt,
+             sp_error *err)
+{
+    *out = NULL;
+    csv_options o = {0};
+    if (opt)
+        o = *opt;
+    if (o.max_record_bytes == 0)
+        o.max_record_bytes = DEFAULT_MAX_RECORD;
+    if (o.max_fields == 0)
+        o.max_fields = DEFAULT_MAX_FIELDS;
+    if (o.max_record_bytes > MAX_RECORD_LIMIT || o.max_fields > MAX_FIELDS_LIMIT)
+        return sp_fail(err, SP_ERR_USAGE, "%s: CSV caps too large (record %zu bytes, %zu fields)",
+                       name, o.max_record_bytes, o.max_fields);
+    if (o.encoding != CSV_ENC_AUTO && o.encoding != CSV_ENC_UTF8 && o.encoding != CSV_ENC_CP1252)
+        return sp_fail(err, SP_ERR_USAGE, "%s: unknown CSV encoding %d", name, (int)o.encoding);
+    csv_reader *r = calloc(1, sizeof *r);
+    if (r)
+        r->fd = -1;
+    if (!r || !(r->path = strdup(path)) || !(r->name = strdup(name))) {
+        csv_close(r);
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", name);
+    }
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        int e = errno;
+        csv_close(r);
+        return sp_fail(err, SP_ERR_IO, "%s: cannot open: %s", name, strerror(e));
+    }
+    r->opt = o;
+    r->read_size = CSV_READ_SIZE;
+    r->mode = mode_of(o.encoding);
+    reset_pass(r);
+    *out = r;
+    return SP_OK;
+}
+
+void csv_set_read_size(csv_reader *r, size_t n)
+{
+    if (r->started) /* the buffers are in use: too late for this pass */
+        return;
+    free(r->buf);
+    free(r->raw);
+    r->buf = r->raw = NULL;
+    r->read_size = n ? n : CSV_READ_SIZE;
+}
+
+void csv_close(csv_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->path);
+    free(r->name);
+    free(r->buf);
+    free(r->raw);
+    free(r->fields);
+    free(r->scratch);
+    free(r);
+}
+
+int csv_next(csv_reader *r, csv_record *rec, sp_error *err)
+{
+    if (r->failed) {
+        *err = r->fail;
+        return r->fail.code;
+    }
+    if (r->restart_pending)
+        return CSV_RESTART;
+    if (!r->started)
+        SP_TRY(start_pass(r, err));
+    for (;;) {
+        switch (parse_record(r, rec)) {
+        case P_DONE: return SP_OK;
+        case P_END: return CSV_END;
+        case P_FIELDS:
+            return fail(r, err, SP_ERR_LIMIT, "%s:%" PRIu64 ": more than %zu fields", r->name,
+                        r->line, r->opt.max_fields);
+        case P_LONG:
+            return fail(r, err, SP_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %zu bytes",
+                        r->name, r->line, r->opt.max_record_bytes);
+        case P_NOMEM: return fail(r, err, SP_ERR_NOMEM, "%s: out of memory", r->name);
+        default: break; /* P_MORE */
+        }
+        /* First the cap: the parser stops looking there, before any bad
+         * byte further on. */
+        size_t partial = r->vend - r->pos;
+        if (partial > r->opt.max_record_bytes + 1)
+            return fail(r, err, SP_ERR_LIMIT, "%s:%" PRIu64 ": record longer than %zu bytes",
+                        r->name, r->line, r->opt.max_record_bytes);
+        if (r->bad != BAD_NONE) {
+            SP_TRY(resolve_bad(r, err));
+            continue;
+        }
+        if (r->eof)
+            return fail(r, err, SP_ERR_INTERNAL, "%s:%" PRIu64 ": CSV parser stalled at end of file",
+                        r->name, r->line);
+        SP_TRY(fill(r, partial ? partial : 1, err));
+    }
+}
+
+int csv_rewind(csv_reader *r, sp_error *err)
+{
+    if (lseek(r->fd, 0, SEEK_SET) < 0)
+        return fail(r, err, SP_ERR_IO, "%s: cannot rewind: %s", r->name, strerror(errno));
+    if (r->restart_pending)
+        r->mode = MODE_CP1252;
+    reset_pass(r);
+    return SP_OK;
+}
+
+csv_encoding csv_encoding_used(const csv_reader *r)
+{
+    return r->mode == MODE_CP1252 ? CSV_ENC_CP1252 : CSV_ENC_UTF8;
+}
+
+uint64_t csv_bytes_read(const csv_reader *r)
+{
+    return r->raw_total;
+}
+
+bool csv_had_bom(const csv_reader *r)
+{
+    return r->had_bom;
+}
