@@ -650,11 +650,19 @@ static size_t append_dict_bytes(pq_writer *w, pqw_column *c, const pq_values *v,
 {
     uint32_t *out = c->idx + c->idx_n;
     size_t i;
+    /* A value equal to the previous one (lineage columns, sorted runs) is
+     * found without hashing. */
+    const uint8_t *prev = NULL;
+    uint32_t prev_len = 0, prev_e = 0;
     for (i = start; i < end; i++) {
         if (v->valid && !v->valid[i])
             continue;
         uint32_t o = v->offsets[i], len = v->offsets[i + 1] - o;
         const uint8_t *p = v->bytes + o;
+        if (prev && len == prev_len && memcmp(p, prev, len) == 0) {
+            *out++ = prev_e;
+            continue;
+        }
         uint32_t h = hash_bytes(p, len), e;
         size_t mask = c->nslots - 1, pos = h & mask;
         for (;;) {
@@ -698,6 +706,9 @@ static size_t append_dict_bytes(pq_writer *w, pqw_column *c, const pq_values *v,
             pos = (pos + 1) & mask;
         }
         *out++ = e;
+        prev = p;
+        prev_len = len;
+        prev_e = e;
     }
 out:
     c->idx_n = (size_t)(out - c->idx);
