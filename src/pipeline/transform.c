@@ -466,6 +466,19 @@ static int run_pool(tf_job *jobs, int njobs, int nthreads)
 
 /* ---- outputs ------------------------------------------------------------------ */
 
+/* Write a whole small table (a dimension) of n rows to path. */
+static int write_table(int table, const char *path, const pq_values *v, size_t n, sp_error *err)
+{
+    const pl_table *t = &PL_TABLES[table];
+    pq_writer *w;
+    SP_TRY(pq_writer_open(&w, path, t->cols, t->ncols, NULL, err));
+    if (n && pq_writer_write(w, v, err) != SP_OK) {
+        pq_writer_abort(w);
+        return err->code;
+    }
+    return pq_writer_close(w, err);
+}
+
 static int write_dim_date(star_dims *d, const char *path, sp_error *err)
 {
     const int32_t *dates;
@@ -487,16 +500,7 @@ static int write_dim_date(star_dims *d, const char *path, sp_error *err)
     pq_values v[5] = {{n, NULL, dates, NULL, NULL}, {n, NULL, day, NULL, NULL},
                       {n, NULL, month, NULL, NULL}, {n, NULL, quarter, NULL, NULL},
                       {n, NULL, year, NULL, NULL}};
-    const pl_table *t = &PL_TABLES[PL_TABLE_DIM_DATE];
-    pq_writer *w;
-    int rc = pq_writer_open(&w, path, t->cols, t->ncols, NULL, err);
-    if (rc == SP_OK) {
-        rc = n ? pq_writer_write(w, v, err) : SP_OK;
-        if (rc == SP_OK)
-            rc = pq_writer_close(w, err);
-        else
-            pq_writer_abort(w);
-    }
+    int rc = write_table(PL_TABLE_DIM_DATE, path, v, n, err);
     free(cols);
     return rc;
 }
@@ -527,16 +531,7 @@ static int write_dim_product(star_dims *d, const char *path, sp_error *err)
         static const uint8_t none[1];
         pq_values v[2] = {{n, NULL, NULL, ioff, ids.data ? ids.data : none},
                           {n, NULL, NULL, coff, cats.data ? cats.data : none}};
-        const pl_table *t = &PL_TABLES[PL_TABLE_DIM_PRODUCT];
-        pq_writer *w;
-        rc = pq_writer_open(&w, path, t->cols, t->ncols, NULL, err);
-        if (rc == SP_OK) {
-            rc = n ? pq_writer_write(w, v, err) : SP_OK;
-            if (rc == SP_OK)
-                rc = pq_writer_close(w, err);
-            else
-                pq_writer_abort(w);
-        }
+        rc = write_table(PL_TABLE_DIM_PRODUCT, path, v, n, err);
     }
     free(off);
     sp_buf_free(&ids);
