@@ -361,6 +361,22 @@ async function failureSuite() {
     return dump() === before ? null : 'warehouse changed';
   });
 
+  await check('failures: transform failing to write (file size limit) leaves the published run intact', () => {
+    const files = readdirSync(out).sort();
+    const before = files.map((f) => readFileSync(join(out, f)));
+    // SIGXFSZ ignored: writes past the limit fail with EFBIG instead of killing.
+    const r = run('bash', ['-c', `trap '' XFSZ; ulimit -f 4; exec ${SALESPIPE} transform --ds ${DS}`], {
+      cwd: dir, env: { PATH: process.env.PATH, ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? '' },
+    });
+    if (r.status !== 1) return `transform exited ${r.status}: ${r.stderr.slice(0, 300)}`;
+    if (!/File too large/.test(r.stderr)) return `error does not name the cause: ${r.stderr.slice(0, 400)}`;
+    const after = readdirSync(out).sort();
+    if (after.join() !== files.join()) return `files changed: ${after}`;
+    if (!before.every((b, i) => b.equals(readFileSync(join(out, files[i]))))) return 'a published file changed';
+    const left = readdirSync(join(dir, 'lake', 'processed')).filter((f) => f.startsWith('.tmp'));
+    return left.length ? `work files left behind: ${left}` : null;
+  });
+
   await check('failures: a missing required column fails transform naming file and column; nothing written', () => {
     const d2 = project('missing-column');
     const f = readFileSync(join(raw, 'West_orders.csv'), 'utf8').replace('Product ID', 'Product Code');
