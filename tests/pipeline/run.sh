@@ -7,7 +7,7 @@
 # Runs the sanitizer build when present. Ends with "N passed, N failed, N skipped".
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.."
+cd "$here/../.." || exit 1
 interop=tests/interop
 if [ ! -d "$interop/node_modules/@duckdb/node-api" ]; then
   if ! (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
