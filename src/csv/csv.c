@@ -372,6 +372,12 @@ static int parse_record(csv_reader *r, csv_record *rec)
 
 /* ---- reading and encodings -------------------------------------------- */
 
+/* The scanners may load up to 15 bytes past the data: keep those defined. */
+static inline void pad_end(csv_reader *r)
+{
+    memset(r->buf + r->end, 0, 16);
+}
+
 static long read_some(csv_reader *r, uint8_t *dst, size_t n, sp_error *err)
 {
     for (;;) {
@@ -405,6 +411,7 @@ static void ingest_utf8(csv_reader *r, size_t n)
     if (r->first_high == UINT64_MAX && high < stop - r->vend)
         r->first_high = r->buf_off + r->vend + high;
     r->vend += ok;
+    pad_end(r);
     if (res == CSV_UTF8_BAD || (res == CSV_UTF8_PARTIAL && z)) {
         r->bad = BAD_UTF8;
         r->bad_off = r->buf_off + r->vend;
@@ -421,6 +428,7 @@ static void ingest_cp1252(csv_reader *r, const uint8_t *src, size_t n, uint64_t 
     size_t upto = z ? (size_t)(z - src) : n;
     r->end += csv_cp1252_to_utf8(r->buf + r->end, src, upto);
     r->vend = r->end;
+    pad_end(r);
     if (z) {
         r->bad = BAD_NUL;
         r->bad_off = off + upto;
@@ -440,8 +448,9 @@ static int alloc_buffers(csv_reader *r, sp_error *err)
 {
     if (r->buf)
         return SP_OK;
+    /* malloc, not calloc: a small file touches only the pages it needs. */
     r->datacap = r->opt.max_record_bytes + SLACK + 3 * r->read_size;
-    r->buf = calloc(1, r->datacap + SCAN_PAD);
+    r->buf = malloc(r->datacap + SCAN_PAD);
     if (!r->buf)
         return fail(r, err, SP_ERR_NOMEM, "%s: out of memory for the read buffer", r->name);
     return SP_OK;
