@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh — the Parquet codec benchmark (`make bench`, after the build).
+# run.sh — `make bench`: the Parquet codec benchmark, the CSV reader and rules
+# micro-benchmarks, then the transform benchmark (bench/transform.sh).
 # Runs build/bench_pq_bench (our writer and reader, 10M-row fact table, ZSTD),
 # then DuckDB writing and reading the same table through node, and prints
 # both side by side with the ratio. BENCH_ROWS overrides the row count.
@@ -86,4 +87,8 @@ const sig = async (f) => (await q(`SELECT count(*)::VARCHAR || ':' || sum(hash(s
 const a = await sig(ours), b = await sig(`${dir}/duck-1.parquet`);
 console.log(`same content in both files: ${a === b ? 'yes' : `NO (ours ${a}, DuckDB ${b})`}`);
 JS
+echo
+echo "== components: the CSV reader and the rules, one core"
+build/bench_csv_bench | grep -v '^RESULT'
+build/bench_rules_bench | grep -v '^RESULT' | tail -n 3
 bench/transform.sh
