@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/hash.h"
 #include "encode.h"
 #include "thrift_enc.h"
 
@@ -411,25 +412,6 @@ static inline uint32_t hash_u64(uint64_t x)
     return (uint32_t)((x * 0x9E3779B97F4A7C15ull) >> 32);
 }
 
-static inline uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x243F6A8885A308D3ull ^ n;
-    while (n >= 8) {
-        uint64_t k;
-        memcpy(&k, p, 8);
-        h = (h ^ k) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t k = 0;
-    if (n)
-        memcpy(&k, p, n);
-    h = (h ^ k) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return (uint32_t)((h * 0x9E3779B97F4A7C15ull) >> 32);
-}
-
 static void dict_clear(pqw_column *c)
 {
     c->dict_n = 0;
@@ -663,7 +645,7 @@ static size_t append_dict_bytes(pq_writer *w, pqw_column *c, const pq_values *v,
             *out++ = prev_e;
             continue;
         }
-        uint32_t h = hash_bytes(p, len), e;
+        uint32_t h = (uint32_t)sp_hash_bytes(p, len), e;
         size_t mask = c->nslots - 1, pos = h & mask;
         for (;;) {
             pqw_slot *sl = &c->slots[pos];

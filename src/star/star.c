@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../util/buf.h"
+#include "../util/hash.h"
 
 typedef struct product_slot {
     uint64_t hash;
@@ -67,23 +68,6 @@ int star_format_sum(__int128 v, char *out)
         out[k++] = tmp[--n];
     out[k] = '\0';
     return k;
-}
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
-    while (n >= 8) {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        h = (h ^ (x * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t x = 0;
-    memcpy(&x, p, n);
-    h = (h ^ (x * 0xBF58476D1CE4E5B9ull)) * 0x94D049BB133111EBull;
-    return h ^ (h >> 31);
 }
 
 static inline uint32_t hash_date(int32_t d)
@@ -190,7 +174,7 @@ static int product_upsert(star_dims *d, const char *id, size_t id_len, const cha
 {
     if ((d->n + 1) * 4 >= d->cap * 3)
         SP_TRY(products_grow(d, err));
-    uint64_t h = hash_bytes(id, id_len);
+    uint64_t h = sp_hash_bytes(id, id_len);
     size_t j = h & (d->cap - 1);
     for (;;) {
         product_slot *s = &d->slots[j];

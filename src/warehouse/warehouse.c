@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../util/date.h"
+#include "../util/hash.h"
 
 enum {
     WH_KEYMAP_MAX_ENTRIES = 1 << 26, /* distinct dates / products per load */
@@ -94,26 +95,6 @@ typedef struct wh_slot {
     int32_t id; /* 0: empty */
 } wh_slot;
 
-static uint64_t hash_bytes(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
-    while (n >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
-        h ^= h >> 31;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t v = 0;
-    memcpy(&v, p, n);
-    h = (h ^ v) * 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return h;
-}
-
 static void keymap_free(wh_keymap *m)
 {
     free(m->slots);
@@ -126,7 +107,7 @@ static int32_t keymap_get(const wh_keymap *m, const void *key, size_t len)
 {
     if (!m->slots)
         return 0;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = sp_hash_bytes(key, len);
     size_t mask = m->nslots - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         const wh_slot *s = &m->slots[i];
@@ -166,7 +147,7 @@ static int keymap_put(wh_keymap *m, const void *key, size_t len, int32_t id, int
         return -2;
     if ((m->count + 1) * 2 > m->nslots && !keymap_grow(m))
         return -1;
-    uint64_t h = hash_bytes(key, len);
+    uint64_t h = sp_hash_bytes(key, len);
     size_t mask = m->nslots - 1, i = (size_t)h & mask;
     for (; m->slots[i].id != 0; i = (i + 1) & mask) {
         const wh_slot *s = &m->slots[i];
