@@ -65,7 +65,6 @@ if [ -d tests/interop/node_modules/@duckdb/node-api ]; then
 fi
 # Keep seeds small: libFuzzer mutates small inputs far better.
 find "$seeds" -type f -size +4k -delete
-echo "fuzz: $(find "$seeds" -type f | wc -l) seeds, running ${seconds}s"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -128,7 +128,7 @@ static const sub_category SUBS[] = {
        "Drafting Stool"),
      L("Rounded Back", "Gray", "Black", "Burgundy", "Adjustable Arms", "Navy", "Chrome Base")},
     {"FUR", "FU", "Furniture", "Furnishings", 180, 200, 40000,
-     L("Eldon", "Howard Miller", "Tenex", "Deflect-o", "Luxo", "Advantus", "D\xc3\xa9" "co Home",
+     L("Eldon", "Howard Miller", "Tenex", "Deflect-o", "Luxo", "Advantus", "D\xc3\xa9\x63o Home",
        "Seth Thomas", "DAX"),
      L("Expressions Wood and Plastic Desk Accessories", "13-3/4\" Diameter Wall Clock",
        "Chairmat for Hard Floors", "Photo Frame", "Desk Lamp", "Wood Frame", "Cube Clock",
@@ -218,7 +218,7 @@ static const char *const FIRST_NAMES[] = {
     "Zachary", "Ken", "Sandra", "Emily", "Eric", "Tracy", "Matt", "Gene", "Steve", "Linda",
     "Ruben", "Erin", "Odella", "Patrick", "Lena", "Janet", "Ted", "Karen", "Paul", "Dave",
     "Maria", "Anna", "Tamara", "Adrian", "Nora", "Greg", "Cynthia", "Victor", "Laura", "Frank",
-    "Helen", "Jos\xc3\xa9", "Zo\xc3\xab", "Ren\xc3\xa9" "e", "J\xc3\xbcrgen", "Fran\xc3\xa7oise",
+    "Helen", "Jos\xc3\xa9", "Zo\xc3\xab", "Ren\xc3\xa9\x65", "J\xc3\xbcrgen", "Fran\xc3\xa7oise",
     "S\xc3\xb8ren", "Chlo\xc3\xa9", "Ines", "Ivan", "Yolanda", "Bruce", "Olivia", "Quincy",
     "Xavier", "Wendy", "Umar", "Kelly", "Denise", "Hunter", "Vivek",
 };
@@ -228,7 +228,7 @@ static const char *const LAST_NAMES[] = {
     "Nguyen", "Cazamias", "Dartt", "Smith", "Nelson", "O'Brien", "Jenkins", "Molinari",
     "Butterfield", "Wong", "Lee", "Garcia", "Chapman", "Barton", "Rawlings", "Pryor", "Stevenson",
     "Ritter", "Quinn", "Kennedy", "Lopez", "Gonzalez", "Dunlap", "Guti\xc3\xa9rrez",
-    "M\xc3\xbcller", "Lef\xc3\xa8vre", "H\xc3\xa5kansson", "Nu\xc3\xb1" "ez", "Bront\xc3\xab",
+    "M\xc3\xbcller", "Lef\xc3\xa8vre", "H\xc3\xa5kansson", "Nu\xc3\xb1\x65z", "Bront\xc3\xab",
     "Young", "Ward", "Ortega", "Huang", "Yates", "Xu", "Underwood", "Iverson", "Eaton",
 };
 #define NCUSTOMERS 800

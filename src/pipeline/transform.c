@@ -32,6 +32,10 @@
 #include "pipeline.h"
 #include "tables.h"
 
+#ifndef SP_VERSION /* the Makefile defines it; other builds (fuzzers) may not */
+#define SP_VERSION "0.0.0"
+#endif
+
 #define FACT_BATCH 65536
 #define FACT_ROW_GROUP_ROWS 262144
 #define REJECT_FLUSH (1u << 20)
