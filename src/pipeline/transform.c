@@ -711,18 +711,31 @@ static void remove_tree(const char *dir)
     rmdir(dir);
 }
 
+/* mkdir -p: create dir and its missing parents. */
+static int make_dirs(const char *dir, sp_error *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return sp_fail(err, SP_ERR_USAGE, "%s: path too long", dir);
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
+        if (c == '\0')
+            return SP_OK;
+        *p = c;
+    }
+}
+
 static int make_workdir(store *processed, char *out, size_t outsz, sp_error *err)
 {
     static atomic_int seq;
     const char *root = store_local_root(processed);
     if (root) {
-        if (mkdir(root, 0755) != 0 && errno != EEXIST) {
-            /* parents: let the store create them with a probe-sized put */
-            char probe[64];
-            snprintf(probe, sizeof probe, ".tmp-mkdir-%d", (int)getpid());
-            SP_TRY(store_put_bytes(processed, probe, "", 0, err));
-            SP_TRY(store_delete(processed, probe, err));
-        }
+        SP_TRY(make_dirs(root, err));
         if (snprintf(out, outsz, "%s/.tmp-transform-%d-%d", root, (int)getpid(),
                      atomic_fetch_add(&seq, 1)) >= (int)outsz)
             return sp_fail(err, SP_ERR_USAGE, "PROCESSED_STORE path too long");
@@ -779,6 +792,7 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     }
     char workdir[PATH_MAX - 64]; /* room for the names of files inside */
     if ((rc = make_workdir(processed, workdir, sizeof workdir, err)) != SP_OK) {
+        sp_error_prefix(err, "PROCESSED_STORE %s: no work directory", store_url(processed));
         free(kl.jobs);
         return rc;
     }

@@ -109,6 +109,10 @@ else bad run-summary "exit $rc: ${out:0:600}"; fi
 out=$(cd "$tmp/proj" && "$bin" --log-format json run --ds 2024-01-02 2>&1 >/dev/null); rc=$?
 if [ $rc -eq 0 ] && [ -n "$out" ] && ! grep -qv '^{"ts":' <<<"$out"; then ok run-json-logs
 else bad run-json-logs "exit $rc: ${out:0:600}"; fi
+out=$(cd "$tmp/proj" && "$bin" stage --ds 2024-01-03 2>&1 \
+      && PROCESSED_STORE=new/deep/processed "$bin" transform --ds 2024-01-03 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -f "$tmp/proj/new/deep/processed/runs/2024-01-03/fact_sales.parquet" ]; then ok transform-new-store
+else bad transform-new-store "exit $rc: ${out:0:600}"; fi
 out=$(cd "$tmp/proj" && "$bin" run --ds 2024-01-02 --only transform 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q "transform: succeeded" <<<"$out" && ! grep -q "stage:" <<<"$out"; then ok run-only
 else bad run-only "exit $rc: ${out:0:600}"; fi
