@@ -38,11 +38,20 @@ int pl_create_tables(pl_ctx *ctx, sp_error *err)
     return rc;
 }
 
+typedef struct collector {
+    sp_buf buf;
+    const char *key;
+    sp_error *err;
+} collector;
+
 static int collect(void *ctx, const void *p, size_t n)
 {
-    sp_buf *b = ctx;
-    sp_buf_append(b, p, n);
-    return b->broken ? SP_ERR_LIMIT : SP_OK;
+    collector *c = ctx;
+    sp_buf_append(&c->buf, p, n);
+    if (!c->buf.broken)
+        return SP_OK;
+    return sp_fail(c->err, c->buf.len + n > c->buf.limit ? SP_ERR_LIMIT : SP_ERR_NOMEM,
+                   "%s: cannot hold the manifest in memory (cap %zu bytes)", c->key, c->buf.limit);
 }
 
 /* The local path of a processed object: the store's own file, or a copy
@@ -102,9 +111,10 @@ int pl_load(pl_ctx *ctx, sp_error *err)
     if (!st.exists)
         return sp_fail(err, SP_ERR_DATA, "no transform output for %s: %s has no %s (run transform first)",
                        ctx->ds, store_url(processed), key);
-    sp_buf manifest;
-    sp_buf_init(&manifest, (size_t)64 << 20);
-    int rc = store_get(processed, key, collect, &manifest, err);
+    collector mc = {.key = key, .err = err};
+    sp_buf_init(&mc.buf, (size_t)64 << 20);
+    int rc = store_get(processed, key, collect, &mc, err);
+    sp_buf manifest = mc.buf;
     if (rc != SP_OK) {
         sp_buf_free(&manifest);
         return rc;

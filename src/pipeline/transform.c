@@ -694,13 +694,29 @@ static int collect_key(void *arg, const char *key, int64_t size)
     return 0;
 }
 
-static void remove_tree(const char *dir)
+/* Remove the work directory. The files are known by name, so no memory is
+ * needed (this runs after out-of-memory failures too); anything else found
+ * there is removed through a directory listing. */
+static void remove_workdir(const char *dir, const tf_job *jobs, int n)
 {
+    static const char *const fixed[] = {"dim_date.parquet", "dim_product.parquet",
+                                        "fact_sales.parquet", "rejects.csv"};
+    char path[PATH_MAX];
+    for (int i = 0; i < n; i++) {
+        unlink(jobs[i].fact_part);
+        unlink(jobs[i].rej_part);
+        if (jobs[i].spool[0])
+            unlink(jobs[i].spool);
+    }
+    for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
+        if (snprintf(path, sizeof path, "%s/%s", dir, fixed[k]) < (int)sizeof path)
+            unlink(path);
+    if (rmdir(dir) == 0 || errno == ENOENT)
+        return;
     DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *e;
-    char path[PATH_MAX];
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
@@ -918,7 +934,7 @@ out:
     for (int i = 0; i < n; i++)
         star_dims_free(jobs[i].dims);
     star_dims_free(all);
+    remove_workdir(workdir, jobs, n);
     free(jobs);
-    remove_tree(workdir);
     return rc;
 }
