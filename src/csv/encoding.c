@@ -4,6 +4,7 @@
  * allocation, no I/O, and never a read outside [s, s+n). */
 #include <string.h>
 
+#include "../util/utf8.h"
 #include "csv_internal.h"
 
 #define HIGH_BITS 0x8080808080808080ULL
@@ -29,45 +30,12 @@ csv_utf8_result csv_utf8_check(const uint8_t *s, size_t n, size_t *ok_len, size_
             break;
         if (*first_high == n)
             *first_high = i;
-        /* One multi-byte character; the second byte's range carries the
-         * overlong, surrogate and > U+10FFFF rules. */
-        uint8_t c = s[i];
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
+        int len = sp_utf8_seq(s + i, n - i);
+        if (len <= 0) {
             *ok_len = i;
-            return CSV_UTF8_BAD;
+            return len == 0 ? CSV_UTF8_BAD : CSV_UTF8_PARTIAL;
         }
-        size_t have = n - i < len ? n - i : len;
-        if (have >= 2 && (s[i + 1] < lo || s[i + 1] > hi)) {
-            *ok_len = i;
-            return CSV_UTF8_BAD;
-        }
-        for (size_t k = 2; k < have; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) {
-                *ok_len = i;
-                return CSV_UTF8_BAD;
-            }
-        }
-        if (have < len) {
-            *ok_len = i;
-            return CSV_UTF8_PARTIAL;
-        }
-        i += len;
+        i += (size_t)len;
     }
     *ok_len = n;
     return CSV_UTF8_OK;

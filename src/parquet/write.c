@@ -20,6 +20,7 @@
 
 #include "../util/buf.h"
 #include "../util/hash.h"
+#include "../util/utf8.h"
 #include "encode.h"
 #include "thrift_enc.h"
 
@@ -287,32 +288,10 @@ static size_t utf8_check(const uint8_t *p, size_t n)
             i++;
             continue;
         }
-        /* Lead byte: sequence length and the allowed range of the 2nd byte. */
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0)
-                lo = 0xA0; /* overlong below U+0800 */
-            else if (c == 0xED)
-                hi = 0x9F; /* surrogates U+D800..DFFF */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0)
-                lo = 0x90; /* overlong below U+10000 */
-            else if (c == 0xF4)
-                hi = 0x8F; /* above U+10FFFF */
-        } else {
-            return i; /* 80..C1 (continuation, overlong C0/C1) or F5..FF */
-        }
-        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+        int len = sp_utf8_seq(p + i, n - i);
+        if (len <= 0)
             return i;
-        for (size_t k = 2; k < len; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return i;
-        i += len;
+        i += (size_t)len;
     }
     return n;
 }

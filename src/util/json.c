@@ -1,6 +1,8 @@
 /* json.c — JSON string escaping (see json.h). */
 #include "json.h"
 
+#include "utf8.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,30 +10,8 @@
 /* Length of the valid UTF-8 sequence at s (≤ n bytes), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
+    int len = sp_utf8_seq(s, n);
+    return len > 0 ? (size_t)len : 0;
 }
 
 void sp_json_string(sp_buf *b, const char *s, size_t n)
