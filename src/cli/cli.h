@@ -16,7 +16,7 @@ typedef struct sp_cli {
     bool json_logs;          /* --log-format json */
     int verbosity;           /* -q: -1, default 0, -v: 1 */
     /* command options (only those of the command are set) */
-    const char *ds;          /* --ds YYYY-MM-DD (default: today, UTC) */
+    const char *ds;          /* --ds YYYY-MM-DD, or NULL: the pipeline defaults to today (UTC) */
     const char *from_task, *only_task;
     bool resume;
     bool json;               /* --json (runs, config) */

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../pipeline/pipeline.h"
 #include "../util/date.h"
 #include "../util/log.h"
 #include "cli.h"
@@ -63,8 +63,6 @@ static const command COMMANDS[] = {
     {"config", "|--json|", 0, NULL},
 };
 
-static const char *TASKS[] = {"preflight", "stage", "transform", "create-tables", "load"};
-
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -103,10 +101,7 @@ static bool parse_int(const char *s, long long min, long long max, long long *ou
 
 static bool is_task(const char *s)
 {
-    for (size_t i = 0; i < sizeof TASKS / sizeof TASKS[0]; i++)
-        if (strcmp(TASKS[i], s) == 0)
-            return true;
-    return false;
+    return pl_task_parse(s) >= 0;
 }
 
 static bool opt_allowed(const command *c, const char *opt)
@@ -269,15 +264,6 @@ int main(int argc, char **argv)
     }
     sp_config_each_secret(cli.config, register_secret);
     sp_log_setup(strcmp(sp_config_get(cli.config, "LOG_FORMAT"), "json") == 0, cli.verbosity);
-
-    static char today[16];
-    if (!cli.ds) {
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(today, sizeof today, "%Y-%m-%d", &tm);
-        cli.ds = today;
-    }
 
     int rc;
     if (cmd->pending) {
