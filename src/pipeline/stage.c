@@ -84,18 +84,27 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
             rc = sp_fail(err, SP_ERR_USAGE, "%s/%s: path too long", dir, names[i]);
             break;
         }
-        char sha[65];
-        int64_t size;
-        if ((rc = sp_sha256_file(path, sha, &size, err)) != SP_OK)
+        struct stat lst;
+        if (stat(path, &lst) != 0) {
+            rc = sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
             break;
+        }
+        int64_t size = (int64_t)lst.st_size;
+        /* Checksums only when the object could be the same file. */
         store_stat st;
-        if ((rc = store_stat_key(raw, key, true, &st, err)) != SP_OK)
+        if ((rc = store_stat_key(raw, key, false, &st, err)) != SP_OK)
             break;
-        if (st.exists && st.size == size && strcmp(st.sha256, sha) == 0) {
-            sp_log(SP_LOG_INFO, "stage: %s unchanged in %s, not copied again", names[i],
-                   store_url(raw));
-            unchanged++;
-            continue;
+        if (st.exists && st.size == size) {
+            char sha[65];
+            if ((rc = sp_sha256_file(path, sha, NULL, err)) != SP_OK ||
+                (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK)
+                break;
+            if (strcmp(st.sha256, sha) == 0) {
+                sp_log(SP_LOG_INFO, "stage: %s unchanged in %s, not copied again", names[i],
+                       store_url(raw));
+                unchanged++;
+                continue;
+            }
         }
         if ((rc = store_put_file(raw, key, path, 0, err)) != SP_OK)
             break;

@@ -113,6 +113,13 @@ out=$(cd "$tmp/proj" && "$bin" stage --ds 2024-01-03 2>&1 \
       && PROCESSED_STORE=new/deep/processed "$bin" transform --ds 2024-01-03 2>&1); rc=$?
 if [ $rc -eq 0 ] && [ -f "$tmp/proj/new/deep/processed/runs/2024-01-03/fact_sales.parquet" ]; then ok transform-new-store
 else bad transform-new-store "exit $rc: ${out:0:600}"; fi
+# stage: identical files are skipped; a same-size file with other bytes is copied.
+out=$(cd "$tmp/proj" && "$bin" stage --ds 2024-01-04 2>&1 && sed -i '2s/,/;/' data/raw/West_orders.csv \
+      && "$bin" stage --ds 2024-01-04 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "stage: 1 uploaded, 3 unchanged" <<<"$out" \
+   && cmp -s "$tmp/proj/data/raw/West_orders.csv" "$tmp/proj/lake/raw/runs/2024-01-04/West_orders.csv"; then
+  ok stage-changed-same-size
+else bad stage-changed-same-size "exit $rc: ${out:0:600}"; fi
 out=$(cd "$tmp/proj" && "$bin" run --ds 2024-01-02 --only transform 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q "transform: succeeded" <<<"$out" && ! grep -q "stage:" <<<"$out"; then ok run-only
 else bad run-only "exit $rc: ${out:0:600}"; fi
