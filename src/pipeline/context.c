@@ -1,5 +1,6 @@
 /* context.c — a run's context: its logical date, run id, key prefix and
- * the stores, resolved once from the configuration (see pipeline.h). */
+ * the stores, resolved once from the configuration (see pipeline.h), and
+ * the summary printed from what the tasks recorded in it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,4 +112,33 @@ int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err)
     default:
         return sp_fail(err, SP_ERR_INTERNAL, "unknown task %d", (int)t);
     }
+}
+
+void pl_print_summary(const pl_ctx *ctx)
+{
+    printf("\nrun %s (ds %s)\n", ctx->run_id, ctx->ds);
+    if (ctx->transformed) {
+        const star_counts *c = &ctx->tf.counts;
+        char s1[48], s2[48];
+        star_format_sum(c->sales, s1);
+        star_format_sum(c->profit, s2);
+        printf("  rows in %lld, kept %lld, rejected %lld\n", (long long)c->rows_in,
+               (long long)c->rejected[RULES_KEPT],
+               (long long)(c->rows_in - c->rejected[RULES_KEPT]));
+        for (int r = RULES_MALFORMED; r < RULES_NREASONS; r++)
+            if (c->rejected[r])
+                printf("    %-11s %lld\n", rules_reason_name((rules_reason)r),
+                       (long long)c->rejected[r]);
+        printf("  sums: quantity %lld, total_sales %s, profit %s\n", (long long)c->quantity, s1,
+               s2);
+    }
+    const char *proc = sp_config_get(ctx->cfg, "PROCESSED_STORE");
+    printf("  outputs: %s/%s{dim_date,dim_product,fact_sales}.parquet, rejects.csv, _manifest.json\n",
+           proc, ctx->prefix);
+    if (ctx->loaded)
+        printf("  warehouse %s: dim_date %lld, dim_product %lld, fact_sales %lld rows\n",
+               ctx->warehouse, (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
+               (long long)ctx->table_rows[2]);
+    else if (ctx->warehouse[0])
+        printf("  warehouse %s\n", ctx->warehouse);
 }

@@ -18,18 +18,19 @@
 #include "pipeline.h"
 #include "tables.h"
 
-static int open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
+int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
 {
     const char *url = sp_config_get(ctx->cfg, "DATABASE_URL");
     if (wh_open(out, url, err) != SP_OK)
         return sp_error_prefix(err, "warehouse");
+    snprintf(ctx->warehouse, sizeof ctx->warehouse, "%s", wh_describe(*out));
     return SP_OK;
 }
 
 int pl_create_tables(pl_ctx *ctx, sp_error *err)
 {
     wh *w;
-    SP_TRY(open_warehouse(ctx, &w, err));
+    SP_TRY(pl_open_warehouse(ctx, &w, err));
     int rc = wh_create_schema(w, err);
     if (rc == SP_OK)
         sp_log(SP_LOG_INFO, "create-tables: dim_date, dim_product, fact_sales ready in %s",
@@ -159,7 +160,7 @@ int pl_load(pl_ctx *ctx, sp_error *err)
                          keys[t], (long long)pq_reader_num_rows(readers[t]), want[t]);
     }
     if (rc == SP_OK)
-        rc = open_warehouse(ctx, &w, err);
+        rc = pl_open_warehouse(ctx, &w, err);
     if (rc == SP_OK && (rc = wh_load_begin(w, err)) == SP_OK) {
         static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
         for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
@@ -196,93 +197,3 @@ int pl_load(pl_ctx *ctx, sp_error *err)
     return rc;
 }
 
-/* Log a failed preflight check and remember the first. */
-static void check_failed(const sp_error *e, int *failures, sp_error *first)
-{
-    sp_log(SP_LOG_ERROR, "preflight: %s", e->msg);
-    if ((*failures)++ == 0)
-        *first = *e;
-}
-
-int pl_preflight(pl_ctx *ctx, sp_error *err)
-{
-    int failures = 0;
-    sp_error first, e;
-    sp_error_clear(&first);
-    /* input folder */
-    const char *data_dir = sp_config_get(ctx->cfg, "DATA_DIR");
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/raw", data_dir);
-    if (access(dir, R_OK | X_OK) != 0) {
-        sp_fail(&e, SP_ERR_IO, "input folder %s: %s (DATA_DIR=%s)", dir, strerror(errno), data_dir);
-        check_failed(&e, &failures, &first);
-    } else {
-        sp_log(SP_LOG_INFO, "preflight: input folder %s readable", dir);
-    }
-    /* stores */
-    const char *names[2] = {"RAW_STORE", "PROCESSED_STORE"};
-    for (int i = 0; i < 2; i++) {
-        store *s;
-        sp_error_clear(&e);
-        int rc = i == 0 ? pl_raw_store(ctx, &s, &e) : pl_processed_store(ctx, &s, &e);
-        if (rc == SP_OK && (rc = store_probe(s, ctx->prefix, &e)) != SP_OK)
-            sp_error_prefix(&e, "%s %s not writable", names[i], store_url(s));
-        if (rc == SP_OK)
-            sp_log(SP_LOG_INFO, "preflight: %s %s writable", names[i], store_url(s));
-        else
-            check_failed(&e, &failures, &first);
-    }
-    /* warehouse */
-    wh *w = NULL;
-    sp_error_clear(&e);
-    int rc = open_warehouse(ctx, &w, &e);
-    if (rc == SP_OK)
-        rc = wh_check(w, &e);
-    if (rc == SP_OK)
-        sp_log(SP_LOG_INFO, "preflight: warehouse %s reachable and writable", wh_describe(w));
-    else
-        check_failed(&e, &failures, &first);
-    wh_close(w);
-    if (failures == 1) {
-        *err = first;
-        return first.code;
-    }
-    if (failures)
-        return sp_fail(err, first.code, "%d checks failed; first: %s", failures, first.msg);
-    return SP_OK;
-}
-
-void pl_print_summary(const pl_ctx *ctx)
-{
-    printf("\nrun %s (ds %s)\n", ctx->run_id, ctx->ds);
-    if (ctx->transformed) {
-        const star_counts *c = &ctx->tf.counts;
-        char s1[48], s2[48];
-        star_format_sum(c->sales, s1);
-        star_format_sum(c->profit, s2);
-        printf("  rows in %lld, kept %lld, rejected %lld\n", (long long)c->rows_in,
-               (long long)c->rejected[RULES_KEPT],
-               (long long)(c->rows_in - c->rejected[RULES_KEPT]));
-        for (int r = RULES_MALFORMED; r < RULES_NREASONS; r++)
-            if (c->rejected[r])
-                printf("    %-11s %lld\n", rules_reason_name((rules_reason)r),
-                       (long long)c->rejected[r]);
-        printf("  sums: quantity %lld, total_sales %s, profit %s\n", (long long)c->quantity, s1,
-               s2);
-    }
-    if (ctx->loaded)
-        printf("  warehouse: dim_date %lld, dim_product %lld, fact_sales %lld rows\n",
-               (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
-               (long long)ctx->table_rows[2]);
-    const char *proc = sp_config_get(ctx->cfg, "PROCESSED_STORE");
-    const char *db = sp_config_get(ctx->cfg, "DATABASE_URL");
-    printf("  outputs: %s/%s{dim_date,dim_product,fact_sales}.parquet, rejects.csv, _manifest.json\n",
-           proc, ctx->prefix);
-    char masked[1024];
-    if (db && *db) {
-        sp_mask_url(db, masked, sizeof masked);
-        printf("  warehouse: %s\n", masked);
-    } else {
-        printf("  warehouse: ./warehouse.db (SQLite)\n");
-    }
-}

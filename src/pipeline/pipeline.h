@@ -50,6 +50,7 @@ typedef struct pl_ctx {
     pl_transform_result tf;
     bool loaded;
     int64_t table_rows[3];
+    char warehouse[512];     /* wh_describe() of the warehouse last opened; "" before */
 } pl_ctx;
 
 /* ds: "YYYY-MM-DD" or NULL for today (UTC). run_id may be NULL (generated). */
@@ -69,6 +70,11 @@ int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err);
 /* The stores, opened on first use (errors name the configuration name). */
 int pl_raw_store(pl_ctx *ctx, store **out, sp_error *err);
 int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err);
+
+/* Open the warehouse named by DATABASE_URL (errors prefixed "warehouse")
+ * and remember its description for the summary. */
+struct wh;
+int pl_open_warehouse(pl_ctx *ctx, struct wh **out, sp_error *err);
 
 /* Print the run summary (rows in / kept / rejected by reason, table sizes,
  * where the outputs are) to stdout. */

@@ -59,7 +59,9 @@ typedef struct tf_job {
     int index;
     char key[2048];
     char name[512];          /* basename: fact_sales.source_file, rejects.csv source_file */
-    char fact_part[PATH_MAX], rej_part[PATH_MAX], spool[PATH_MAX];
+    char fact_part[PATH_MAX], rej_part[PATH_MAX];
+    char input[PATH_MAX];    /* the file read: the store's own, or a download in the work dir */
+    bool spooled;            /* input is a download (removed with the work dir) */
     star_dims *dims;
     star_counts counts;
     char sha256[65];
@@ -232,16 +234,12 @@ static int one_pass(tf_job *j, fact_batch *b, csv_encoding enc, bool decided, in
 
     sp_sha256 sha;
     SP_TRY(sp_sha256_init(&sha, err));
-    const char *path = j->spool[0] ? j->spool : NULL;
-    char local[PATH_MAX];
-    if (!path)
-        path = store_local_path(j->sh->raw, j->key, local, sizeof local);
     csv_options co = {.encoding = enc, .on_bytes = on_bytes, .on_bytes_ctx = &sha};
     csv_reader *r = NULL;
     pq_writer *w = NULL;
     rej_out rej = {.fd = -1, .path = j->rej_part};
     sp_buf_init(&rej.buf, 0);
-    int rc = csv_open(&r, path, j->key, &co, err);
+    int rc = csv_open(&r, j->input, j->key, &co, err);
     if (rc != SP_OK)
         goto out;
     rej.fd = open(j->rej_part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -374,11 +372,10 @@ out:
 static int process_file(tf_job *j, fact_batch *b, sp_error *err)
 {
     const tf_shared *sh = j->sh;
-    if (!store_local_path(sh->raw, j->key, j->spool, sizeof j->spool)) {
-        snprintf(j->spool, sizeof j->spool, "%s/in-%d.csv", sh->workdir, j->index);
-        SP_TRY(store_get_file(sh->raw, j->key, j->spool, err));
-    } else {
-        j->spool[0] = '\0';
+    if (!store_local_path(sh->raw, j->key, j->input, sizeof j->input)) {
+        snprintf(j->input, sizeof j->input, "%s/in-%d.csv", sh->workdir, j->index);
+        j->spooled = true;
+        SP_TRY(store_get_file(sh->raw, j->key, j->input, err));
     }
     csv_encoding enc = sh->encoding;
     bool decided = sh->order != RULES_ORDER_AUTO;
@@ -705,8 +702,8 @@ static void remove_workdir(const char *dir, const tf_job *jobs, int n)
     for (int i = 0; i < n; i++) {
         unlink(jobs[i].fact_part);
         unlink(jobs[i].rej_part);
-        if (jobs[i].spool[0])
-            unlink(jobs[i].spool);
+        if (jobs[i].spooled)
+            unlink(jobs[i].input);
     }
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
         if (snprintf(path, sizeof path, "%s/%s", dir, fixed[k]) < (int)sizeof path)
@@ -878,12 +875,12 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     }
     if ((rc = write_rejects(jobs, n, rej, err)) != SP_OK)
         goto out;
-    if (total.rows_in != total.rejected[RULES_KEPT] + total.rejected[RULES_MALFORMED] +
-                             total.rejected[RULES_ORDER_DATE] + total.rejected[RULES_SHIP_DATE] +
-                             total.rejected[RULES_PRODUCT_ID] + total.rejected[RULES_QUANTITY] +
-                             total.rejected[RULES_SALES] + total.rejected[RULES_THRESHOLD] +
-                             total.rejected[RULES_PROFIT]) {
-        rc = sp_fail(err, SP_ERR_INTERNAL, "rows_in != rows_kept + rejected: a row was lost");
+    int64_t accounted = 0; /* kept + every reason: rows_in, or a row was lost */
+    for (int r = 0; r < RULES_NREASONS; r++)
+        accounted += total.rejected[r];
+    if (accounted != total.rows_in) {
+        rc = sp_fail(err, SP_ERR_INTERNAL, "rows_in %lld != rows_kept + rejected %lld: a row was lost",
+                     (long long)total.rows_in, (long long)accounted);
         goto out;
     }
     sp_buf manifest;
