@@ -17,9 +17,9 @@
 #include <sqlite3.h>
 
 #include "../../src/config/config.h"
-#include "../../src/gen/gen.h"
 #include "../../src/pipeline/pipeline.h"
 #include "../../src/util/log.h"
+#include "pipeline_fixture.h"
 #include "sample_parquet.h"
 
 extern void *__libc_malloc(size_t n);
@@ -127,35 +127,6 @@ TEST(config_every_allocation_failure_is_clean)
     CHECK(failures > 5);
 }
 
-/* A small project: dirty generated files, staged, with a configuration. */
-static sp_config *pipeline_project(const char *dir)
-{
-    char path[1024], env[1024];
-    sp_error err;
-    snprintf(path, sizeof path, "%s/data/raw", dir);
-    gen_options go = {.out_dir = path, .rows = 60, .seed = 5, .dirty = true};
-    if (gen_write(&go, NULL, &err) != SP_OK)
-        return NULL;
-    snprintf(env, sizeof env, "%s/empty.env", dir);
-    FILE *f = fopen(env, "w");
-    if (f)
-        fclose(f);
-    sp_config *c = sp_config_new();
-    snprintf(path, sizeof path, "%s/data", dir);
-    sp_config_set_flag(c, "DATA_DIR", path, &err);
-    snprintf(path, sizeof path, "%s/lake/raw", dir);
-    sp_config_set_flag(c, "RAW_STORE", path, &err);
-    snprintf(path, sizeof path, "%s/lake/processed", dir);
-    sp_config_set_flag(c, "PROCESSED_STORE", path, &err);
-    snprintf(path, sizeof path, "sqlite:///%s/wh.db", dir);
-    sp_config_set_flag(c, "DATABASE_URL", path, &err);
-    if (sp_config_load(c, env, &err) != SP_OK) {
-        sp_config_free(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* Work directories left in the processed store's root. */
 static int leftovers(const char *dir)
 {
@@ -171,7 +142,7 @@ static int leftovers(const char *dir)
     return n;
 }
 
-/* "rows|sum(quantity)|sum(total_sales)" of the warehouse's fact table. */
+/* "facts|sum(quantity)|sum(total_sales)|products" of the warehouse. */
 static void warehouse_state(const char *dir, char *out, size_t outsz)
 {
     char path[1024];
@@ -190,10 +161,68 @@ static void warehouse_state(const char *dir, char *out, size_t outsz)
     sqlite3_close(db);
 }
 
+/* What must hold after each failed (or not) task run; false stops the sweep. */
+typedef bool (*sweep_check)(const char *dir, const char *task, long n, int rc, const void *arg);
+
+/* Run `task` with its Nth allocation failing, for N = 0, 1, … until a run
+ * needs fewer than N allocations (it must then succeed). Every failure
+ * must carry a message; `check` runs after each attempt. Returns how many
+ * runs failed. */
+static int sweep(pl_ctx *ctx, int (*task)(pl_ctx *, sp_error *), const char *name,
+                 const char *dir, sweep_check check, const void *arg)
+{
+    int failures = 0;
+    for (long n = 0; n < 200000; n++) {
+        sp_error err;
+        sp_error_clear(&err);
+        fired = false;
+        countdown = n;
+        int rc = task(ctx, &err);
+        countdown = -1;
+        if (!fired) {
+            CHECK_INT(rc, SP_OK);
+            break;
+        }
+        if (rc != SP_OK) {
+            failures++;
+            if (err.msg[0] == '\0')
+                test_fail_at(__FILE__, __LINE__, "%s, allocation %ld: empty message (rc %d)", name,
+                             n, rc);
+        }
+        if (!check(dir, name, n, rc, arg))
+            break;
+    }
+    return failures;
+}
+
+/* transform: no work directory left behind, whatever failed. */
+static bool no_leftovers(const char *dir, const char *task, long n, int rc, const void *arg)
+{
+    (void)arg;
+    if (leftovers(dir) == 0)
+        return true;
+    test_fail_at(__FILE__, __LINE__, "%s, allocation %ld (rc %d): work files left", task, n, rc);
+    return false;
+}
+
+/* load: the warehouse holds what it held before (a failure rolled back;
+ * a success reloaded the same run). */
+static bool warehouse_unchanged(const char *dir, const char *task, long n, int rc, const void *arg)
+{
+    char after[256];
+    warehouse_state(dir, after, sizeof after);
+    if (strcmp(arg, after) == 0)
+        return true;
+    test_fail_at(__FILE__, __LINE__, "%s, allocation %ld (rc %d): warehouse %s, was %s", task, n,
+                 rc, after, (const char *)arg);
+    return false;
+}
+
 TEST(pipeline_every_allocation_failure_is_clean)
 {
     const char *dir = test_tmpdir();
-    sp_config *cfg = pipeline_project(dir);
+    gen_options go = {.rows = 60, .seed = 5, .dirty = true};
+    sp_config *cfg = pipeline_fixture(dir, go, NULL);
     REQUIRE(cfg != NULL);
     sp_log_setup(false, -1);
     pl_ctx ctx;
@@ -204,61 +233,12 @@ TEST(pipeline_every_allocation_failure_is_clean)
     REQUIRE(pl_transform(&ctx, &err) == SP_OK);
     REQUIRE(pl_create_tables(&ctx, &err) == SP_OK);
     REQUIRE(pl_load(&ctx, &err) == SP_OK);
-    char before[256], after[256];
+    char before[256];
     warehouse_state(dir, before, sizeof before);
 
-    /* transform: every allocation fails in turn; a failure names a cause and
-     * leaves no work directory; the published run stays loadable. */
-    int failures = 0;
-    long n;
-    for (n = 0; n < 200000; n++) {
-        sp_error_clear(&err);
-        fired = false;
-        countdown = n;
-        int rc = pl_transform(&ctx, &err);
-        countdown = -1;
-        if (!fired) {
-            CHECK_INT(rc, SP_OK);
-            break;
-        }
-        if (rc != SP_OK) {
-            failures++;
-            if (err.msg[0] == '\0')
-                test_fail_at(__FILE__, __LINE__, "transform, allocation %ld: empty message", n);
-        }
-        if (leftovers(dir) != 0) {
-            test_fail_at(__FILE__, __LINE__, "transform, allocation %ld: work files left", n);
-            break;
-        }
-    }
-    CHECK(failures > 50);
-    REQUIRE(pl_transform(&ctx, &err) == SP_OK);
-
-    /* load: a failure rolls back, the warehouse stays as it was. */
-    failures = 0;
-    for (n = 0; n < 200000; n++) {
-        sp_error_clear(&err);
-        fired = false;
-        countdown = n;
-        int rc = pl_load(&ctx, &err);
-        countdown = -1;
-        if (!fired) {
-            CHECK_INT(rc, SP_OK);
-            break;
-        }
-        if (rc != SP_OK) {
-            failures++;
-            if (err.msg[0] == '\0')
-                test_fail_at(__FILE__, __LINE__, "load, allocation %ld: empty message (rc %d)", n, rc);
-        }
-        warehouse_state(dir, after, sizeof after);
-        if (strcmp(before, after) != 0) {
-            test_fail_at(__FILE__, __LINE__, "load, allocation %ld (rc %d): warehouse %s, was %s",
-                         n, rc, after, before);
-            break;
-        }
-    }
-    CHECK(failures > 20);
+    CHECK(sweep(&ctx, pl_transform, "transform", dir, no_leftovers, NULL) > 50);
+    REQUIRE(pl_transform(&ctx, &err) == SP_OK); /* a complete run for the load sweep */
+    CHECK(sweep(&ctx, pl_load, "load", dir, warehouse_unchanged, before) > 20);
     pl_ctx_free(&ctx);
     sp_config_free(cfg);
     sp_log_setup(false, 0);
