@@ -91,6 +91,16 @@ static bool jr_string(jr *r, const char **s, size_t *len)
 
 static bool jr_value(jr *r);
 
+/* An object member's `"key" :`; k and kl receive the raw key. */
+static bool jr_key(jr *r, const char **k, size_t *kl)
+{
+    jr_ws(r);
+    if (!jr_string(r, k, kl))
+        return false;
+    jr_ws(r);
+    return r->p < r->end && *r->p++ == ':';
+}
+
 static bool jr_container(jr *r, char close, bool object)
 {
     if (++r->depth > 64)
@@ -103,16 +113,10 @@ static bool jr_container(jr *r, char close, bool object)
         return true;
     }
     for (;;) {
-        jr_ws(r);
-        if (object) {
-            const char *k;
-            size_t kl;
-            if (!jr_string(r, &k, &kl))
-                return false;
-            jr_ws(r);
-            if (r->p >= r->end || *r->p++ != ':')
-                return false;
-        }
+        const char *k;
+        size_t kl;
+        if (object && !jr_key(r, &k, &kl))
+            return false;
         if (!jr_value(r))
             return false;
         jr_ws(r);
@@ -166,13 +170,9 @@ bool sp_json_get_int(const char *j, size_t n, const char *path, long long *out)
         r.p++;
         bool found = false;
         for (;;) {
-            jr_ws(&r);
             const char *k;
             size_t kl;
-            if (!jr_string(&r, &k, &kl))
-                return false;
-            jr_ws(&r);
-            if (r.p >= r.end || *r.p++ != ':')
+            if (!jr_key(&r, &k, &kl))
                 return false;
             if (kl == sl && memcmp(k, seg, sl) == 0) {
                 found = true;

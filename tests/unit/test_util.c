@@ -145,3 +145,37 @@ TEST(log_scrub_removes_registered_secrets)
     sp_log_scrub(msg);
     CHECK_STR(msg, "auth failed with *** for abc (***)");
 }
+
+/* sp_json_get_int: the manifest reader of `load`, as a table. */
+TEST(test_json_get_int_table)
+{
+    static const struct {
+        const char *json, *path;
+        bool found;
+        long long want;
+    } rows[] = {
+        {"{\"a\": 5}", "a", true, 5},
+        {"{\"a\": -12}", "a", true, -12},
+        {"{\"x\": [1, {\"a\": 2}], \"s\": \"a\\\"}\", \"a\": 3}", "a", true, 3},
+        {"{\"tables\": {\"dim_date\": 7, \"fact_sales\": 9000}}", "tables.fact_sales", true, 9000},
+        {" {\n \"t\" : { \"u\" : { \"v\" : 1 } } }", "t.u.v", true, 1},
+        {"{\"a\": 5}", "b", false, 0},
+        {"{\"a\": {\"b\": 1}}", "a.c", false, 0},
+        {"{\"a\": \"5\"}", "a", false, 0},
+        {"{\"a\": 1.5}", "a", false, 0},
+        {"{\"a\": 1e3}", "a", false, 0},
+        {"{\"a\": 99999999999999999999}", "a", false, 0},
+        {"{\"a\": 5", "b", false, 0},
+        {"{\"x\": [1, 2, \"a\": 5}", "a", false, 0},
+        {"[1, 2]", "a", false, 0},
+        {"", "a", false, 0},
+        {"{\"b\": true, \"c\": null, \"a\": 4}", "a", true, 4},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        long long v = -777;
+        bool found = sp_json_get_int(rows[i].json, strlen(rows[i].json), rows[i].path, &v);
+        if (found != rows[i].found || (found && v != rows[i].want))
+            test_fail_at(__FILE__, __LINE__, "row %zu (%s in %s): found %d value %lld", i,
+                         rows[i].path, rows[i].json, found, v);
+    }
+}
