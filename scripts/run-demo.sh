@@ -7,7 +7,8 @@
 set -u
 sp=${1:-build/salespipe}
 "$sp" --version
-setting() { "$sp" config | awk -v n="$1" '$1==n{print $3}'; }
+config=$("$sp" config) || exit 2 # the effective values, secrets masked
+setting() { awk -v n="$1" '$1==n{print $3}' <<<"$config"; }
 data_dir=$(setting DATA_DIR)
 processed=$(setting PROCESSED_STORE)
 db=$(setting DATABASE_URL) # masked by `config`
