@@ -315,36 +315,12 @@ static inline int bind_int(sqlite3_stmt *st, int p, const sp_column *c, size_t i
     return sqlite3_bind_int64(st, p, wh_int_at(c, i));
 }
 
-/* "YYYY-MM-DD" without printf for years 0..9999 (sp_date_format does the
- * rest); buf needs 16 bytes. */
-static int format_day(int32_t days, char *buf)
-{
-    int64_t y;
-    unsigned m, d;
-    sp_civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999)
-        return sp_date_format(days, buf);
-    unsigned yy = (unsigned)y;
-    buf[0] = (char)('0' + yy / 1000);
-    buf[1] = (char)('0' + yy / 100 % 10);
-    buf[2] = (char)('0' + yy / 10 % 10);
-    buf[3] = (char)('0' + yy % 10);
-    buf[4] = '-';
-    buf[5] = (char)('0' + m / 10);
-    buf[6] = (char)('0' + m % 10);
-    buf[7] = '-';
-    buf[8] = (char)('0' + d / 10);
-    buf[9] = (char)('0' + d % 10);
-    buf[10] = '\0';
-    return 10;
-}
-
 /* buf must stay untouched until the statement has been stepped. */
 static inline int bind_date(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
-    int n = format_day(((const int32_t *)c->values)[i], buf);
+    int n = sp_date_format(((const int32_t *)c->values)[i], buf);
     return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
