@@ -17,11 +17,14 @@
 #include <sys/stat.h>
 
 #include "../util/date.h"
+#include "../util/decimal.h"
 
 enum {
     SQ_BUSY_TIMEOUT_MS = 10000,
     SQ_CACHE_KIB = 65536, /* page cache during loads: 64 MiB */
 };
+/* bind_row's buffers hold a decimal's text or a date's (16 bytes). */
+_Static_assert(SP_DECIMAL_TEXT_MAX >= 16, "a date fits a decimal text buffer");
 
 static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS dim_date("
@@ -324,12 +327,14 @@ static inline int bind_date(sqlite3_stmt *st, int p, const sp_column *c, size_t 
     return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
+/* Exact text ("-261.9600"); an integer column is a decimal of scale 0. */
 static inline int bind_decimal(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
-    size_t n = wh_decimal_text(c, i, buf);
-    return sqlite3_bind_text(st, p, buf, (int)n, SQLITE_STATIC);
+    int scale = c->type == SP_COL_DECIMAL ? c->scale : 0;
+    int n = sp_decimal_format(wh_int_at(c, i), scale, buf);
+    return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
 /* The batch's bytes outlive the step; bindings are cleared after the batch. */
@@ -351,7 +356,7 @@ static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t 
         if (b_ != SQLITE_OK && rc == SQLITE_OK)  \
             rc = b_;                             \
     } while (0)
-static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][WH_DECIMAL_TEXT_MAX])
+static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][SP_DECIMAL_TEXT_MAX])
 {
     sqlite3_stmt *st = s->insert[r->table];
     const sp_column *const *c = r->col;
@@ -404,7 +409,7 @@ static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
     sq *s = sq_of(w);
     sqlite3_stmt *st = s->insert[r->table];
     const char *table = wh_table_name(r->table);
-    char bufs[5][WH_DECIMAL_TEXT_MAX];
+    char bufs[5][SP_DECIMAL_TEXT_MAX];
     int result = SP_OK;
     for (size_t i = 0; i < r->n; i++) {
         int rc = bind_row(s, r, i, bufs);
