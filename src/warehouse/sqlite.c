@@ -337,16 +337,16 @@ static inline int bind_decimal(sqlite3_stmt *st, int p, const sp_column *c, size
     return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
-/* The batch's bytes outlive the step; bindings are cleared after the batch. */
+/* The batch's bytes outlive the step; bindings are cleared after the batch.
+ * The 64-bit bind lets SQLite itself refuse an over-long text, so its
+ * message ("string or blob too big") is there for sq_fail. */
 static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t i)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
     size_t len;
     const char *t = wh_text_at(c, i, &len);
-    if (len > INT32_MAX)
-        return SQLITE_TOOBIG;
-    return sqlite3_bind_text(st, p, t, (int)len, SQLITE_STATIC);
+    return sqlite3_bind_text64(st, p, t, len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
 /* Bind through B(): the first failing bind's code is kept. */
