@@ -26,6 +26,7 @@
 #include "../rules/rules.h"
 #include "../util/buf.h"
 #include "../util/date.h"
+#include "../util/decimal.h"
 #include "../util/json.h"
 #include "../util/log.h"
 #include "../util/sha256.h"
@@ -610,7 +611,7 @@ static void build_manifest(sp_buf *b, const pl_ctx *ctx, const tf_job *jobs, int
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    rules_format_decimal(sh->threshold, 4, thr);
+    sp_decimal_format(sh->threshold, 4, thr);
     sp_buf_puts(b, "{\n  \"ds\": ");
     sp_json_cstr(b, ctx->ds);
     sp_buf_puts(b, ",\n  \"run_id\": ");

@@ -79,11 +79,6 @@ bool rules_parse_int32(const char *p, size_t n, int32_t *out);
  * 10^16 for DECIMAL(18,2)). */
 bool rules_div_round(__int128 num, __int128 den, int64_t limit, int64_t *out);
 
-/* Write v / 10^scale with exactly `scale` fractional digits ("-0.1250"),
- * NUL-terminated; out needs 24 bytes. Returns the length. Any int64 v;
- * `scale` is clamped to 0..18. parse(format(v)) == v for |v| < 10^18. */
-int rules_format_decimal(int64_t v, int scale, char *out);
-
 /* The fields one row needs, as trimmed text views (from the CSV reader). */
 typedef struct rules_text {
     const char *p;

@@ -42,7 +42,20 @@ int sp_date_format(int64_t days, char *out)
     int64_t y;
     unsigned m, d;
     sp_civil_from_days(days, &y, &m, &d);
-    if (y >= 0 && y <= 9999)
-        return snprintf(out, 16, "%04lld-%02u-%02u", (long long)y, m, d);
-    return snprintf(out, 16, "%+lld-%02u-%02u", (long long)y, m, d);
+    if (y < 0 || y > 9999)
+        return snprintf(out, 16, "%+lld-%02u-%02u", (long long)y, m, d);
+    /* The usual years without printf: the warehouse formats dates per row. */
+    unsigned yy = (unsigned)y;
+    out[0] = (char)('0' + yy / 1000);
+    out[1] = (char)('0' + yy / 100 % 10);
+    out[2] = (char)('0' + yy / 10 % 10);
+    out[3] = (char)('0' + yy % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + d / 10);
+    out[9] = (char)('0' + d % 10);
+    out[10] = '\0';
+    return 10;
 }

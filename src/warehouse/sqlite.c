@@ -17,11 +17,14 @@
 #include <sys/stat.h>
 
 #include "../util/date.h"
+#include "../util/decimal.h"
 
 enum {
     SQ_BUSY_TIMEOUT_MS = 10000,
     SQ_CACHE_KIB = 65536, /* page cache during loads: 64 MiB */
 };
+/* bind_row's buffers hold a decimal's text or a date's (16 bytes). */
+_Static_assert(SP_DECIMAL_TEXT_MAX >= 16, "a date fits a decimal text buffer");
 
 static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS dim_date("
@@ -315,57 +318,35 @@ static inline int bind_int(sqlite3_stmt *st, int p, const sp_column *c, size_t i
     return sqlite3_bind_int64(st, p, wh_int_at(c, i));
 }
 
-/* "YYYY-MM-DD" without printf for years 0..9999 (sp_date_format does the
- * rest); buf needs 16 bytes. */
-static int format_day(int32_t days, char *buf)
-{
-    int64_t y;
-    unsigned m, d;
-    sp_civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999)
-        return sp_date_format(days, buf);
-    unsigned yy = (unsigned)y;
-    buf[0] = (char)('0' + yy / 1000);
-    buf[1] = (char)('0' + yy / 100 % 10);
-    buf[2] = (char)('0' + yy / 10 % 10);
-    buf[3] = (char)('0' + yy % 10);
-    buf[4] = '-';
-    buf[5] = (char)('0' + m / 10);
-    buf[6] = (char)('0' + m % 10);
-    buf[7] = '-';
-    buf[8] = (char)('0' + d / 10);
-    buf[9] = (char)('0' + d % 10);
-    buf[10] = '\0';
-    return 10;
-}
-
 /* buf must stay untouched until the statement has been stepped. */
 static inline int bind_date(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
-    int n = format_day(((const int32_t *)c->values)[i], buf);
+    int n = sp_date_format(((const int32_t *)c->values)[i], buf);
     return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
+/* Exact text ("-261.9600"); an integer column is a decimal of scale 0. */
 static inline int bind_decimal(sqlite3_stmt *st, int p, const sp_column *c, size_t i, char *buf)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
-    size_t n = wh_decimal_text(c, i, buf);
-    return sqlite3_bind_text(st, p, buf, (int)n, SQLITE_STATIC);
+    int scale = c->type == SP_COL_DECIMAL ? c->scale : 0;
+    int n = sp_decimal_format(wh_int_at(c, i), scale, buf);
+    return sqlite3_bind_text(st, p, buf, n, SQLITE_STATIC);
 }
 
-/* The batch's bytes outlive the step; bindings are cleared after the batch. */
+/* The batch's bytes outlive the step; bindings are cleared after the batch.
+ * The 64-bit bind lets SQLite itself refuse an over-long text, so its
+ * message ("string or blob too big") is there for sq_fail. */
 static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t i)
 {
     if (!c || wh_is_null(c, i))
         return sqlite3_bind_null(st, p);
     size_t len;
     const char *t = wh_text_at(c, i, &len);
-    if (len > INT32_MAX)
-        return SQLITE_TOOBIG;
-    return sqlite3_bind_text(st, p, t, (int)len, SQLITE_STATIC);
+    return sqlite3_bind_text64(st, p, t, len, SQLITE_STATIC, SQLITE_UTF8);
 }
 
 /* Bind through B(): the first failing bind's code is kept. */
@@ -375,7 +356,7 @@ static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t 
         if (b_ != SQLITE_OK && rc == SQLITE_OK)  \
             rc = b_;                             \
     } while (0)
-static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][WH_DECIMAL_TEXT_MAX])
+static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][SP_DECIMAL_TEXT_MAX])
 {
     sqlite3_stmt *st = s->insert[r->table];
     const sp_column *const *c = r->col;
@@ -428,7 +409,7 @@ static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
     sq *s = sq_of(w);
     sqlite3_stmt *st = s->insert[r->table];
     const char *table = wh_table_name(r->table);
-    char bufs[5][WH_DECIMAL_TEXT_MAX];
+    char bufs[5][SP_DECIMAL_TEXT_MAX];
     int result = SP_OK;
     for (size_t i = 0; i < r->n; i++) {
         int rc = bind_row(s, r, i, bufs);

@@ -63,30 +63,6 @@ const char *wh_table_name(wh_table t)
     return "(unknown table)";
 }
 
-size_t wh_decimal_text(const sp_column *c, size_t i, char *out)
-{
-    int64_t v = wh_int_at(c, i);
-    int scale = c->type == SP_COL_DECIMAL ? c->scale : 0;
-    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    char tmp[WH_DECIMAL_TEXT_MAX];
-    char *end = tmp + sizeof tmp, *p = end;
-    int k = 0;
-    /* Right to left: `scale` fraction digits, the point, then at least one
-     * integer digit ("0.0050"). */
-    do {
-        *--p = (char)('0' + m % 10);
-        m /= 10;
-        if (++k == scale)
-            *--p = '.';
-    } while (m || k <= scale);
-    if (v < 0)
-        *--p = '-';
-    size_t n = (size_t)(end - p);
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return n;
-}
-
 /* ---- key maps ------------------------------------------------------------ */
 
 typedef struct wh_slot {

@@ -122,9 +122,4 @@ static inline const char *wh_text_at(const sp_column *c, size_t i, size_t *len)
     return (const char *)c->bytes + c->offsets[i];
 }
 
-/* Exact decimal text of a DECIMAL (or integer) value: "-261.9600".
- * out needs WH_DECIMAL_TEXT_MAX bytes. Returns the length. */
-enum { WH_DECIMAL_TEXT_MAX = 48 };
-size_t wh_decimal_text(const sp_column *c, size_t i, char *out);
-
 #endif

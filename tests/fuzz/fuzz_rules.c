@@ -11,6 +11,7 @@
 
 #include "../../src/rules/rules.h"
 #include "../../src/util/date.h"
+#include "../../src/util/decimal.h"
 
 /* The views handed to the parsers are exact-size heap copies, so ASan flags
  * any read past n (libFuzzer's own buffer may be followed by slack). */
@@ -57,7 +58,7 @@ static void check_decimal(const char *p, size_t n)
         if (v <= -1000000000000000000LL || v >= 1000000000000000000LL)
             abort();
         char out[24];
-        int len = rules_format_decimal(v, scales[i], out);
+        int len = sp_decimal_format(v, scales[i], out);
         int64_t back;
         bool again;
         if (len <= 0 || len >= 24 || (size_t)len != strlen(out) ||

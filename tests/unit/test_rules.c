@@ -7,6 +7,7 @@
 
 #include "../../src/rules/rules.h"
 #include "../../src/util/date.h"
+#include "../../src/util/decimal.h"
 #include "../test.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -384,7 +385,7 @@ TEST(test_rules_format_decimal)
     };
     for (size_t i = 0; i < N(rows); i++) {
         char out[24];
-        int len = rules_format_decimal(rows[i].v, rows[i].scale, out);
+        int len = sp_decimal_format(rows[i].v, rows[i].scale, out);
         if (len != (int)strlen(rows[i].text) || strcmp(out, rows[i].text) != 0)
             test_fail_at(__FILE__, __LINE__, "format row %zu %lld scale %d: \"%s\" (%d), expected \"%s\"",
                          i, (long long)rows[i].v, rows[i].scale, out, len, rows[i].text);
@@ -402,7 +403,7 @@ TEST(test_rules_format_parse_round_trip)
     for (size_t s = 0; s < N(scales); s++) {
         for (size_t i = 0; i < N(values); i++) {
             char out[24];
-            int len = rules_format_decimal(values[i], scales[s], out);
+            int len = sp_decimal_format(values[i], scales[s], out);
             int64_t back = -7;
             bool rounded = true;
             bool ok = rules_parse_decimal(out, (size_t)len, scales[s], &back, &rounded);
@@ -419,7 +420,7 @@ TEST(test_rules_format_parse_round_trip)
         if (x & 1)
             v = -v;
         char out[24];
-        int len = rules_format_decimal(v, 4, out);
+        int len = sp_decimal_format(v, 4, out);
         int64_t back = -7;
         if (!rules_parse_decimal(out, (size_t)len, 4, &back, NULL) || back != v) {
             test_fail_at(__FILE__, __LINE__, "round trip %lld: \"%s\" → %lld", (long long)v, out,

@@ -114,6 +114,15 @@ TEST(date_validity_table)
     CHECK_STR(out, "1969-12-31");
     sp_date_format(sp_days_from_civil(2026, 11, 26), out);
     CHECK_STR(out, "2026-11-26");
+    /* Both sides of the edges of the four-digit years. */
+    CHECK_INT(sp_date_format(sp_days_from_civil(0, 1, 1), out), 10);
+    CHECK_STR(out, "0000-01-01");
+    CHECK_INT(sp_date_format(sp_days_from_civil(9999, 12, 31), out), 10);
+    CHECK_STR(out, "9999-12-31");
+    CHECK_INT(sp_date_format(sp_days_from_civil(10000, 1, 1), out), 12);
+    CHECK_STR(out, "+10000-01-01");
+    CHECK_INT(sp_date_format(sp_days_from_civil(-1, 12, 31), out), 8);
+    CHECK_STR(out, "-1-12-31");
 }
 
 TEST(error_prefix_and_retryable)
