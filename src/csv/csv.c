@@ -32,7 +32,7 @@ typedef enum bad_kind { BAD_NONE, BAD_UTF8, BAD_NUL } bad_kind;
 
 struct csv_reader {
     int fd;
-    char *path, *name;
+    char *name;
     csv_options opt; /* defaults filled in */
     size_t read_size;
     read_mode mode;
@@ -625,7 +625,7 @@ int csv_open(csv_reader **out, const char *path, const char *name, const csv_opt
     csv_reader *r = calloc(1, sizeof *r);
     if (r)
         r->fd = -1;
-    if (!r || !(r->path = strdup(path)) || !(r->name = strdup(name))) {
+    if (!r || !(r->name = strdup(name))) {
         csv_close(r);
         return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", name);
     }
@@ -659,7 +659,6 @@ void csv_close(csv_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
-    free(r->path);
     free(r->name);
     free(r->buf);
     free(r->raw);
