@@ -608,11 +608,7 @@ static char *put_date(char *o, int32_t days, enum date_style st)
         *o++ = '/';
         break;
     case DS_ISO:
-        o = put_u64(o, yy);
-        *o++ = '-';
-        o = put_2d(o, m);
-        *o++ = '-';
-        return put_2d(o, d);
+        return o + sp_date_format(days, o); /* needs 16 bytes at o */
     case DS_MDY_PAD:
         o = put_2d(o, m);
         *o++ = '/';
