@@ -32,7 +32,7 @@ typedef enum bad_kind { BAD_NONE, BAD_UTF8, BAD_NUL } bad_kind;
 
 struct csv_reader {
     int fd;
-    char *path, *name;
+    char *name;
     csv_options opt; /* defaults filled in */
     size_t read_size;
     read_mode mode;
@@ -144,9 +144,10 @@ static int grow_fields(csv_reader *r, size_t nf)
     return P_DONE;
 }
 
-/* Called once per parse attempt, before the first copy: every scratch byte
- * comes from a distinct input byte of the attempt, so `need` bytes suffice
- * and the scratch never moves under a field view of the same record. */
+/* Called before each copy with the same `need` (the attempt's whole text,
+ * lim - start): every scratch byte comes from a distinct input byte of the
+ * attempt, so `need` bytes suffice, and only the first call of an attempt
+ * can move the scratch, before any field view points into it. */
 static int scratch_reserve(csv_reader *r, size_t need)
 {
     if (r->scap < need) {
@@ -225,7 +226,7 @@ static int parse_record(csv_reader *r, csv_record *rec)
     }
 
     size_t nf = 0;
-    bool quoted = false, scratch_ready = false, unterminated = false;
+    bool quoted = false, unterminated = false;
     const char *text_end, *next;
     r->slen = 0;
     for (;;) {
@@ -267,11 +268,8 @@ static int parse_record(csv_reader *r, csv_record *rec)
                 return P_MORE;
             if (dq + 1 == lim || dq[1] != '"')
                 break;
-            if (!scratch_ready) {
-                if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
-                    return rc;
-                scratch_ready = true;
-            }
+            if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
+                return rc;
             scratch_put(r, seg, (size_t)(dq + 1 - seg)); /* keeps one quote */
             copied = true;
             q = seg = dq + 2;
@@ -337,11 +335,8 @@ static int parse_record(csv_reader *r, csv_record *rec)
             }
         }
         if (after || copied) {
-            if (!scratch_ready) {
-                if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
-                    return rc;
-                scratch_ready = true;
-            }
+            if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
+                return rc;
             scratch_put(r, seg, (size_t)(dq - seg));
             if (after)
                 scratch_put(r, after, (size_t)(tail_end - after));
@@ -625,7 +620,7 @@ int csv_open(csv_reader **out, const char *path, const char *name, const csv_opt
     csv_reader *r = calloc(1, sizeof *r);
     if (r)
         r->fd = -1;
-    if (!r || !(r->path = strdup(path)) || !(r->name = strdup(name))) {
+    if (!r || !(r->name = strdup(name))) {
         csv_close(r);
         return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", name);
     }
@@ -659,7 +654,6 @@ void csv_close(csv_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
-    free(r->path);
     free(r->name);
     free(r->buf);
     free(r->raw);

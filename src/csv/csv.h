@@ -63,8 +63,9 @@ enum {
 };
 
 /* Open `path` for reading. `name` is how errors name the file (e.g. the
- * store key "runs/2024-01-01/West_orders.csv"); both are copied.
- * opt may be NULL for defaults. */
+ * store key "runs/2024-01-01/West_orders.csv") and is copied; `path` is
+ * only used by this call (rewinds seek the open file). opt may be NULL for
+ * defaults. */
 int csv_open(csv_reader **out, const char *path, const char *name, const csv_options *opt,
              sp_error *err);
 void csv_close(csv_reader *r); /* NULL is allowed */

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../csv/csv.h"
+#include "../util/buf.h"
 #include "../util/date.h"
 
 /* ---- random numbers: splitmix64 seeds xoshiro256** ---------------------- */
@@ -359,35 +361,22 @@ static bool has_high_byte(const char *s, size_t n)
     return false;
 }
 
-/* Copy s into dst as one CSV field, quoted when it holds a comma, a quote, a
- * line end or surrounding spaces. Returns the length, or 0 when it does not
- * fit in cap. */
-static size_t csv_quote(char *dst, size_t cap, const char *s, size_t n)
+/* s as one CSV field, quoted by csv_write_field's rule (the one the reader
+ * reads back), into dst[cap] through the scratch q. Returns SP_OK, or an
+ * error when q cannot grow or the field does not fit its slot. */
+static int put_csv_field(sp_buf *q, char *dst, size_t cap, const char *s, size_t n, size_t *len,
+                         sp_error *err)
 {
-    bool quote = n && (s[0] == ' ' || s[n - 1] == ' ');
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    size_t o = 0;
-    if (!quote) {
-        if (n > cap)
-            return 0;
-        memcpy(dst, s, n);
-        return n;
-    }
-    if (o + 1 > cap)
-        return 0;
-    dst[o++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (o + 2 > cap)
-            return 0;
-        if (s[i] == '"')
-            dst[o++] = '"';
-        dst[o++] = s[i];
-    }
-    if (o + 1 > cap)
-        return 0;
-    dst[o++] = '"';
-    return o;
+    sp_buf_reset(q);
+    csv_write_field(q, s, n);
+    if (q->broken)
+        return sp_fail(err, SP_ERR_NOMEM, "gen: out of memory for the catalogue");
+    if (q->len > cap)
+        return sp_fail(err, SP_ERR_INTERNAL, "gen: name longer than %zu bytes: %s", cap, s);
+    if (q->len)
+        memcpy(dst, q->data, q->len);
+    *len = q->len;
+    return SP_OK;
 }
 
 static uint32_t list_len(const char *const *l)
@@ -398,8 +387,11 @@ static uint32_t list_len(const char *const *l)
     return n;
 }
 
-static void build_pools(pools *pl)
+static int build_pools(pools *pl, sp_error *err)
 {
+    sp_buf q;
+    sp_buf_init(&q, 0);
+    int rc = SP_OK;
     rng r;
     rng_seed(&r, 0x5A1E5F1FEull); /* the catalogue does not depend on --seed */
     pl->nproducts = 0;
@@ -408,7 +400,7 @@ static void build_pools(pools *pl)
         const sub_category *sc = &SUBS[s];
         uint32_t nb = list_len(sc->brands), ni = list_len(sc->items), nv = list_len(sc->variants);
         uint32_t number = 10000000 + rng_below(&r, 200);
-        for (int k = 0; k < sc->nproducts; k++) {
+        for (int k = 0; k < sc->nproducts && rc == SP_OK; k++) {
             product *p = &pl->products[pl->nproducts];
             number += 1 + rng_below(&r, 9);
             p->id_len = (uint8_t)snprintf(p->id, sizeof p->id, "%s-%s-%08u", sc->prefix, sc->code,
@@ -425,8 +417,9 @@ static void build_pools(pools *pl)
                 snprintf(raw, sizeof raw, "%s by %s", item, brand);
             else
                 snprintf(raw, sizeof raw, "%s %s", brand, item);
-            size_t n = strlen(raw);
-            p->name_len = (uint16_t)csv_quote(p->name, sizeof p->name, raw, n);
+            size_t n = strlen(raw), len = 0;
+            rc = put_csv_field(&q, p->name, sizeof p->name, raw, n, &len, err);
+            p->name_len = (uint16_t)len;
             p->nonascii = has_high_byte(raw, n);
             if (p->nonascii && pl->nonascii_product < 0)
                 pl->nonascii_product = pl->nproducts;
@@ -441,14 +434,15 @@ static void build_pools(pools *pl)
     uint32_t nf = sizeof FIRST_NAMES / sizeof FIRST_NAMES[0];
     uint32_t nl = sizeof LAST_NAMES / sizeof LAST_NAMES[0];
     pl->nonascii_customer = -1;
-    for (int k = 0; k < NCUSTOMERS; k++) {
+    for (int k = 0; k < NCUSTOMERS && rc == SP_OK; k++) {
         customer *c = &pl->customers[k];
         const char *first = FIRST_NAMES[rng_below(&r, nf)];
         const char *last = LAST_NAMES[rng_below(&r, nl)];
         char raw[64];
         snprintf(raw, sizeof raw, "%s %s", first, last);
-        size_t n = strlen(raw);
-        c->name_len = (uint8_t)csv_quote(c->name, sizeof c->name, raw, n);
+        size_t n = strlen(raw), len = 0;
+        rc = put_csv_field(&q, c->name, sizeof c->name, raw, n, &len, err);
+        c->name_len = (uint8_t)len;
         c->nonascii = has_high_byte(raw, n);
         if (c->nonascii && pl->nonascii_customer < 0)
             pl->nonascii_customer = k;
@@ -457,6 +451,8 @@ static void build_pools(pools *pl)
         uint32_t seg = rng_below(&r, 100);
         c->segment = seg < 52 ? 0 : seg < 82 ? 1 : 2;
     }
+    sp_buf_free(&q);
+    return rc;
 }
 
 /* ---- dirty cases -------------------------------------------------------- */
@@ -612,11 +608,7 @@ static char *put_date(char *o, int32_t days, enum date_style st)
         *o++ = '/';
         break;
     case DS_ISO:
-        o = put_u64(o, yy);
-        *o++ = '-';
-        o = put_2d(o, m);
-        *o++ = '-';
-        return put_2d(o, d);
+        return o + sp_date_format(days, o); /* needs 16 bytes at o */
     case DS_MDY_PAD:
         o = put_2d(o, m);
         *o++ = '/';
@@ -1237,7 +1229,11 @@ int gen_write(const gen_options *opt, gen_summary *summary, sp_error *err)
         free(jobs);
         return sp_fail(err, SP_ERR_NOMEM, "gen: no memory for the pools");
     }
-    build_pools(pl);
+    if (build_pools(pl, err) != SP_OK) {
+        free(pl);
+        free(jobs);
+        return err->code;
+    }
 
     /* One thread per file: each file has its own random stream, so the
      * bytes do not depend on scheduling. */

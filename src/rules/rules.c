@@ -5,6 +5,8 @@
  * dependent or floating-point code (no strtod, no sscanf, no double). */
 #include "rules.h"
 
+#include <string.h>
+
 #include "../util/date.h"
 
 #define DEC_LIMIT 1000000000000000000LL /* 10^18: DECIMAL(18, s) holds |v| < this */
@@ -43,10 +45,7 @@ const char *rules_date_order_name(rules_date_order o)
 bool rules_date_order_parse(const char *s, rules_date_order *out)
 {
     for (unsigned i = 0; s && i < 4; i++) {
-        const char *a = s, *b = order_names[i];
-        while (*a && *a == *b)
-            a++, b++;
-        if (*a == '\0' && *b == '\0') {
+        if (strcmp(s, order_names[i]) == 0) {
             *out = (rules_date_order)i;
             return true;
         }
