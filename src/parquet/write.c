@@ -1544,7 +1544,7 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
                                    "column %s: value of %u bytes at row %zu, type_length is %d",
                                    c->name, b - a, r, c->spec.type_length);
             }
-            bool ascii = v->valid == NULL &&
+            bool ascii = c->spec.logical == PQ_LOGICAL_STRING && v->valid == NULL &&
                          (v->offsets[n] == v->offsets[0] ||
                           all_ascii(v->bytes + v->offsets[0], v->offsets[n] - v->offsets[0]));
             if (c->spec.logical == PQ_LOGICAL_STRING && !ascii) {
