@@ -1036,6 +1036,16 @@ static void write_statistics(pq_tenc *t, const pqw_column *c)
                 fp ? c->nan_count : -1);
 }
 
+/* One PageEncodingStats list element: `count` pages of `page_type` in `encoding`. */
+static void write_page_encoding_stats(pq_tenc *t, int page_type, int encoding, int count)
+{
+    pq_tenc_struct_begin(t);
+    pq_tenc_field_i32(t, 1, page_type);
+    pq_tenc_field_i32(t, 2, encoding);
+    pq_tenc_field_i32(t, 3, count);
+    pq_tenc_struct_end(t);
+}
+
 static void column_reset_chunk(const pq_writer *w, pqw_column *c)
 {
     sp_buf_reset(&c->chunk);
@@ -1118,31 +1128,15 @@ static int flush_row_group(pq_writer *w, sp_error *err)
                   (c->chunk_delta_pages > 0);
         pq_tenc_field_list_begin(&t, 13, PQ_TC_STRUCT, (size_t)nst);
         if (c->chunk_dict_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DICTIONARY);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_PLAIN);
-            pq_tenc_field_i32(&t, 3, 1);
-            pq_tenc_struct_end(&t);
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_RLE_DICTIONARY);
-            pq_tenc_field_i32(&t, 3, c->chunk_dict_pages);
-            pq_tenc_struct_end(&t);
+            write_page_encoding_stats(&t, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN, 1);
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_RLE_DICTIONARY,
+                                      c->chunk_dict_pages);
         }
-        if (c->chunk_plain_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_PLAIN);
-            pq_tenc_field_i32(&t, 3, c->chunk_plain_pages);
-            pq_tenc_struct_end(&t);
-        }
-        if (c->chunk_delta_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_DELTA_BINARY_PACKED);
-            pq_tenc_field_i32(&t, 3, c->chunk_delta_pages);
-            pq_tenc_struct_end(&t);
-        }
+        if (c->chunk_plain_pages > 0)
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_PLAIN, c->chunk_plain_pages);
+        if (c->chunk_delta_pages > 0)
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_DELTA_BINARY_PACKED,
+                                      c->chunk_delta_pages);
         pq_tenc_struct_end(&t); /* ColumnMetaData */
         pq_tenc_struct_end(&t); /* ColumnChunk */
         column_reset_chunk(w, c);
