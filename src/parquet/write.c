@@ -995,6 +995,34 @@ static void stats_bytes(const pqw_column *c, uint8_t *mn, uint8_t *mx, size_t *l
     *mnlen = *mxlen = *len;
 }
 
+/* Statistics (ColumnMetaData field 12) as this writer writes them, for its
+ * own chunks and for chunks carried over by pq_writer_append_file: min/max
+ * PLAIN-encoded when mm, null_count and nan_count when >= 0. */
+static void write_stats(pq_tenc *t, pq_physical physical, bool mm, const uint8_t *mn,
+                        size_t mnlen, const uint8_t *mx, size_t mxlen, int64_t nulls,
+                        int64_t nans)
+{
+    /* The deprecated fields are signed-order only: numbers, not strings. */
+    bool legacy = physical == PQ_INT32 || physical == PQ_INT64 || physical == PQ_FLOAT ||
+                  physical == PQ_DOUBLE;
+    pq_tenc_field_struct_begin(t, 12);
+    if (mm && legacy) {
+        pq_tenc_field_binary(t, 1, mx, mxlen);
+        pq_tenc_field_binary(t, 2, mn, mnlen);
+    }
+    if (nulls >= 0)
+        pq_tenc_field_i64(t, 3, nulls);
+    if (mm) {
+        pq_tenc_field_binary(t, 5, mx, mxlen);
+        pq_tenc_field_binary(t, 6, mn, mnlen);
+        pq_tenc_field_bool(t, 7, true);
+        pq_tenc_field_bool(t, 8, true);
+    }
+    if (nans >= 0)
+        pq_tenc_field_i64(t, 9, nans);
+    pq_tenc_struct_end(t);
+}
+
 static void write_statistics(pq_tenc *t, const pqw_column *c)
 {
     bool mm = c->has_mm && !c->stats_dropped;
@@ -1003,23 +1031,18 @@ static void write_statistics(pq_tenc *t, const pqw_column *c)
     size_t len = 0, mnlen = 0, mxlen = 0;
     if (mm)
         stats_bytes(c, mnb, mxb, &len, &pmn, &pmx, &mnlen, &mxlen);
-    /* The deprecated fields are signed-order only: numbers, not strings. */
-    bool legacy = c->spec.physical == PQ_INT32 || c->spec.physical == PQ_INT64 ||
-                  c->spec.physical == PQ_FLOAT || c->spec.physical == PQ_DOUBLE;
-    pq_tenc_field_struct_begin(t, 12);
-    if (mm && legacy) {
-        pq_tenc_field_binary(t, 1, pmx, mxlen);
-        pq_tenc_field_binary(t, 2, pmn, mnlen);
-    }
-    pq_tenc_field_i64(t, 3, c->chunk_nulls);
-    if (mm) {
-        pq_tenc_field_binary(t, 5, pmx, mxlen);
-        pq_tenc_field_binary(t, 6, pmn, mnlen);
-        pq_tenc_field_bool(t, 7, true);
-        pq_tenc_field_bool(t, 8, true);
-    }
-    if (c->spec.physical == PQ_FLOAT || c->spec.physical == PQ_DOUBLE)
-        pq_tenc_field_i64(t, 9, c->nan_count);
+    bool fp = c->spec.physical == PQ_FLOAT || c->spec.physical == PQ_DOUBLE;
+    write_stats(t, c->spec.physical, mm, pmn, mnlen, pmx, mxlen, c->chunk_nulls,
+                fp ? c->nan_count : -1);
+}
+
+/* One PageEncodingStats list element: `count` pages of `page_type` in `encoding`. */
+static void write_page_encoding_stats(pq_tenc *t, int page_type, int encoding, int count)
+{
+    pq_tenc_struct_begin(t);
+    pq_tenc_field_i32(t, 1, page_type);
+    pq_tenc_field_i32(t, 2, encoding);
+    pq_tenc_field_i32(t, 3, count);
     pq_tenc_struct_end(t);
 }
 
@@ -1105,31 +1128,15 @@ static int flush_row_group(pq_writer *w, sp_error *err)
                   (c->chunk_delta_pages > 0);
         pq_tenc_field_list_begin(&t, 13, PQ_TC_STRUCT, (size_t)nst);
         if (c->chunk_dict_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DICTIONARY);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_PLAIN);
-            pq_tenc_field_i32(&t, 3, 1);
-            pq_tenc_struct_end(&t);
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_RLE_DICTIONARY);
-            pq_tenc_field_i32(&t, 3, c->chunk_dict_pages);
-            pq_tenc_struct_end(&t);
+            write_page_encoding_stats(&t, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN, 1);
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_RLE_DICTIONARY,
+                                      c->chunk_dict_pages);
         }
-        if (c->chunk_plain_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_PLAIN);
-            pq_tenc_field_i32(&t, 3, c->chunk_plain_pages);
-            pq_tenc_struct_end(&t);
-        }
-        if (c->chunk_delta_pages > 0) {
-            pq_tenc_struct_begin(&t);
-            pq_tenc_field_i32(&t, 1, PQW_PAGE_DATA);
-            pq_tenc_field_i32(&t, 2, PQ_ENC_DELTA_BINARY_PACKED);
-            pq_tenc_field_i32(&t, 3, c->chunk_delta_pages);
-            pq_tenc_struct_end(&t);
-        }
+        if (c->chunk_plain_pages > 0)
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_PLAIN, c->chunk_plain_pages);
+        if (c->chunk_delta_pages > 0)
+            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_DELTA_BINARY_PACKED,
+                                      c->chunk_delta_pages);
         pq_tenc_struct_end(&t); /* ColumnMetaData */
         pq_tenc_struct_end(&t); /* ColumnChunk */
         column_reset_chunk(w, c);
@@ -1544,7 +1551,7 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
                                    "column %s: value of %u bytes at row %zu, type_length is %d",
                                    c->name, b - a, r, c->spec.type_length);
             }
-            bool ascii = v->valid == NULL &&
+            bool ascii = c->spec.logical == PQ_LOGICAL_STRING && v->valid == NULL &&
                          (v->offsets[n] == v->offsets[0] ||
                           all_ascii(v->bytes + v->offsets[0], v->offsets[n] - v->offsets[0]));
             if (c->spec.logical == PQ_LOGICAL_STRING && !ascii) {
@@ -1695,23 +1702,10 @@ static void write_chunk_meta(pq_tenc *t, const pqw_column *c, const pq_chunk_inf
     pq_tenc_field_i64(t, 9, data_off);
     if (dict_off >= 0)
         pq_tenc_field_i64(t, 11, dict_off);
+    /* The reader does not deliver nan_count, so it is not carried over. */
     const pq_stats *st = &ci->stats;
-    pq_tenc_field_struct_begin(t, 12); /* Statistics, as our writer wrote them */
-    bool legacy = c->spec.physical == PQ_INT32 || c->spec.physical == PQ_INT64 ||
-                  c->spec.physical == PQ_FLOAT || c->spec.physical == PQ_DOUBLE;
-    if (st->has_min_max && legacy) {
-        pq_tenc_field_binary(t, 1, st->max, st->max_len);
-        pq_tenc_field_binary(t, 2, st->min, st->min_len);
-    }
-    if (st->null_count >= 0)
-        pq_tenc_field_i64(t, 3, st->null_count);
-    if (st->has_min_max) {
-        pq_tenc_field_binary(t, 5, st->max, st->max_len);
-        pq_tenc_field_binary(t, 6, st->min, st->min_len);
-        pq_tenc_field_bool(t, 7, true);
-        pq_tenc_field_bool(t, 8, true);
-    }
-    pq_tenc_struct_end(t);
+    write_stats(t, c->spec.physical, st->has_min_max, st->min, st->min_len, st->max, st->max_len,
+                st->null_count, -1);
     pq_tenc_struct_end(t); /* ColumnMetaData */
     pq_tenc_struct_end(t); /* ColumnChunk */
 }
