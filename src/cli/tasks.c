@@ -97,7 +97,7 @@ int cmd_gen(const sp_cli *cli)
     sp_error_clear(&err);
     int rc = gen_write(&o, &s, &err);
     if (rc != SP_OK) {
-        sp_log(SP_LOG_ERROR, "gen: %s", err.msg);
+        sp_log(SP_LOG_ERROR, "%s", err.msg); /* gen's messages start "gen: " */
         return exit_code(rc);
     }
     int64_t rows = 0, bytes = 0;

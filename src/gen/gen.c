@@ -18,6 +18,7 @@
 #include "../csv/csv.h"
 #include "../util/buf.h"
 #include "../util/date.h"
+#include "../util/fsutil.h"
 
 /* ---- random numbers: splitmix64 seeds xoshiro256** ---------------------- */
 
@@ -1189,30 +1190,6 @@ static void *file_thread(void *arg)
     return NULL;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir, sp_error *err)
-{
-    char path[4096];
-    size_t n = strlen(dir);
-    if (n >= sizeof path)
-        return sp_fail(err, SP_ERR_USAGE, "gen: output directory name too long: %s", dir);
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return sp_fail(err, SP_ERR_IO, "gen: cannot create directory %s: %s", path,
-                           strerror(errno));
-        path[i] = c;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return sp_fail(err, SP_ERR_IO, "gen: %s is not a directory", dir);
-    return SP_OK;
-}
-
 int gen_write(const gen_options *opt, gen_summary *summary, sp_error *err)
 {
     if (!opt || !opt->out_dir || !opt->out_dir[0])
@@ -1220,7 +1197,8 @@ int gen_write(const gen_options *opt, gen_summary *summary, sp_error *err)
     if (opt->rows < 0 || opt->rows > GEN_MAX_ROWS)
         return sp_fail(err, SP_ERR_USAGE, "gen: rows must be between 0 and %lld, not %lld",
                        (long long)GEN_MAX_ROWS, (long long)opt->rows);
-    SP_TRY(make_dirs(opt->out_dir, err));
+    if (sp_mkdirs(opt->out_dir, strlen(opt->out_dir), err) != SP_OK)
+        return sp_error_prefix(err, "gen");
 
     pools *pl = malloc(sizeof *pl);
     file_job *jobs = calloc(GEN_REGIONS, sizeof *jobs);

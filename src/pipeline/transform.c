@@ -27,6 +27,7 @@
 #include "../util/buf.h"
 #include "../util/date.h"
 #include "../util/decimal.h"
+#include "../util/fsutil.h"
 #include "../util/json.h"
 #include "../util/log.h"
 #include "../util/sha256.h"
@@ -725,31 +726,12 @@ static void remove_workdir(const char *dir, const tf_job *jobs, int n)
     rmdir(dir);
 }
 
-/* mkdir -p: create dir and its missing parents. */
-static int make_dirs(const char *dir, sp_error *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return sp_fail(err, SP_ERR_USAGE, "%s: path too long", dir);
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
-        if (c == '\0')
-            return SP_OK;
-        *p = c;
-    }
-}
-
 static int make_workdir(store *processed, char *out, size_t outsz, sp_error *err)
 {
     static atomic_int seq;
     const char *root = store_local_root(processed);
     if (root) {
-        SP_TRY(make_dirs(root, err));
+        SP_TRY(sp_mkdirs(root, strlen(root), err));
         if (snprintf(out, outsz, "%s/.tmp-transform-%d-%d", root, (int)getpid(),
                      atomic_fetch_add(&seq, 1)) >= (int)outsz)
             return sp_fail(err, SP_ERR_USAGE, "PROCESSED_STORE path too long");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/fsutil.h"
 #include "../util/sha256.h"
 
 enum {
@@ -81,32 +82,6 @@ static int sync_dir(const char *dir)
     return 0;
 }
 
-/* mkdir -p. On failure errno is set and `failed` (STORE_PATH_MAX bytes)
- * holds the directory that could not be created. */
-static int mkdir_p(const char *dir, char *failed)
-{
-    char buf[STORE_PATH_MAX];
-    size_t n = strlen(dir);
-    if (n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        snprintf(failed, STORE_PATH_MAX, "%s", dir);
-        return -1;
-    }
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-            memcpy(failed, buf, i + 1);
-            return -1;
-        }
-        buf[i] = c;
-    }
-    return 0;
-}
-
 /* Directory part of path into dir (STORE_PATH_MAX); "." when there is none. */
 static const char *dir_of(const char *path, char *dir)
 {
@@ -139,7 +114,7 @@ typedef struct fs_source {
 static int write_atomic(const char *ctx, const char *dst, bool mkparents, const fs_source *src,
                         sp_error *err)
 {
-    char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX], failed[STORE_PATH_MAX];
+    char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
     dir_of(dst, dir);
     const char *base = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
     char head[64];
@@ -159,9 +134,8 @@ static int write_atomic(const char *ctx, const char *dst, bool mkparents, const 
             break;
         if (errno != ENOENT || !mkparents || tries == FS_MKDIR_TRIES)
             return sp_fail(err, SP_ERR_IO, "%s: cannot create %s: %s", ctx, tmp, strerror(errno));
-        if (mkdir_p(dir, failed) != 0)
-            return sp_fail(err, SP_ERR_IO, "%s: cannot create directory %s: %s", ctx, failed,
-                           strerror(errno));
+        if (sp_mkdirs(dir, strlen(dir), err) != SP_OK)
+            return sp_error_prefix(err, "%s", ctx);
     }
 
     int rc = SP_OK;
@@ -239,7 +213,7 @@ static int fs_put_bytes(store *s, const char *key, const void *p, size_t n, sp_e
 static int fs_put_file(store *s, const char *key, const char *local_path, unsigned flags,
                        sp_error *err)
 {
-    char path[STORE_PATH_MAX], dir[STORE_PATH_MAX], failed[STORE_PATH_MAX];
+    char path[STORE_PATH_MAX], dir[STORE_PATH_MAX];
     char ctx[STORE_KEY_MAX + STORE_PATH_MAX + 64];
     snprintf(ctx, sizeof ctx, "store %s: put '%s' from %s", s->url, key, local_path);
     SP_TRY(obj_path(s, key, path, "put", err));
@@ -273,11 +247,10 @@ static int fs_put_file(store *s, const char *key, const char *local_path, unsign
                 break;
             if (access(local_path, F_OK) != 0) /* the source vanished */
                 break;
-            if (mkdir_p(dir_of(path, dir), failed) != 0) {
-                int e = errno;
+            dir_of(path, dir);
+            if (sp_mkdirs(dir, strlen(dir), err) != SP_OK) {
                 close(in);
-                return sp_fail(err, SP_ERR_IO, "%s: cannot create directory %s: %s", ctx,
-                               failed, strerror(e));
+                return sp_error_prefix(err, "%s", ctx);
             }
         }
         if (rc == 0) {

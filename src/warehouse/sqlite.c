@@ -18,6 +18,7 @@
 
 #include "../util/date.h"
 #include "../util/decimal.h"
+#include "../util/fsutil.h"
 
 enum {
     SQ_BUSY_TIMEOUT_MS = 10000,
@@ -480,36 +481,11 @@ static const wh_ops sqlite_ops = {
 
 /* ---- opening --------------------------------------------------------- */
 
-/* Create the directories above `path` (mkdir -p of its dirname). */
-static int make_parent(const char *describe, const char *path, sp_error *err)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return SP_OK;
-    size_t n = (size_t)(slash - path);
-    char *dir = malloc(n + 1);
-    if (!dir)
-        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", describe);
-    memcpy(dir, path, n);
-    dir[n] = '\0';
-    int rc = SP_OK;
-    for (size_t i = 1; i <= n && rc == SP_OK; i++) {
-        if (dir[i] != '/' && dir[i] != '\0')
-            continue;
-        char c = dir[i];
-        dir[i] = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: cannot create directory %s: %s",
-                         describe, dir, strerror(errno));
-        dir[i] = c;
-    }
-    free(dir);
-    return rc;
-}
-
 int wh_sqlite_open(wh *w, const char *path, sp_error *err)
 {
-    SP_TRY(make_parent(w->describe, path, err));
+    const char *slash = strrchr(path, '/'); /* create the directories above the file */
+    if (slash && sp_mkdirs(path, (size_t)(slash - path), err) != SP_OK)
+        return sp_error_prefix(err, "warehouse %s", w->describe);
     sq *s = calloc(1, sizeof *s);
     if (!s)
         return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
