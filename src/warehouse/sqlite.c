@@ -62,6 +62,7 @@ typedef struct sq {
     sqlite3_stmt *insert[WH_NTABLES];   /* prepared at load begin */
     bool has_lineage[3];
     bool in_txn;
+    char rollback_error[256]; /* why the last ROLLBACK failed; "" when it did not */
 } sq;
 
 static sq *sq_of(wh *w)
@@ -112,10 +113,13 @@ static int exec(sq *s, const char *sql, const char *what, sp_error *err)
     return SP_OK;
 }
 
+/* Roll back whatever is open. wh_load_rollback cannot report a failure, so
+ * it is kept for the next call on this handle (see sq_begin). */
 static void end_txn(sq *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->db) &&
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        snprintf(s->rollback_error, sizeof s->rollback_error, "%s", sqlite3_errmsg(s->db));
     s->in_txn = false;
 }
 
@@ -295,6 +299,10 @@ static int prepare_inserts(sq *s, sp_error *err)
 static int sq_begin(wh *w, sp_error *err)
 {
     sq *s = sq_of(w);
+    if (!sqlite3_get_autocommit(s->db))
+        return sp_fail(err, SP_ERR_IO, "warehouse %s: a transaction is still open because an "
+                       "earlier rollback failed: %s", s->describe,
+                       s->rollback_error[0] ? s->rollback_error : "(no message)");
     SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start the load's transaction", err));
     s->in_txn = true;
     int rc = verify_all(s, true, err);
