@@ -19,6 +19,9 @@ void test_skip(const char *why);
 const char *test_shared_dir(void);
 /* A fresh empty temporary directory for this test (removed at exit). */
 const char *test_tmpdir(void);
+/* A whole file, NUL-terminated (not counted in *len); NULL when it cannot be
+ * read. The caller frees it. */
+char *test_read_file(const char *path, size_t *len);
 
 #define TEST(name)                                                   \
     static void name(void);                                          \

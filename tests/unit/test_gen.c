@@ -23,27 +23,6 @@ static const char *const SUPERSTORE_HEADER[] = {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) {
-        p[n] = '\0';
-        *len = (size_t)n;
-    }
-    return p;
-}
-
 static int gen(const char *dir, int64_t rows, uint64_t seed, bool dirty, gen_summary *sum)
 {
     gen_options opt = {.out_dir = dir, .rows = rows, .seed = seed, .dirty = dirty};
@@ -212,7 +191,7 @@ TEST(test_gen_deterministic)
             snprintf(pb, sizeof pb, "%s/%s", b, names[i]);
             snprintf(pc, sizeof pc, "%s/%s", c, names[i]);
             size_t la = 0, lb = 0, lc = 0;
-            char *da = slurp(pa, &la), *db = slurp(pb, &lb), *dc = slurp(pc, &lc);
+            char *da = test_read_file(pa, &la), *db = test_read_file(pb, &lb), *dc = test_read_file(pc, &lc);
             CHECK(da && db && dc);
             if (da && db && dc) {
                 CHECK(la == lb && memcmp(da, db, la) == 0);
@@ -255,7 +234,7 @@ TEST(test_gen_header_is_superstore_literal)
         char path[600];
         snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
         size_t len = 0;
-        char *d = slurp(path, &len);
+        char *d = test_read_file(path, &len);
         REQUIRE(d);
         check_header_line(d, first_line_len(d, len));
         free(d);
@@ -270,7 +249,7 @@ TEST(test_gen_header_matches_real_superstore)
     char real[600];
     snprintf(real, sizeof real, "%s/superstore/West_orders.csv", shared);
     size_t rlen = 0;
-    char *r = slurp(real, &rlen);
+    char *r = test_read_file(real, &rlen);
     if (!r)
         SKIP("superstore/West_orders.csv is not in the shared data directory");
     const char *rp = skip_bom(r, r + rlen);
@@ -281,7 +260,7 @@ TEST(test_gen_header_matches_real_superstore)
     char path[600];
     snprintf(path, sizeof path, "%s/West_orders.csv", dir);
     size_t glen = 0;
-    char *g = slurp(path, &glen);
+    char *g = test_read_file(path, &glen);
     REQUIRE(g);
     size_t gn = first_line_len(g, glen);
     CHECK_INT(gn, rn);
@@ -304,7 +283,7 @@ TEST(test_gen_row_counts)
                 char path[600];
                 snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
                 size_t len = 0;
-                char *d = slurp(path, &len);
+                char *d = test_read_file(path, &len);
                 REQUIRE(d);
                 CHECK_INT(sum.files[i].rows, sizes[s]);
                 CHECK_INT(count_records(d, len), sizes[s]);
@@ -422,7 +401,7 @@ TEST(test_gen_dirty_file_shapes)
         char path[600];
         snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
         size_t len = 0;
-        char *d = slurp(path, &len);
+        char *d = test_read_file(path, &len);
         REQUIRE(d);
         shape_facts sf;
         facts_of(d, len, &sf);
@@ -468,7 +447,7 @@ TEST(test_gen_small_dirty_keeps_date_evidence)
         char path[600];
         snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
         size_t len = 0;
-        char *d = slurp(path, &len);
+        char *d = test_read_file(path, &len);
         REQUIRE(d);
         shape_facts sf;
         facts_of(d, len, &sf);
@@ -494,7 +473,7 @@ TEST(test_gen_clean_numbers_are_sane)
         char path[600];
         snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
         size_t len = 0;
-        char *d = slurp(path, &len);
+        char *d = test_read_file(path, &len);
         REQUIRE(d);
         for (size_t j = 0; j + 1 < len; j++)
             quoted_names += d[j] == ',' && d[j + 1] == '"';
@@ -717,7 +696,7 @@ TEST(test_gen_dirty_expectations_match_independent_check)
             char path[600];
             snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
             size_t len = 0;
-            char *d = slurp(path, &len);
+            char *d = test_read_file(path, &len);
             REQUIRE(d);
             const char *end = d + len, *start = next_record(skip_bom(d, end), end, &h);
             REQUIRE(start);

@@ -33,24 +33,6 @@ static void dump_mismatch(const char *what, const sp_buf *b)
     fprintf(stderr, "\n");
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 static int has_bytes(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t nlen)
 {
     return memmem(hay, hlen, needle, nlen) != NULL;
@@ -105,7 +87,7 @@ static uint8_t *write_file(const char *name, const pq_column_spec *cols, size_t 
         fprintf(stderr, "  close: %s\n", err.msg);
         return NULL;
     }
-    return read_all(path, len);
+    return (uint8_t *)test_read_file(path, len);
 }
 
 /* ---- Thrift compact protocol --------------------------------------------- */
@@ -472,7 +454,7 @@ TEST(parquet_write_atomic_publish)
     CHECK_INT(tmp, 0);
 
     size_t len;
-    uint8_t *f = read_all(path, &len);
+    uint8_t *f = (uint8_t *)test_read_file(path, &len);
     REQUIRE(f && len > 12);
     CHECK(memcmp(f, "PAR1", 4) == 0);
     CHECK(memcmp(f + len - 4, "PAR1", 4) == 0);
