@@ -8,10 +8,10 @@ BUILD      ?= build
 OPT        ?= -O2
 SAN        ?=
 WARN       := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wstrict-prototypes
-CFLAGS     := -std=c11 -D_GNU_SOURCE -DSP_VERSION='"$(VERSION)"' $(OPT) -g $(WARN) \
+CFLAGS     := -std=c11 -D_GNU_SOURCE -I/usr/include/postgresql -DSP_VERSION='"$(VERSION)"' $(OPT) -g $(WARN) \
               -pthread -MMD -MP $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS    := -pthread $(SAN)
-LDLIBS     := -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm
+LDLIBS     := -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm
 
 LIB_SRC    := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -92,3 +92,7 @@ echo "== components: the CSV reader and the rules, one core"
 build/bench_csv_bench | grep -v '^RESULT'
 build/bench_rules_bench | grep -v '^RESULT' | tail -n 3
 bench/transform.sh
+# The PostgreSQL load and S3 transfer benchmarks, once they exist.
+for b in bench/postgres.sh bench/s3.sh; do
+  if [ -x "$b" ]; then "$b"; fi
+done

@@ -14,7 +14,7 @@ out=build/fuzz
 mkdir -p "$out/obj" "$out/artifacts"
 
 # shellcheck disable=SC2054 # the commas belong to -fsanitize=… values
-flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+flags=(-std=c11 -D_GNU_SOURCE -I/usr/include/postgresql -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes)
 objs=()
@@ -30,7 +30,7 @@ targets=()
 for src in tests/fuzz/fuzz_*.c; do
   t=$(basename "${src%.c}")
   "$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$out/$t" "$src" "${objs[@]}" \
-    -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm -pthread
+    -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm -pthread
   targets+=("$t")
 done
 echo "fuzz: built ${targets[*]}"
