@@ -21,7 +21,15 @@
 int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
 {
     const char *url = sp_config_get(ctx->cfg, "DATABASE_URL");
-    if (wh_open(out, url, err) != SP_OK)
+    wh_pg_settings pg = {
+        .host = sp_config_get(ctx->cfg, "RDS_HOST"),
+        .port = sp_config_get(ctx->cfg, "RDS_PORT"),
+        .dbname = sp_config_get(ctx->cfg, "RDS_DB"),
+        .user = sp_config_get(ctx->cfg, "RDS_USER"),
+        .password = sp_config_get(ctx->cfg, "RDS_PASS"),
+        .pgpassword = sp_config_get(ctx->cfg, "PGPASSWORD"),
+    };
+    if (wh_open_with(out, url, &pg, err) != SP_OK)
         return sp_error_prefix(err, "warehouse");
     snprintf(ctx->warehouse, sizeof ctx->warehouse, "%s", wh_describe(*out));
     return SP_OK;

@@ -167,17 +167,40 @@ static size_t scheme_len(const char *s)
     return strncmp(s + i, "://", 3) == 0 ? i : 0;
 }
 
+/* A PostgreSQL warehouse: from the URL, or (url NULL) from s's settings. */
+static int open_postgres(wh **out, const char *url, const wh_pg_settings *s, sp_error *err)
+{
+    wh *w = calloc(1, sizeof *w);
+    if (!w)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+    sp_buf_init(&w->dates.keys, 0);
+    sp_buf_init(&w->products.keys, 0);
+    int rc = wh_pg_open(w, url, s, err);
+    if (rc != SP_OK) {
+        free(w->describe);
+        free(w);
+        return rc;
+    }
+    *out = w;
+    return SP_OK;
+}
+
 int wh_open(wh **out, const char *target, sp_error *err)
+{
+    return wh_open_with(out, target, NULL, err);
+}
+
+int wh_open_with(wh **out, const char *target, const wh_pg_settings *s, sp_error *err)
 {
     *out = NULL;
     const char *path;
-    if (!target || !target[0]) {
+    if ((!target || !target[0]) && s && s->host && s->host[0]) {
+        return open_postgres(out, NULL, s, err);
+    } else if (!target || !target[0]) {
         path = "./warehouse.db";
     } else if (starts_with_ci(target, "postgresql://") || starts_with_ci(target, "postgres://")) {
-        return sp_fail(err, SP_ERR_UNSUPPORTED,
-                       "DATABASE_URL names a PostgreSQL warehouse, which comes with the "
-                       "PostgreSQL backend, not available in this version yet; use "
-                       "sqlite:///path/warehouse.db");
+        wh_pg_settings fallback = {.pgpassword = s ? s->pgpassword : NULL};
+        return open_postgres(out, target, &fallback, err);
     } else if (starts_with_ci(target, "sqlite://")) {
         /* SQLAlchemy: sqlite:/// + path, so sqlite:////abs is "/abs". */
         const char *rest = target + strlen("sqlite://");

@@ -1,7 +1,7 @@
 /* warehouse.h — the gold layer: one interface (create schema, load in one
  * transaction from column batches, commit / rollback) over backends chosen
- * from DATABASE_URL: embedded SQLite (built in) and PostgreSQL (its own
- * issue). Knows nothing of Parquet or CSV: rows arrive as sp_batch.
+ * from DATABASE_URL (or RDS_*): embedded SQLite and PostgreSQL (libpq,
+ * binary COPY). Knows nothing of Parquet or CSV: rows arrive as sp_batch.
  * SQL is never built from data: values travel as bound parameters / COPY.
  *
  * The schema is SPEC §5's (dim_date, dim_product, fact_sales with surrogate
@@ -35,13 +35,29 @@ typedef struct wh wh;
  *   "sqlite:///relative/wh.db"      → SQLite, relative path (SQLAlchemy form)
  *   "sqlite:////absolute/wh.db"     → SQLite, absolute path
  *   a plain path ending .db/.sqlite → SQLite at that path
- *   "postgresql://…"/"postgres://…" → SP_ERR_UNSUPPORTED until that backend exists
+ *   "postgresql://…"/"postgres://…" → PostgreSQL (libpq's URI form; PG*
+ *                                     variables and PGSSLMODE as libpq defines)
  *   anything else                   → SP_ERR_USAGE.
- * SQLite: the file is created when missing; foreign keys are ON. */
+ * SQLite: the file is created when missing; foreign keys are ON.
+ * PostgreSQL: connects now; a server that cannot be reached is SP_ERR_NET
+ * (retryable unless the server refused the credentials or the database). */
 int wh_open(wh **out, const char *target, sp_error *err);
+
+/* PostgreSQL settings that do not come in a URL: the reference system's
+ * RDS_* names, and PGPASSWORD as read from a .env file (libpq itself only
+ * reads the process environment). NULL or "" fields are not given. */
+typedef struct wh_pg_settings {
+    const char *host, *port, *dbname, *user, *password; /* RDS_HOST … RDS_PASS */
+    const char *pgpassword; /* used when neither the URL nor RDS_PASS has one */
+} wh_pg_settings;
+
+/* wh_open, plus: an empty target with s->host set opens PostgreSQL from the
+ * RDS_* settings; a postgresql:// target without a password uses
+ * s->pgpassword. s may be NULL (then it is wh_open). */
+int wh_open_with(wh **out, const char *target, const wh_pg_settings *s, sp_error *err);
 void wh_close(wh *w); /* NULL is allowed; an open load is rolled back */
 
-/* How messages name it: "sqlite:./warehouse.db", "postgresql://host:port/db"
+/* How messages name it: "sqlite:./warehouse.db", "postgresql://user@host:port/db"
  * (never a password). */
 const char *wh_describe(const wh *w);
 

@@ -101,6 +101,19 @@ struct wh {
  * parent directory). Sets w->ops and w->impl. */
 int wh_sqlite_open(wh *w, const char *path, sp_error *err);
 
+/* The PostgreSQL backend (postgres.c): connect with the URL (libpq's URI
+ * form; `s` supplies only a fallback password) or, when url is NULL, with
+ * s's host/port/dbname/user/password; PG* variables fill in the rest as
+ * libpq defines. Sets w->ops, w->impl and w->describe (replacing it), also
+ * on failure, so the caller can name the server. */
+int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err);
+
+/* PostgreSQL's binary NUMERIC (numeric_recv's input: ndigits, weight, sign,
+ * dscale as int16, then base-10000 digits) for v / 10^scale, scale 0..18,
+ * exactly. Writes at most WH_PG_NUMERIC_MAX bytes to out; returns the count. */
+enum { WH_PG_NUMERIC_MAX = 8 + 2 * 12 };
+size_t wh_pg_numeric(int64_t v, int scale, uint8_t *out);
+
 /* ---- value accessors (hot path) ------------------------------------ */
 
 static inline bool wh_is_null(const sp_column *c, size_t i)

@@ -1,0 +1,887 @@
+/* postgres.c — the PostgreSQL warehouse backend (libpq): SPEC §5's star
+ * schema, and the full-refresh load as ONE transaction: an advisory lock,
+ * TRUNCATE … RESTART IDENTITY, then binary COPY … FROM STDIN (FREEZE)
+ * streamed from the column batches, one buffer of about 1 MiB at a time.
+ * Decimals go out in PostgreSQL's own binary NUMERIC (base-10000 digits)
+ * built from our exact scaled integers, never through a double. The
+ * foreign keys of fact_sales are dropped inside the transaction and
+ * re-created (validated) before COMMIT. Messages name the server
+ * (user@host:port/db) and never contain a password. */
+#include "wh_impl.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    PG_FLUSH_BYTES = 1 << 20,        /* hand COPY data to libpq in ~1 MiB pieces */
+    PG_COPY_BUF_LIMIT = 256u << 20,  /* one row bigger than this is refused */
+    PG_MAX_RESTORE = 32,             /* constraints dropped and re-created per load */
+    PG_DAYS_1970_TO_2000 = 10957,    /* PostgreSQL's DATE epoch is 2000-01-01 */
+};
+/* Both loads and create-tables take this transaction-scoped advisory lock:
+ * "salespip" in ASCII, so it is recognisable in pg_locks. */
+static const char *const PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(8313495815447570544)";
+
+/* Type OIDs (pg_type.dat); stable across PostgreSQL versions. */
+enum {
+    OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25,
+    OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_DATE = 1082, OID_NUMERIC = 1700,
+};
+
+static const char *const SCHEMA_SQL =
+    "CREATE TABLE IF NOT EXISTS dim_date("
+    "date_id SERIAL PRIMARY KEY, order_date DATE UNIQUE, "
+    "day INT, month INT, quarter INT, year INT);"
+    "CREATE TABLE IF NOT EXISTS dim_product("
+    "product_sk SERIAL PRIMARY KEY, product_id TEXT UNIQUE, category TEXT);"
+    "CREATE TABLE IF NOT EXISTS fact_sales("
+    "sale_id SERIAL PRIMARY KEY, "
+    "date_id INT NOT NULL REFERENCES dim_date(date_id), "
+    "product_sk INT NOT NULL REFERENCES dim_product(product_sk), "
+    "quantity INT, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC, "
+    "profit_margin NUMERIC, "
+    "ship_date DATE, source_file TEXT, source_line BIGINT)";
+
+/* Where a COPY column's value comes from. */
+enum { SRC_KEY = -1, SRC_DATE_ID = -2, SRC_PRODUCT_SK = -3 };
+
+typedef struct pg_want {
+    const char *name;
+    int src;      /* an index into wh_rows.col, or SRC_* */
+    wh_kind kind;
+    bool optional; /* lineage: loaded when the table has it */
+} pg_want;
+
+static const pg_want WANT_DD[] = {
+    {"date_id", SRC_KEY, WH_K_INT, false},          {"order_date", WH_DD_ORDER_DATE, WH_K_DATE, false},
+    {"day", WH_DD_DAY, WH_K_INT, false},            {"month", WH_DD_MONTH, WH_K_INT, false},
+    {"quarter", WH_DD_QUARTER, WH_K_INT, false},    {"year", WH_DD_YEAR, WH_K_INT, false},
+};
+static const pg_want WANT_DP[] = {
+    {"product_sk", SRC_KEY, WH_K_INT, false},
+    {"product_id", WH_DP_PRODUCT_ID, WH_K_TEXT, false},
+    {"category", WH_DP_CATEGORY, WH_K_TEXT, false},
+};
+static const pg_want WANT_FS[] = {
+    {"sale_id", SRC_KEY, WH_K_INT, false},
+    {"date_id", SRC_DATE_ID, WH_K_INT, false},
+    {"product_sk", SRC_PRODUCT_SK, WH_K_INT, false},
+    {"quantity", WH_FS_QUANTITY, WH_K_INT, false},
+    {"total_sales", WH_FS_TOTAL_SALES, WH_K_DECIMAL, false},
+    {"profit", WH_FS_PROFIT, WH_K_DECIMAL, false},
+    {"unit_price", WH_FS_UNIT_PRICE, WH_K_DECIMAL, false},
+    {"profit_margin", WH_FS_PROFIT_MARGIN, WH_K_DECIMAL, false},
+    {"ship_date", WH_FS_SHIP_DATE, WH_K_DATE, true},
+    {"source_file", WH_FS_SOURCE_FILE, WH_K_TEXT, true},
+    {"source_line", WH_FS_SOURCE_LINE, WH_K_INT, true},
+};
+static const pg_want *const WANT[WH_NTABLES] = {WANT_DD, WANT_DP, WANT_FS};
+static const size_t NWANT[WH_NTABLES] = {sizeof WANT_DD / sizeof WANT_DD[0],
+                                         sizeof WANT_DP / sizeof WANT_DP[0],
+                                         sizeof WANT_FS / sizeof WANT_FS[0]};
+enum { PG_MAX_WANT = 11 };
+
+/* One column of a table's COPY: what to send and in which binary type. */
+typedef struct pg_col {
+    const pg_want *want;
+    unsigned oid; /* the table's actual column type */
+} pg_col;
+
+typedef struct pg {
+    PGconn *conn;
+    const char *describe; /* the wh's, for messages */
+    char *password;       /* the password libpq used, to scrub from messages */
+    bool in_txn;
+    int copying;          /* the table in COPY, or -1 */
+    size_t ncols[WH_NTABLES];
+    pg_col cols[WH_NTABLES][PG_MAX_WANT];
+    char copy_sql[WH_NTABLES][512];
+    sp_buf out;           /* COPY data not yet handed to libpq */
+    char *restore[PG_MAX_RESTORE]; /* ALTER TABLE … ADD CONSTRAINT, run before COMMIT */
+    size_t nrestore;
+} pg;
+
+static pg *pg_of(wh *w)
+{
+    return w->impl;
+}
+
+/* ---- messages -------------------------------------------------------- */
+
+/* Replace every occurrence of the password in s with "***" (in place). */
+static void scrub(const pg *p, char *s)
+{
+    if (!p->password || strlen(p->password) < 3)
+        return;
+    size_t n = strlen(p->password);
+    for (char *hit; (hit = strstr(s, p->password));) {
+        memcpy(hit, "***", 3);
+        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    }
+}
+
+/* libpq's multi-line messages on one line, without the final newline. */
+static void one_line(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        s[--n] = '\0';
+    for (char *c = s; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+}
+
+/* SQLSTATE → our status; connection loss and lock/serialization trouble may
+ * pass on their own. */
+static int map_state(const char *state, bool *retry)
+{
+    *retry = false;
+    if (!state || strlen(state) != 5)
+        return SP_ERR_NET;
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2) ||
+        !strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")) {
+        *retry = true;
+        return SP_ERR_NET;
+    }
+    if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
+        return SP_ERR_DATA;
+    if (!strcmp(state, "42501"))
+        return SP_ERR_IO;
+    return SP_ERR_NET;
+}
+
+/* Fail with "warehouse <describe>: <context>: <server message> (detail)
+ * [SQLSTATE] (where: <PostgreSQL's context, e.g. COPY fact_sales, line 7>)".
+ * res may be NULL: the connection's message is used. */
+__attribute__((format(printf, 4, 5))) static int pg_fail(pg *p, const PGresult *res,
+                                                         sp_error *err, const char *fmt, ...)
+{
+    char ctx[512], msg[SP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *where = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    bool bad = !p->conn || PQstatus(p->conn) == CONNECTION_BAD;
+    if (!primary)
+        primary = p->conn ? PQerrorMessage(p->conn) : "out of memory";
+    if (!primary[0])
+        primary = bad ? "the connection was lost" : "no message from the server";
+    int n = snprintf(msg, sizeof msg, "warehouse %s: %s: %s", p->describe, ctx, primary);
+    if (detail && n < (int)sizeof msg)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, " (%s)", detail);
+    if (state && n < (int)sizeof msg)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, " [%s]", state);
+    if (where && n < (int)sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, " (where: %s)", where);
+    one_line(msg);
+    scrub(p, msg);
+    bool retry;
+    int code = map_state(state, &retry);
+    if (bad && !state)
+        retry = true, code = SP_ERR_NET;
+    if (retry)
+        return sp_fail_retry(err, code, "%s", msg);
+    return sp_fail(err, code, "%s", msg);
+}
+
+/* Run a statement that returns no rows. */
+static int exec(pg *p, const char *sql, const char *what, sp_error *err)
+{
+    PGresult *res = PQexec(p->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = SP_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_fail(p, res, err, "%s", what);
+    PQclear(res);
+    return rc;
+}
+
+/* Run a query with text parameters; *out is the result (caller PQclears). */
+static int query(pg *p, const char *sql, int nparams, const char *const *params,
+                 PGresult **out, const char *what, sp_error *err)
+{
+    *out = PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(*out) == PGRES_TUPLES_OK)
+        return SP_OK;
+    int rc = pg_fail(p, *out, err, "%s", what);
+    PQclear(*out);
+    *out = NULL;
+    return rc;
+}
+
+/* ---- the schema --------------------------------------------------------- */
+
+static bool kind_accepts(wh_kind k, unsigned oid)
+{
+    switch (k) {
+    case WH_K_INT: return oid == OID_INT2 || oid == OID_INT4 || oid == OID_INT8;
+    case WH_K_DATE: return oid == OID_DATE;
+    case WH_K_TEXT: return oid == OID_TEXT || oid == OID_VARCHAR;
+    case WH_K_DECIMAL: return oid == OID_NUMERIC;
+    }
+    return false;
+}
+
+static const char *kind_sql(wh_kind k)
+{
+    switch (k) {
+    case WH_K_INT: return "integer, smallint or bigint";
+    case WH_K_DATE: return "date";
+    case WH_K_TEXT: return "text or varchar";
+    case WH_K_DECIMAL: return "numeric";
+    }
+    return "?";
+}
+
+/* Read the three tables' columns; fill p->cols / copy_sql for the ones
+ * that exist. exists[t] tells which do. Wrong shapes are SP_ERR_DATA naming
+ * the table and column. */
+static int read_schema(pg *p, bool exists[WH_NTABLES], sp_error *err)
+{
+    static const char *const SQL =
+        "SELECT t.i, a.attname::text, a.atttypid::int8, format_type(a.atttypid, a.atttypmod) "
+        "FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i) "
+        "JOIN pg_class c ON c.oid = to_regclass(t.name) "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY t.i, a.attnum";
+    const char *param = "{dim_date,dim_product,fact_sales}";
+    PGresult *res;
+    SP_TRY(query(p, SQL, 1, &param, &res, "cannot read the tables' columns", err));
+    struct { const char *type; unsigned oid; bool found; } seen[WH_NTABLES][PG_MAX_WANT];
+    memset(seen, 0, sizeof seen);
+    for (int t = 0; t < WH_NTABLES; t++)
+        exists[t] = false;
+    for (int r = 0; r < PQntuples(res); r++) {
+        int t = atoi(PQgetvalue(res, r, 0)) - 1;
+        if (t < 0 || t >= WH_NTABLES)
+            continue;
+        exists[t] = true;
+        if (PQgetisnull(res, r, 1))
+            continue;
+        const char *name = PQgetvalue(res, r, 1);
+        for (size_t k = 0; k < NWANT[t]; k++)
+            if (strcmp(name, WANT[t][k].name) == 0) {
+                seen[t][k].found = true;
+                seen[t][k].oid = (unsigned)strtoul(PQgetvalue(res, r, 2), NULL, 10);
+                seen[t][k].type = PQgetvalue(res, r, 3);
+            }
+    }
+    int rc = SP_OK;
+    for (int t = 0; t < WH_NTABLES && rc == SP_OK; t++) {
+        p->ncols[t] = 0;
+        if (!exists[t])
+            continue;
+        const char *table = wh_table_name((wh_table)t);
+        int n = snprintf(p->copy_sql[t], sizeof p->copy_sql[t], "COPY %s (", table);
+        for (size_t k = 0; k < NWANT[t] && rc == SP_OK; k++) {
+            const pg_want *wt = &WANT[t][k];
+            if (!seen[t][k].found) {
+                if (!wt->optional)
+                    rc = sp_fail(err, SP_ERR_DATA,
+                                 "warehouse %s: table %s exists but has no column %s (another "
+                                 "schema; drop or rename the table)",
+                                 p->describe, table, wt->name);
+                continue;
+            }
+            if (!kind_accepts(wt->kind, seen[t][k].oid)) {
+                rc = sp_fail(err, SP_ERR_DATA,
+                             "warehouse %s: table %s column %s is %s, expected %s (another "
+                             "schema; drop or rename the table)",
+                             p->describe, table, wt->name, seen[t][k].type, kind_sql(wt->kind));
+                continue;
+            }
+            p->cols[t][p->ncols[t]++] = (pg_col){wt, seen[t][k].oid};
+            n += snprintf(p->copy_sql[t] + n, sizeof p->copy_sql[t] - (size_t)n, "%s%s",
+                          p->ncols[t] > 1 ? ", " : "", wt->name);
+        }
+        snprintf(p->copy_sql[t] + n, sizeof p->copy_sql[t] - (size_t)n,
+                 ") FROM STDIN (FORMAT binary, FREEZE)");
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int need_all(pg *p, const bool exists[WH_NTABLES], sp_error *err)
+{
+    for (int t = 0; t < WH_NTABLES; t++)
+        if (!exists[t])
+            return sp_fail(err, SP_ERR_DATA,
+                           "warehouse %s: table %s does not exist: run create-tables first",
+                           p->describe, wh_table_name((wh_table)t));
+    return SP_OK;
+}
+
+static void end_txn(pg *p);
+
+static int pg_create_schema(wh *w, sp_error *err)
+{
+    pg *p = pg_of(w);
+    SP_TRY(exec(p, "BEGIN", "cannot start a transaction", err));
+    p->in_txn = true;
+    /* The lock keeps two concurrent create-tables (or a load) from racing
+     * on IF NOT EXISTS. */
+    int rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
+    if (rc == SP_OK)
+        rc = exec(p, SCHEMA_SQL, "cannot create the tables", err);
+    bool exists[WH_NTABLES];
+    if (rc == SP_OK)
+        rc = read_schema(p, exists, err);
+    if (rc == SP_OK)
+        rc = need_all(p, exists, err);
+    if (rc == SP_OK)
+        rc = exec(p, "COMMIT", "cannot commit the new tables", err);
+    if (rc == SP_OK)
+        p->in_txn = false;
+    else
+        end_txn(p);
+    return rc;
+}
+
+/* ---- preflight and counts ----------------------------------------------- */
+
+static int pg_check(wh *w, sp_error *err)
+{
+    pg *p = pg_of(w);
+    PGresult *res;
+    SP_TRY(query(p, "SELECT 1", 0, NULL, &res, "does not answer SELECT 1", err));
+    PQclear(res);
+    SP_TRY(query(p, "SELECT current_setting('transaction_read_only'), current_user, "
+                    "current_schema() IS NOT NULL AND "
+                    "has_schema_privilege(current_schema(), 'CREATE')",
+                 0, NULL, &res, "cannot read the session's settings", err));
+    bool read_only = strcmp(PQgetvalue(res, 0, 0), "on") == 0;
+    char user[128];
+    snprintf(user, sizeof user, "%s", PQgetvalue(res, 0, 1));
+    bool can_create = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+    PQclear(res);
+    if (read_only)
+        return sp_fail(err, SP_ERR_IO, "warehouse %s: the server accepts only read-only "
+                       "transactions (a standby, or default_transaction_read_only)",
+                       p->describe);
+    bool exists[WH_NTABLES];
+    SP_TRY(read_schema(p, exists, err));
+    static const char *const PRIV_SQL =
+        "SELECT t.name, has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, "
+        "'INSERT'), has_table_privilege(c.oid, 'TRUNCATE') "
+        "FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name)";
+    const char *param = "{dim_date,dim_product,fact_sales}";
+    SP_TRY(query(p, PRIV_SQL, 1, &param, &res, "cannot read the role's privileges", err));
+    int rc = SP_OK;
+    static const char *const PRIVS[3] = {"SELECT", "INSERT", "TRUNCATE"};
+    for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++)
+        for (int k = 0; k < 3 && rc == SP_OK; k++)
+            if (strcmp(PQgetvalue(res, r, k + 1), "t") != 0)
+                rc = sp_fail(err, SP_ERR_IO, "warehouse %s: role %s lacks the %s privilege on "
+                             "table %s (GRANT it, or load as the tables' owner)",
+                             p->describe, user, PRIVS[k], PQgetvalue(res, r, 0));
+    PQclear(res);
+    for (int t = 0; t < WH_NTABLES && rc == SP_OK; t++)
+        if (!exists[t] && !can_create)
+            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: table %s does not exist and role %s "
+                         "may not create tables in the current schema (GRANT CREATE ON SCHEMA, "
+                         "or set search_path)",
+                         p->describe, wh_table_name((wh_table)t), user);
+    return rc;
+}
+
+static int pg_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err)
+{
+    pg *p = pg_of(w);
+    static const char *const SQL[WH_NTABLES] = {
+        "SELECT count(*) FROM dim_date",
+        "SELECT count(*) FROM dim_product",
+        "SELECT count(*) FROM fact_sales",
+    };
+    PGresult *res;
+    SP_TRY(query(p, SQL[t], 0, NULL, &res, "cannot count the rows", err));
+    *rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return SP_OK;
+}
+
+/* ---- binary COPY encoding -------------------------------------------------- */
+
+static inline uint8_t *put16(uint8_t *o, uint16_t v)
+{
+    o[0] = (uint8_t)(v >> 8);
+    o[1] = (uint8_t)v;
+    return o + 2;
+}
+
+static inline uint8_t *put32(uint8_t *o, uint32_t v)
+{
+    o[0] = (uint8_t)(v >> 24);
+    o[1] = (uint8_t)(v >> 16);
+    o[2] = (uint8_t)(v >> 8);
+    o[3] = (uint8_t)v;
+    return o + 4;
+}
+
+static inline uint8_t *put64(uint8_t *o, uint64_t v)
+{
+    return put32(put32(o, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+static inline int floor_div4(int a)
+{
+    return a >= 0 ? a / 4 : -((-a + 3) / 4);
+}
+
+size_t wh_pg_numeric(int64_t v, int scale, uint8_t *out)
+{
+    static const uint16_t POW10[4] = {1, 10, 100, 1000};
+    if (scale < 0)
+        scale = 0;
+    if (scale > 18)
+        scale = 18;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    /* Decimal digit k (k = 0 the units of u) stands for 10^(k - scale); it
+     * falls into base-10000 group floor((k - scale) / 4). */
+    uint16_t groups[12] = {0};
+    int ndec = 0;
+    uint8_t dec[20];
+    do {
+        dec[ndec++] = (uint8_t)(u % 10);
+        u /= 10;
+    } while (u);
+    int gmax = floor_div4(ndec - 1 - scale), gmin = floor_div4(-scale);
+    for (int k = 0; k < ndec; k++) {
+        int e = k - scale, g = floor_div4(e);
+        groups[gmax - g] = (uint16_t)(groups[gmax - g] + dec[k] * POW10[e - 4 * g]);
+    }
+    int first = 0, last = gmax - gmin; /* inclusive, into groups[] */
+    int weight = gmax;
+    while (first <= last && groups[first] == 0)
+        first++, weight--;
+    while (last >= first && groups[last] == 0)
+        last--;
+    int ndigits = last - first + 1;
+    if (ndigits <= 0) {
+        ndigits = 0;
+        weight = 0;
+    }
+    uint8_t *o = out;
+    o = put16(o, (uint16_t)ndigits);
+    o = put16(o, (uint16_t)(int16_t)weight);
+    o = put16(o, v < 0 && ndigits ? 0x4000 : 0x0000);
+    o = put16(o, (uint16_t)scale);
+    for (int i = 0; i < ndigits; i++)
+        o = put16(o, groups[first + i]);
+    return (size_t)(o - out);
+}
+
+/* One integer as the column's type; false when it does not fit. */
+static inline bool put_int(uint8_t **o, unsigned oid, int64_t v)
+{
+    if (oid == OID_INT8) {
+        *o = put64(put32(*o, 8), (uint64_t)v);
+    } else if (oid == OID_INT4) {
+        if (v < INT32_MIN || v > INT32_MAX)
+            return false;
+        *o = put32(put32(*o, 4), (uint32_t)(int32_t)v);
+    } else {
+        if (v < INT16_MIN || v > INT16_MAX)
+            return false;
+        *o = put16(put32(*o, 2), (uint16_t)(int16_t)v);
+    }
+    return true;
+}
+
+static int value_error(pg *p, const wh_rows *r, size_t i, const pg_col *c, sp_error *err)
+{
+    return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64 ": %s does not fit the "
+                   "column's type (oid %u)", p->describe, wh_table_name(r->table),
+                   r->first + (int64_t)i, c->want->name, c->oid);
+}
+
+/* Append row i of r as one binary COPY tuple. */
+static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
+{
+    wh_table t = r->table;
+    size_t need = 2 + p->ncols[t] * (4 + WH_PG_NUMERIC_MAX);
+    for (size_t k = 0; k < p->ncols[t]; k++) {
+        const pg_want *wt = p->cols[t][k].want;
+        if (wt->kind == WH_K_TEXT && r->col[wt->src] && !wh_is_null(r->col[wt->src], i)) {
+            size_t len;
+            wh_text_at(r->col[wt->src], i, &len);
+            need += len;
+        }
+    }
+    if (p->out.cap - p->out.len < need && sp_buf_reserve(&p->out, need) != 0)
+        return sp_fail(err, SP_ERR_LIMIT, "warehouse %s: %s row %" PRId64 ": cannot buffer a "
+                       "row of %zu bytes for COPY", p->describe, wh_table_name(t),
+                       r->first + (int64_t)i, need);
+    uint8_t *o = p->out.data + p->out.len;
+    o = put16(o, (uint16_t)p->ncols[t]);
+    for (size_t k = 0; k < p->ncols[t]; k++) {
+        const pg_col *c = &p->cols[t][k];
+        const pg_want *wt = c->want;
+        if (wt->src == SRC_KEY || wt->src == SRC_DATE_ID || wt->src == SRC_PRODUCT_SK) {
+            int64_t v = wt->src == SRC_KEY        ? r->first + (int64_t)i
+                        : wt->src == SRC_DATE_ID ? r->date_id[i]
+                                                 : r->product_sk[i];
+            if (!put_int(&o, c->oid, v))
+                return value_error(p, r, i, c, err);
+            continue;
+        }
+        const sp_column *col = r->col[wt->src];
+        if (!col || wh_is_null(col, i)) {
+            o = put32(o, 0xFFFFFFFFu); /* NULL */
+            continue;
+        }
+        switch (wt->kind) {
+        case WH_K_INT:
+            if (!put_int(&o, c->oid, wh_int_at(col, i)))
+                return value_error(p, r, i, c, err);
+            break;
+        case WH_K_DATE: {
+            int32_t d = ((const int32_t *)col->values)[i];
+            o = put32(put32(o, 4), (uint32_t)(d - PG_DAYS_1970_TO_2000));
+            break;
+        }
+        case WH_K_DECIMAL: {
+            int scale = col->type == SP_COL_DECIMAL ? col->scale : 0;
+            size_t n = wh_pg_numeric(wh_int_at(col, i), scale, o + 4);
+            o = put32(o, (uint32_t)n) + n;
+            break;
+        }
+        case WH_K_TEXT: {
+            size_t len;
+            const char *s = wh_text_at(col, i, &len);
+            if (len > INT32_MAX)
+                return value_error(p, r, i, c, err);
+            o = put32(o, (uint32_t)len);
+            memcpy(o, s, len);
+            o += len;
+            break;
+        }
+        }
+    }
+    p->out.len = (size_t)(o - p->out.data);
+    return SP_OK;
+}
+
+/* ---- COPY ---------------------------------------------------------------- */
+
+/* Collect the server's answer after COPY ended or broke; SP_OK when it was
+ * a success. */
+static int copy_result(pg *p, const char *table, sp_error *err)
+{
+    int rc = SP_OK;
+    PGresult *res;
+    while ((res = PQgetResult(p->conn))) {
+        if (PQresultStatus(res) == PGRES_COPY_IN) {
+            /* still in COPY: the data could not be sent; abandon it */
+            PQputCopyEnd(p->conn, "salespipe abandoned the COPY");
+        } else if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == SP_OK) {
+            rc = pg_fail(p, res, err, "loading %s", table);
+        }
+        PQclear(res);
+        if (PQstatus(p->conn) == CONNECTION_BAD)
+            break;
+    }
+    if (rc == SP_OK && PQstatus(p->conn) == CONNECTION_BAD)
+        rc = pg_fail(p, NULL, err, "loading %s", table);
+    return rc;
+}
+
+static int flush(pg *p, sp_error *err)
+{
+    if (p->out.len == 0)
+        return SP_OK;
+    int r = PQputCopyData(p->conn, (const char *)p->out.data, (int)p->out.len);
+    p->out.len = 0;
+    if (r == 1)
+        return SP_OK;
+    const char *table = wh_table_name((wh_table)p->copying);
+    p->copying = -1;
+    int rc = copy_result(p, table, err);
+    if (rc == SP_OK) /* no result said why: libpq's own message does */
+        rc = pg_fail(p, NULL, err, "sending %s rows", table);
+    return rc;
+}
+
+static int copy_end(pg *p, sp_error *err)
+{
+    if (p->copying < 0)
+        return SP_OK;
+    uint8_t trailer[2];
+    put16(trailer, 0xFFFF);
+    sp_buf_append(&p->out, trailer, 2);
+    SP_TRY(flush(p, err));
+    const char *table = wh_table_name((wh_table)p->copying);
+    p->copying = -1;
+    if (PQputCopyEnd(p->conn, NULL) != 1)
+        return pg_fail(p, NULL, err, "ending the COPY into %s", table);
+    return copy_result(p, table, err);
+}
+
+static int copy_start(pg *p, wh_table t, sp_error *err)
+{
+    PGresult *res = PQexec(p->conn, p->copy_sql[t]);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        int rc = pg_fail(p, res, err, "cannot start the COPY into %s", wh_table_name(t));
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    p->copying = (int)t;
+    /* Header: signature, flags (no OIDs), no extension. */
+    static const uint8_t HEADER[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xFF, '\r', '\n', 0,
+                                       0,   0,   0,   0,   0,   0,   0,    0};
+    sp_buf_append(&p->out, HEADER, sizeof HEADER);
+    return SP_OK;
+}
+
+/* ---- the load ------------------------------------------------------------ */
+
+static void free_restore(pg *p)
+{
+    for (size_t i = 0; i < p->nrestore; i++)
+        free(p->restore[i]);
+    p->nrestore = 0;
+}
+
+/* Roll back whatever is open; a lost connection has rolled back already. */
+static void end_txn(pg *p)
+{
+    if (p->copying >= 0 && PQstatus(p->conn) == CONNECTION_OK) {
+        PQputCopyEnd(p->conn, "salespipe rolled the load back");
+        PGresult *res;
+        while ((res = PQgetResult(p->conn)))
+            PQclear(res);
+    }
+    p->copying = -1;
+    p->out.len = 0;
+    if (p->in_txn && PQstatus(p->conn) == CONNECTION_OK)
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+    p->in_txn = false;
+    free_restore(p);
+}
+
+/* Drop fact_sales' foreign keys for the load, remembering how to re-create
+ * them: checking them once over the loaded table is far cheaper than a
+ * trigger per row. Only the table's owner may; others load with the keys
+ * in place. */
+static int drop_foreign_keys(pg *p, sp_error *err)
+{
+    static const char *const SQL =
+        "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), "
+        "format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, "
+        "pg_get_constraintdef(k.oid)) "
+        "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+        "WHERE k.conrelid = to_regclass('fact_sales') AND k.contype = 'f' "
+        "AND pg_has_role(c.relowner, 'USAGE') ORDER BY k.conname";
+    PGresult *res;
+    SP_TRY(query(p, SQL, 0, NULL, &res, "cannot read fact_sales' foreign keys", err));
+    int rc = SP_OK;
+    for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
+        if (p->nrestore == PG_MAX_RESTORE)
+            break; /* the rest stay in place: correct, only slower */
+        char *add = strdup(PQgetvalue(res, r, 1));
+        if (!add) {
+            rc = sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+            break;
+        }
+        p->restore[p->nrestore++] = add;
+        rc = exec(p, PQgetvalue(res, r, 0), "cannot drop a foreign key of fact_sales for the load",
+                  err);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int pg_begin(wh *w, sp_error *err)
+{
+    pg *p = pg_of(w);
+    if (PQstatus(p->conn) != CONNECTION_OK)
+        return pg_fail(p, NULL, err, "the connection is lost");
+    SP_TRY(exec(p, "BEGIN", "cannot start the load's transaction", err));
+    p->in_txn = true;
+    /* Two loads never interleave: the second waits here for the first to
+     * commit or roll back. */
+    int rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
+    bool exists[WH_NTABLES];
+    if (rc == SP_OK)
+        rc = read_schema(p, exists, err);
+    if (rc == SP_OK)
+        rc = need_all(p, exists, err);
+    if (rc == SP_OK)
+        rc = exec(p, "TRUNCATE fact_sales, dim_product, dim_date RESTART IDENTITY",
+                  "cannot empty the tables", err);
+    if (rc == SP_OK)
+        rc = drop_foreign_keys(p, err);
+    if (rc != SP_OK)
+        end_txn(p);
+    return rc;
+}
+
+static int pg_insert(wh *w, const wh_rows *r, sp_error *err)
+{
+    pg *p = pg_of(w);
+    if (p->copying != (int)r->table) {
+        SP_TRY(copy_end(p, err));
+        SP_TRY(copy_start(p, r->table, err));
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        SP_TRY(encode_row(p, r, i, err));
+        if (p->out.len >= PG_FLUSH_BYTES)
+            SP_TRY(flush(p, err));
+    }
+    return SP_OK;
+}
+
+static int pg_commit(wh *w, sp_error *err)
+{
+    pg *p = pg_of(w);
+    SP_TRY(copy_end(p, err));
+    /* The keys were ours: move each sequence past the last one handed out. */
+    static const char *const KEYS[WH_NTABLES][2] = {
+        {"dim_date", "date_id"}, {"dim_product", "product_sk"}, {"fact_sales", "sale_id"}};
+    for (int t = 0; t < WH_NTABLES; t++) {
+        char n[24];
+        snprintf(n, sizeof n, "%" PRId64, w->rows[t]);
+        const char *params[3] = {KEYS[t][0], KEYS[t][1], n};
+        PGresult *res;
+        SP_TRY(query(p, "SELECT setval(s, greatest($3::bigint, 1), $3::bigint > 0) FROM "
+                        "pg_get_serial_sequence($1, $2) AS s WHERE s IS NOT NULL",
+                     3, params, &res, "cannot set the key sequence", err));
+        PQclear(res);
+    }
+    for (size_t i = 0; i < p->nrestore; i++)
+        SP_TRY(exec(p, p->restore[i], "re-creating a foreign key of fact_sales", err));
+    SP_TRY(exec(p, "COMMIT", "cannot commit the load", err));
+    p->in_txn = false;
+    free_restore(p);
+    return SP_OK;
+}
+
+static void pg_rollback(wh *w)
+{
+    end_txn(pg_of(w));
+}
+
+static void pg_close(wh *w)
+{
+    pg *p = pg_of(w);
+    if (!p)
+        return;
+    if (p->conn) {
+        end_txn(p);
+        PQfinish(p->conn);
+    }
+    sp_buf_free(&p->out);
+    if (p->password) {
+        memset(p->password, 0, strlen(p->password));
+        free(p->password);
+    }
+    free(p);
+    w->impl = NULL;
+}
+
+static const wh_ops postgres_ops = {
+    .name = "postgresql",
+    .create_schema = pg_create_schema,
+    .check = pg_check,
+    .begin = pg_begin,
+    .insert = pg_insert,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .table_rows = pg_table_rows,
+    .close = pg_close,
+};
+
+/* ---- opening --------------------------------------------------------- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "relation already exists, skipping" and the like */
+}
+
+/* "postgresql://user@host:port/db" as libpq resolved it. */
+static char *describe_conn(PGconn *c)
+{
+    const char *host = c ? PQhost(c) : NULL, *port = c ? PQport(c) : NULL;
+    const char *db = c ? PQdb(c) : NULL, *user = c ? PQuser(c) : NULL;
+    char buf[768];
+    snprintf(buf, sizeof buf, "postgresql://%s%s%s:%s/%s", user && *user ? user : "",
+             user && *user ? "@" : "", host && *host ? host : "(default host)",
+             port && *port ? port : "5432", db && *db ? db : "");
+    return strdup(buf);
+}
+
+int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
+{
+    const char *keys[16], *vals[16];
+    int n = 0;
+    /* Keywords before "dbname" are fallbacks: the URL's own values override
+     * them; keywords after it override the URL. */
+    const char *password = s ? (s->password && *s->password ? s->password : s->pgpassword) : NULL;
+    if (password && *password)
+        keys[n] = "password", vals[n++] = password;
+    if (!getenv("PGCONNECT_TIMEOUT"))
+        keys[n] = "connect_timeout", vals[n++] = "10";
+    keys[n] = "fallback_application_name", vals[n++] = "salespipe";
+    int expand = 0;
+    if (url) {
+        keys[n] = "dbname", vals[n++] = url;
+        expand = 1;
+    } else if (s) {
+        if (s->host && *s->host)
+            keys[n] = "host", vals[n++] = s->host;
+        if (s->port && *s->port)
+            keys[n] = "port", vals[n++] = s->port;
+        if (s->dbname && *s->dbname)
+            keys[n] = "dbname", vals[n++] = s->dbname;
+        if (s->user && *s->user)
+            keys[n] = "user", vals[n++] = s->user;
+    }
+    keys[n] = "client_encoding", vals[n++] = "UTF8";
+    keys[n] = NULL, vals[n] = NULL;
+
+    pg *p = calloc(1, sizeof *p);
+    if (!p)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+    p->copying = -1;
+    sp_buf_init(&p->out, PG_COPY_BUF_LIMIT);
+    w->ops = &postgres_ops;
+    w->impl = p;
+    p->conn = PQconnectdbParams(keys, vals, expand);
+    free(w->describe);
+    w->describe = describe_conn(p->conn);
+    if (!w->describe) {
+        pg_close(w);
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+    }
+    p->describe = w->describe;
+    const char *used = p->conn ? PQpass(p->conn) : NULL;
+    if (used && *used)
+        p->password = strdup(used);
+    if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
+        char msg[SP_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", p->conn ? PQerrorMessage(p->conn) : "out of memory");
+        one_line(msg);
+        scrub(p, msg);
+        /* A refused password or a missing database will not fix itself. */
+        bool permanent = strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
+                         strstr(msg, "invalid") || strstr(msg, "missing");
+        if (permanent)
+            sp_fail(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
+        else
+            sp_fail_retry(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
+        pg_close(w);
+        w->ops = NULL;
+        return err->code;
+    }
+    PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+    return SP_OK;
+}
