@@ -4,8 +4,8 @@
  * streamed from the column batches, one buffer of about 1 MiB at a time.
  * Decimals go out in PostgreSQL's own binary NUMERIC (base-10000 digits)
  * built from our exact scaled integers, never through a double. The
- * foreign keys of fact_sales are dropped inside the transaction and
- * re-created (validated) before COMMIT. Messages name the server
+ * primary and foreign keys of fact_sales are dropped inside the
+ * transaction and re-created (validated) before COMMIT. Messages name the server
  * (user@host:port/db) and never contain a password. */
 #include "wh_impl.h"
 
@@ -667,21 +667,24 @@ static void end_txn(pg *p)
     free_restore(p);
 }
 
-/* Drop fact_sales' foreign keys for the load, remembering how to re-create
- * them: checking them once over the loaded table is far cheaper than a
- * trigger per row. Only the table's owner may; others load with the keys
- * in place. */
-static int drop_foreign_keys(pg *p, sp_error *err)
+/* Drop fact_sales' foreign keys and primary key for the load, remembering
+ * how to re-create them: one check of each key over the loaded table and
+ * one index build are far cheaper than a trigger and an index insertion per
+ * row. Only the table's owner may (others load with the constraints in
+ * place); a primary key that another table references stays. */
+static int drop_constraints(pg *p, sp_error *err)
 {
     static const char *const SQL =
         "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), "
         "format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, "
         "pg_get_constraintdef(k.oid)) "
         "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-        "WHERE k.conrelid = to_regclass('fact_sales') AND k.contype = 'f' "
-        "AND pg_has_role(c.relowner, 'USAGE') ORDER BY k.conname";
+        "WHERE k.conrelid = to_regclass('fact_sales') AND pg_has_role(c.relowner, 'USAGE') "
+        "AND (k.contype = 'f' OR (k.contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint r "
+        "WHERE r.confrelid = k.conrelid AND r.contype = 'f'))) "
+        "ORDER BY k.contype <> 'p', k.conname";
     PGresult *res;
-    SP_TRY(query(p, SQL, 0, NULL, &res, "cannot read fact_sales' foreign keys", err));
+    SP_TRY(query(p, SQL, 0, NULL, &res, "cannot read fact_sales' constraints", err));
     int rc = SP_OK;
     for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
         if (p->nrestore == PG_MAX_RESTORE)
@@ -692,7 +695,7 @@ static int drop_foreign_keys(pg *p, sp_error *err)
             break;
         }
         p->restore[p->nrestore++] = add;
-        rc = exec(p, PQgetvalue(res, r, 0), "cannot drop a foreign key of fact_sales for the load",
+        rc = exec(p, PQgetvalue(res, r, 0), "cannot drop a constraint of fact_sales for the load",
                   err);
     }
     PQclear(res);
@@ -718,7 +721,11 @@ static int pg_begin(wh *w, sp_error *err)
         rc = exec(p, "TRUNCATE fact_sales, dim_product, dim_date RESTART IDENTITY",
                   "cannot empty the tables", err);
     if (rc == SP_OK)
-        rc = drop_foreign_keys(p, err);
+        rc = drop_constraints(p, err);
+    /* Room to sort the primary key's index in memory when it is rebuilt. */
+    if (rc == SP_OK && p->nrestore)
+        rc = exec(p, "SET LOCAL maintenance_work_mem = '256MB'", "cannot size the index build",
+                  err);
     if (rc != SP_OK)
         end_txn(p);
     return rc;
@@ -757,7 +764,7 @@ static int pg_commit(wh *w, sp_error *err)
         PQclear(res);
     }
     for (size_t i = 0; i < p->nrestore; i++)
-        SP_TRY(exec(p, p->restore[i], "re-creating a foreign key of fact_sales", err));
+        SP_TRY(exec(p, p->restore[i], "re-creating a constraint of fact_sales after the load", err));
     SP_TRY(exec(p, "COMMIT", "cannot commit the load", err));
     p->in_txn = false;
     free_restore(p);
