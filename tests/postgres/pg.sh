@@ -22,7 +22,11 @@ case $cmd in
 start)
   [ -x "$bin/initdb" ] || { echo "pg.sh: $bin/initdb missing (apt-get install postgresql-15)" >&2; exit 1; }
   mkdir -p "$dir/sock"
-  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown -R postgres: "$dir"
+    runuser -u postgres -- test -w "$dir" \
+      || { echo "pg.sh: user postgres cannot reach $dir (a parent directory is private)" >&2; exit 1; }
+  fi
   # A free loopback port: the kernel picks one, we release it and use it.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   pass="pw-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"
