@@ -103,6 +103,8 @@ typedef struct pg {
     sp_buf out;           /* COPY data not yet handed to libpq */
     char *restore[PG_MAX_RESTORE]; /* ALTER TABLE … ADD CONSTRAINT, run before COMMIT */
     size_t nrestore;
+    int64_t copied[WH_NTABLES];    /* rows the server confirmed (COPY's command tags) */
+    bool committed;                /* the last load committed: copied[] is what it left */
 } pg;
 
 static pg *pg_of(wh *w)
@@ -395,6 +397,12 @@ static int pg_check(wh *w, sp_error *err)
 static int pg_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err)
 {
     pg *p = pg_of(w);
+    /* Right after this handle committed a load, its counts are the ones
+     * the server confirmed for each COPY: no scan of millions of rows. */
+    if (p->committed) {
+        *rows = p->copied[t];
+        return SP_OK;
+    }
     static const char *const SQL[WH_NTABLES] = {
         "SELECT count(*) FROM dim_date",
         "SELECT count(*) FROM dim_product",
@@ -573,11 +581,14 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
 
 /* Collect the server's answer after COPY ended or broke; SP_OK when it was
  * a success. */
-static int copy_result(pg *p, const char *table, sp_error *err)
+static int copy_result(pg *p, wh_table t, sp_error *err)
 {
+    const char *table = wh_table_name(t);
     int rc = SP_OK;
     PGresult *res;
     while ((res = PQgetResult(p->conn))) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK)
+            p->copied[t] += strtoll(PQcmdTuples(res), NULL, 10);
         if (PQresultStatus(res) == PGRES_COPY_IN) {
             /* still in COPY: the data could not be sent; abandon it */
             PQputCopyEnd(p->conn, "salespipe abandoned the COPY");
@@ -601,9 +612,10 @@ static int flush(pg *p, sp_error *err)
     p->out.len = 0;
     if (r == 1)
         return SP_OK;
-    const char *table = wh_table_name((wh_table)p->copying);
+    wh_table t = (wh_table)p->copying;
+    const char *table = wh_table_name(t);
     p->copying = -1;
-    int rc = copy_result(p, table, err);
+    int rc = copy_result(p, t, err);
     if (rc == SP_OK) /* no result said why: libpq's own message does */
         rc = pg_fail(p, NULL, err, "sending %s rows", table);
     return rc;
@@ -617,11 +629,11 @@ static int copy_end(pg *p, sp_error *err)
     put16(trailer, 0xFFFF);
     sp_buf_append(&p->out, trailer, 2);
     SP_TRY(flush(p, err));
-    const char *table = wh_table_name((wh_table)p->copying);
+    wh_table t = (wh_table)p->copying;
     p->copying = -1;
     if (PQputCopyEnd(p->conn, NULL) != 1)
-        return pg_fail(p, NULL, err, "ending the COPY into %s", table);
-    return copy_result(p, table, err);
+        return pg_fail(p, NULL, err, "ending the COPY into %s", wh_table_name(t));
+    return copy_result(p, t, err);
 }
 
 static int copy_start(pg *p, wh_table t, sp_error *err)
@@ -705,6 +717,8 @@ static int drop_constraints(pg *p, sp_error *err)
 static int pg_begin(wh *w, sp_error *err)
 {
     pg *p = pg_of(w);
+    p->committed = false;
+    memset(p->copied, 0, sizeof p->copied);
     if (PQstatus(p->conn) != CONNECTION_OK)
         return pg_fail(p, NULL, err, "the connection is lost");
     SP_TRY(exec(p, "BEGIN", "cannot start the load's transaction", err));
@@ -750,6 +764,11 @@ static int pg_commit(wh *w, sp_error *err)
 {
     pg *p = pg_of(w);
     SP_TRY(copy_end(p, err));
+    for (int t = 0; t < WH_NTABLES; t++)
+        if (p->copied[t] != w->rows[t])
+            return sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s: the server took %" PRId64
+                           " rows, %" PRId64 " were sent", p->describe,
+                           wh_table_name((wh_table)t), p->copied[t], w->rows[t]);
     /* The keys were ours: move each sequence past the last one handed out. */
     static const char *const KEYS[WH_NTABLES][2] = {
         {"dim_date", "date_id"}, {"dim_product", "product_sk"}, {"fact_sales", "sale_id"}};
@@ -767,6 +786,7 @@ static int pg_commit(wh *w, sp_error *err)
         SP_TRY(exec(p, p->restore[i], "re-creating a constraint of fact_sales after the load", err));
     SP_TRY(exec(p, "COMMIT", "cannot commit the load", err));
     p->in_txn = false;
+    p->committed = true;
     free_restore(p);
     return SP_OK;
 }
