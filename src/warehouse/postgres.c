@@ -370,20 +370,30 @@ static int pg_check(wh *w, sp_error *err)
                        p->describe);
     bool exists[WH_NTABLES];
     SP_TRY(read_schema(p, exists, err));
+    /* The load empties and fills the tables and moves their key sequences
+     * (setval needs UPDATE on a sequence). */
     static const char *const PRIV_SQL =
         "SELECT t.name, has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, "
-        "'INSERT'), has_table_privilege(c.oid, 'TRUNCATE') "
-        "FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name)";
-    const char *param = "{dim_date,dim_product,fact_sales}";
-    SP_TRY(query(p, PRIV_SQL, 1, &param, &res, "cannot read the role's privileges", err));
+        "'INSERT'), has_table_privilege(c.oid, 'TRUNCATE'), "
+        "coalesce(has_sequence_privilege(pg_get_serial_sequence(t.name, t.key), 'UPDATE'), "
+        "true), pg_get_serial_sequence(t.name, t.key) "
+        "FROM unnest($1::text[], $2::text[]) AS t(name, key) "
+        "JOIN pg_class c ON c.oid = to_regclass(t.name)";
+    const char *params[2] = {"{dim_date,dim_product,fact_sales}", "{date_id,product_sk,sale_id}"};
+    SP_TRY(query(p, PRIV_SQL, 2, params, &res, "cannot read the role's privileges", err));
     int rc = SP_OK;
     static const char *const PRIVS[3] = {"SELECT", "INSERT", "TRUNCATE"};
-    for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++)
+    for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
         for (int k = 0; k < 3 && rc == SP_OK; k++)
             if (strcmp(PQgetvalue(res, r, k + 1), "t") != 0)
                 rc = sp_fail(err, SP_ERR_IO, "warehouse %s: role %s lacks the %s privilege on "
                              "table %s (GRANT it, or load as the tables' owner)",
                              p->describe, user, PRIVS[k], PQgetvalue(res, r, 0));
+        if (rc == SP_OK && strcmp(PQgetvalue(res, r, 4), "t") != 0)
+            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: role %s lacks the UPDATE privilege on "
+                         "sequence %s, which the load sets after filling %s",
+                         p->describe, user, PQgetvalue(res, r, 5), PQgetvalue(res, r, 0));
+    }
     PQclear(res);
     for (int t = 0; t < WH_NTABLES && rc == SP_OK; t++)
         if (!exists[t] && !can_create)
@@ -731,8 +741,25 @@ static int pg_begin(wh *w, sp_error *err)
         rc = read_schema(p, exists, err);
     if (rc == SP_OK)
         rc = need_all(p, exists, err);
+    /* RESTART IDENTITY needs to own the sequences; a role that only has
+     * UPDATE on them gets the same end state from the setval at commit. */
+    bool owns = true;
+    if (rc == SP_OK) {
+        const char *params[2] = {"{dim_date,dim_product,fact_sales}",
+                                 "{date_id,product_sk,sale_id}"};
+        PGresult *res;
+        rc = query(p, "SELECT coalesce(bool_and(pg_has_role(c.relowner, 'USAGE')), true) "
+                      "FROM unnest($1::text[], $2::text[]) AS t(name, key) JOIN pg_class c "
+                      "ON c.oid = to_regclass(pg_get_serial_sequence(t.name, t.key))",
+                   2, params, &res, "cannot read the key sequences' owners", err);
+        if (rc == SP_OK) {
+            owns = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+            PQclear(res);
+        }
+    }
     if (rc == SP_OK)
-        rc = exec(p, "TRUNCATE fact_sales, dim_product, dim_date RESTART IDENTITY",
+        rc = exec(p, owns ? "TRUNCATE fact_sales, dim_product, dim_date RESTART IDENTITY"
+                          : "TRUNCATE fact_sales, dim_product, dim_date",
                   "cannot empty the tables", err);
     if (rc == SP_OK)
         rc = drop_constraints(p, err);

@@ -316,6 +316,23 @@ sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" 
 if [ "$rc" -eq 1 ] && grep -q 'role reader lacks the INSERT privilege on table dim_date' <<<"$out"; then
   ok "preflight: a role without INSERT/TRUNCATE → exit 1 naming role, privilege and table"
 else bad preflight-privileges "exit $rc: $out"; fi
+q "GRANT INSERT, TRUNCATE ON dim_date, dim_product, fact_sales TO reader" >/dev/null
+sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- preflight
+if [ "$rc" -eq 1 ] && grep -q 'role reader lacks the UPDATE privilege on sequence public.dim_date_date_id_seq' <<<"$out"; then
+  ok "preflight: table privileges but no UPDATE on the key sequences → exit 1 naming the sequence"
+else bad preflight-sequence "exit $rc: $out"; fi
+q "GRANT UPDATE ON SEQUENCE dim_date_date_id_seq, dim_product_product_sk_seq, fact_sales_sale_id_seq TO reader" >/dev/null
+sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- preflight
+if [ "$rc" -eq 0 ]; then ok "preflight: once granted, a role that does not own the tables passes"
+else bad preflight-granted "exit $rc: $out"; fi
+if [ -n "${B:-}" ]; then
+  # …and loads with the keys in place (it may not drop them): same contents.
+  sp "$B" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- load --ds "$DS"
+  keys=$(q "SELECT count(*) FROM pg_constraint WHERE conrelid = 'fact_sales'::regclass AND contype IN ('p','f') AND convalidated")
+  if [ "$rc" -eq 0 ] && [ "$(state)" = "$base" ] && [ "$keys" = 3 ]; then
+    ok "a granted role that does not own the tables loads with the keys in place: same warehouse"
+  else bad load-not-owner "exit $rc, keys $keys: $(tail -c 600 <<<"$out")"; fi
+fi
 
 # docker-compose's form: a URL without password, the password in PGPASSWORD.
 sp "$P" "DATABASE_URL=postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" "PGPASSWORD=$PG_PASS" -- preflight
