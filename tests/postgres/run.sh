@@ -283,6 +283,21 @@ if [ "$killed" = "t" ] && [ "$krc" = 1 ] && grep -q "127.0.0.1:$PG_PORT" "$tmp/k
   ok "atomicity: backend terminated during COPY fact_sales → exit 1, server named, warehouse unchanged"
 else bad atomic-terminate "terminated '$killed', exit $krc: $(tail -c 500 "$tmp/killed.out")"; fi
 
+# The server cancels a statement of the load (statement_timeout through
+# PGOPTIONS, which libpq passes on): rolled back, named, unchanged.
+sp "$B" "DATABASE_URL=$URL" "PGOPTIONS=-c statement_timeout=150" -- load --ds "$DS"
+if [ "$rc" -eq 1 ] && grep -q 'statement timeout' <<<"$out" && grep -q '57014' <<<"$out" \
+   && [ "$(state)" = "$base" ]; then
+  ok "atomicity: a statement cancelled by the server (statement_timeout) → exit 1, unchanged"
+else bad atomic-timeout "exit $rc: $(tail -c 500 <<<"$out")"; fi
+
+# No tables yet: load says to run create-tables, touching nothing.
+q "CREATE DATABASE empty OWNER $PG_USER" >/dev/null
+sp "$B" "DATABASE_URL=postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/empty" -- load --ds "$DS"
+if [ "$rc" -eq 1 ] && grep -q 'table dim_date does not exist: run create-tables first' <<<"$out"; then
+  ok "load without the tables → exit 1: run create-tables first"
+else bad load-no-tables "exit $rc: $(tail -c 400 <<<"$out")"; fi
+
 # Two loads at once: the advisory lock serialises them; both succeed.
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l1.out" 2>&1; echo $? >"$tmp/l1.rc") &
 l1=$!
