@@ -12,7 +12,7 @@
 set -euo pipefail
 bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: pg.sh start|stop DIR" >&2; exit 2; }
+if [ -z "$cmd" ] || [ -z "$dir" ]; then echo "usage: pg.sh start|stop DIR" >&2; exit 2; fi
 
 as_owner() { # run a server-side command as the cluster's owner
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi

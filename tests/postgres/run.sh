@@ -56,7 +56,7 @@ sp() {
   printf '%s\n' "$out" >>"$all"
 }
 
-project() { rm -rf "$tmp/$1"; mkdir -p "$tmp/$1/data/raw"; echo "$tmp/$1"; }
+project() { rm -rf "${tmp:?}/${1:?}"; mkdir -p "$tmp/$1/data/raw"; echo "$tmp/$1"; }
 manifest() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
   "$1/lake/processed/runs/$DS/_manifest.json" "$2"; }
 
@@ -254,7 +254,7 @@ const r = await con.runAndReadAll(`SELECT min(file_row_number) + 1 FROM read_par
 console.log(String(r.getRows()[0][0]));
 JS
 )
-if [ "$rc" -eq 1 ] && grep -q 'test_quantity_cap' <<<"$out" && grep -qE "COPY fact_sales, line $first[^0-9]" <<<"$out" \
+if [ "$rc" -eq 1 ] && grep -q 'test_quantity_cap' <<<"$out" && grep -qE "COPY fact_sales, line ${first}[^0-9]" <<<"$out" \
    && [ "$first" -gt 262144 ] && [ "$(state)" = "$base" ]; then
   ok "atomicity: a CHECK violated by fact $first (2nd row group) → exit 1, error names fact_sales and line $first, unchanged"
 else bad atomic-constraint "first violating fact $first; exit $rc: ${out: -500}"; fi
