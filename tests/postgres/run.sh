@@ -124,6 +124,13 @@ check_run() {
   else bad "$name: sequences" "$got"; fi
 }
 
+# ---- the NUMERIC wire format, judged by the server --------------------------------------
+check_tool=$(dirname "$bin")/pg_numeric_check
+if [ -x "$check_tool" ] && out=$("$check_tool" "$URL" 2>&1); then
+  ok "binary NUMERIC: $out (tests/tools/pg_numeric_check.c)"
+else bad numeric-wire "${out:-$check_tool missing (make tools)}"; fi
+printf '%s\n' "${out:-}" >>"$all"
+
 # ---- create-tables: SPEC §5 exactly, idempotent ----------------------------------------
 P=$(project schema)
 sp "$P" "DATABASE_URL=$URL" -- create-tables
