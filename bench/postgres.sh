@@ -18,7 +18,10 @@ rows=${BENCH_PG_ROWS:-500000}
 runs=${BENCH_PG_RUNS:-3}
 sp="$root/build/salespipe"
 work=$(mktemp -d)
-pgdir=$(mktemp -d "${TMPDIR:-/tmp}/salespipe-pgbench.XXXXXX")
+# As root the server runs as `postgres`, which must reach its directory:
+# /tmp rather than a private TMPDIR.
+pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
+pgdir=$(mktemp -d "$pgbase/salespipe-pgbench.XXXXXX")
 trap '"$root/tests/postgres/pg.sh" stop "$pgdir"; rm -rf "$work"' EXIT
 "$root/tests/postgres/pg.sh" start "$pgdir"
 # shellcheck disable=SC1091

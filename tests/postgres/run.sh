@@ -19,7 +19,10 @@ SP=${SALESPIPE:-build/san/salespipe}
 bin="$root/$SP"
 tmp=$(mktemp -d)
 # Its own directory: the server runs as `postgres` under root and must reach it.
-pgdir=$(mktemp -d "${TMPDIR:-/tmp}/salespipe-pg.XXXXXX")
+# As root the server runs as `postgres`, which must reach its directory:
+# /tmp rather than a private TMPDIR.
+pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
+pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
 trap '"$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
 [ -n "${PG_SUITE_KEEP:-}" ] && trap '"$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
 pass=0 fail=0 skip=0
