@@ -157,7 +157,8 @@ static int map_state(const char *state, bool *retry)
 }
 
 /* Fail with "warehouse <describe>: <context>: <server message> (detail)
- * [SQLSTATE] (where: <PostgreSQL's context, e.g. COPY fact_sales, line 7>)".
+ * (hint: …) [SQLSTATE] (where: <PostgreSQL's context, e.g. COPY fact_sales,
+ * line 7>)".
  * res may be NULL: the connection's message is used. */
 __attribute__((format(printf, 4, 5))) static int pg_fail(pg *p, const PGresult *res,
                                                          sp_error *err, const char *fmt, ...)
@@ -169,6 +170,7 @@ __attribute__((format(printf, 4, 5))) static int pg_fail(pg *p, const PGresult *
     va_end(ap);
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
     const char *where = res ? PQresultErrorField(res, PG_DIAG_CONTEXT) : NULL;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     bool bad = !p->conn || PQstatus(p->conn) == CONNECTION_BAD;
@@ -179,6 +181,8 @@ __attribute__((format(printf, 4, 5))) static int pg_fail(pg *p, const PGresult *
     int n = snprintf(msg, sizeof msg, "warehouse %s: %s: %s", p->describe, ctx, primary);
     if (detail && n < (int)sizeof msg)
         n += snprintf(msg + n, sizeof msg - (size_t)n, " (%s)", detail);
+    if (hint && n < (int)sizeof msg)
+        n += snprintf(msg + n, sizeof msg - (size_t)n, " (hint: %s)", hint);
     if (state && n < (int)sizeof msg)
         n += snprintf(msg + n, sizeof msg - (size_t)n, " [%s]", state);
     if (where && n < (int)sizeof msg)

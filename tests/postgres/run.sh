@@ -308,6 +308,16 @@ if [ "$rc" -eq 1 ] && grep -q 'table dim_date does not exist: run create-tables 
   ok "load without the tables → exit 1: run create-tables first"
 else bad load-no-tables "exit $rc: $(tail -c 400 <<<"$out")"; fi
 
+# Another table's foreign key on a dimension: TRUNCATE refuses, the load
+# says which table and what to do, and changes nothing.
+q "CREATE TABLE audit_ref(d int REFERENCES dim_date(date_id))" >/dev/null
+sp "$B" "DATABASE_URL=$URL" -- load --ds "$DS"
+q "DROP TABLE audit_ref" >/dev/null
+if [ "$rc" -eq 1 ] && grep -q 'cannot truncate a table referenced in a foreign key constraint' <<<"$out" \
+   && grep -q 'audit_ref' <<<"$out" && grep -q 'hint:' <<<"$out" && [ "$(state)" = "$base" ]; then
+  ok "a foreign key from another table onto dim_date → exit 1 naming it, with PostgreSQL's hint, unchanged"
+else bad truncate-referenced "exit $rc: $(tail -c 500 <<<"$out")"; fi
+
 # Two loads at once: the advisory lock serialises them; both succeed.
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l1.out" 2>&1; echo $? >"$tmp/l1.rc") &
 l1=$!
