@@ -77,14 +77,7 @@ int cmd_run(const sp_cli *cli)
     o.exponential = strcmp(sp_config_get(cli->config, "RETRY_BACKOFF"), "exponential") == 0;
     sp_error err;
     sp_error_clear(&err);
-    int rc = orch_run(cli->config, &o, &err);
-    if (rc != SP_OK) {
-        /* A task's failure was logged attempt by attempt; say it once more
-         * only when the run could not start (lock, ledger, resume). */
-        if (err.msg[0])
-            sp_log(SP_LOG_ERROR, "run: %s", err.msg);
-    }
-    return exit_code(rc);
+    return exit_code(orch_run(cli->config, &o, &err)); /* orch_run logs its errors */
 }
 
 int cmd_runs(const sp_cli *cli)

@@ -156,9 +156,10 @@ typedef struct orch_options {
 } orch_options;
 
 /* Run the tasks with retries, recording everything in the ledger, alerting
- * once if the run finally fails, printing the summary. Returns SP_OK, or
- * the status of the failure (the failing task's, or the ledger's / lock's
- * when the run could not start: then nothing ran). */
+ * once if the run finally fails, printing the summary. Every error is logged
+ * here (callers only map the status to an exit code). Returns SP_OK, or the
+ * status of the failure (the failing task's, or the ledger's / lock's when
+ * the run could not start: then nothing ran and nothing was alerted). */
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err);
 
 /* `salespipe runs [RUN_ID] [--json]`: print the history or one run to

@@ -128,7 +128,20 @@ static void ledger_warn(const sp_error *e)
     sp_log(SP_LOG_WARN, "%s (the run goes on; its record may be incomplete)", e->msg);
 }
 
+static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err);
+
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
+{
+    bool started = false;
+    int rc = run_tasks(cfg, o, &started, err);
+    /* A task's failure was logged attempt by attempt; a run that could not
+     * start (lock, ledger, nothing to resume) is logged here. */
+    if (rc != SP_OK && !started)
+        sp_log(SP_LOG_ERROR, "run: %s", err->msg);
+    return rc;
+}
+
+static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err)
 {
     const char *state_dir = sp_config_get(cfg, "STATE_DIR");
     pl_ctx ctx;
@@ -207,6 +220,7 @@ int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
         return rc;
     }
 
+    *started = true;
     handle_signals(true);
     int max_attempts = (int)o->retries + 1;
     pl_task failed = PL_NTASKS;
