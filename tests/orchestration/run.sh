@@ -5,6 +5,7 @@
 # webhook listener and a local SMTP sink (tests/orchestration/sinks.mjs on
 # 127.0.0.1 free ports). Failures are real (a missing input folder, a missing
 # required column), not injected. Ends "N passed, N failed".
+# shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 SP=${SALESPIPE:-build/san/salespipe}
@@ -114,8 +115,7 @@ print(sum(1 for f in glob.glob(sys.argv[1] + '/mail-*.json')
 EOF
 }
 wait_for() { # FILE REGEX SECONDS PID: until FILE matches or PID ends
-  local i
-  for i in $(seq $(($3 * 10))); do
+  for _ in $(seq $(($3 * 10))); do
     grep -qE "$2" "$1" 2>/dev/null && return 0
     kill -0 "$4" 2>/dev/null || { grep -qE "$2" "$1" 2>/dev/null; return; }
     sleep 0.1
@@ -131,7 +131,7 @@ d=$(project flaky)
 cp -r "$tmp/data-src" "$d/data/later"      # the input folder appears after attempt 2
 sp_bg "$d" -- run --ds 2024-01-01 --retries 2 --retry-delay 2 &
 pid=$!
-pids+=($pid)
+pids+=("$pid")
 if wait_for "$d/err" 'preflight: failed after .*\(attempt 2 of 3\)' 60 $pid; then
   mv "$d/data/later" "$d/data/raw"
 fi
@@ -234,21 +234,26 @@ run_of "$d" 2024-01-05 >"$d/run.json" 2>/dev/null
 check resume-exit-0 "exit $rc: $(tail -5 "$d/err")" [ $rc -eq 0 ]
 check resume-same-run-id "$(q "$d" runs)" \
   [ "$(q "$d" runs --json | py "len([r for r in d if r['ds']=='2024-01-05'])")/$(py "d['run_id']" <"$d/run.json")" = "1/$id1" ]
-check resume-skips-succeeded "$(grep started "$d/err")" \
-  eval '! grep -qE "(preflight|stage): started" "$d/err" && grep -q "transform: started" "$d/err"'
+resumed_from_transform() {
+  ! grep -qE "(preflight|stage): started" "$1" && grep -q "transform: started" "$1"
+}
+check resume-skips-succeeded "$(grep started "$d/err")" resumed_from_transform "$d/err"
 check resume-attempts-accumulate "$(cat "$d/run.json")" \
   [ "$(py "[(t['task'], t['attempts'], t['state']) for t in d['tasks']]" <"$d/run.json")" = \
     "[('preflight', 1, 'succeeded'), ('stage', 1, 'succeeded'), ('transform', 2, 'succeeded'), ('create-tables', 1, 'succeeded'), ('load', 1, 'succeeded')]" ]
 check resume-rows-recorded "$(cat "$d/run.json")" [ "$(task_field "$d/run.json" load rows)" = 160 ]
 sp "$d" -- run --ds 2024-01-05 --resume; rc=$?
+exits_with() { # WANT RC PATTERN FILE
+  [ "$2" = "$1" ] && grep -qF -- "$3" "$4"
+}
 check resume-nothing-left "exit $rc: $(cat "$d/err")" \
-  eval '[ $rc -eq 1 ] && grep -q "nothing to resume: the latest run of ds 2024-01-05 ($id1) succeeded" "$d/err"'
+  exits_with 1 "$rc" "nothing to resume: the latest run of ds 2024-01-05 ($id1) succeeded" "$d/err"
 
 # ---- 6. one run per ds: a second refuses at once; SIGTERM in the delay -------
 d=$(project concurrent)
 sp_bg "$d" -- run --ds 2024-01-06 --retries 5 --retry-delay 30 &
 pid=$!
-pids+=($pid)
+pids+=("$pid")
 if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   mkdir -p "$d/second"
   t0=$(now)
@@ -257,7 +262,7 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   t1=$(now)
   id=$(q "$d" runs --json | py "d[-1]['run_id']")
   check second-run-refused "exit $rc: $(cat "$d/second/err")" \
-    eval '[ $rc -eq 1 ] && grep -q "already in progress: run $id (pid $pid)" "$d/second/err"'
+    exits_with 1 "$rc" "already in progress: run $id (pid $pid)" "$d/second/err"
   check second-run-refused-at-once "took $(secs "$t0" "$t1")s" elapsed_lt "$t0" "$t1" 20
   check second-run-not-recorded "$(q "$d" runs)" [ "$(q "$d" runs --json | py 'len(d)')" = 1 ]
   q "$d" run --ds 2024-01-07 --only create-tables >/dev/null 2>"$d/other.err"; rc=$?
@@ -267,7 +272,7 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   run_of "$d" 2024-01-06 >"$d/run.json" 2>/dev/null
   check sigterm-exit-1 "exit $rc" [ $rc -eq 1 ]
   check sigterm-recorded-failed "$(cat "$d/run.json")" \
-    eval '[ "$(py "d[\"state\"]" <"$d/run.json")" = failed ] && grep -q "interrupted by SIGTERM while waiting to retry" "$d/run.json"'
+    exits_with failed "$(py "d['state']" <"$d/run.json")" "interrupted by SIGTERM while waiting to retry" "$d/run.json"
   check sigterm-one-alert "$(hooks_for 2024-01-06)" [ "$(hooks_for 2024-01-06)" = 1 ]
 else
   bad second-run-refused "the first run never reached its retry delay: $(tail -3 "$d/err")"
@@ -277,7 +282,7 @@ fi
 d=$(project killed)
 sp_bg "$d" ALERT_WEBHOOK_URL= SMTP_URL= ALERT_EMAIL= -- run --ds 2024-01-08 --retries 5 --retry-delay 30 &
 pid=$!
-pids+=($pid)
+pids+=("$pid")
 if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   kill -KILL $pid
   wait $pid 2>/dev/null
@@ -294,8 +299,10 @@ d=$(project undeliverable)
 sp "$d" ALERT_WEBHOOK_URL="http://127.0.0.1:1/services/$HOOK_SECRET" SMTP_URL="smtp://alerts:$SMTP_SECRET@127.0.0.1:1" \
   -- run --ds 2024-01-09 --retries 0; rc=$?
 check undeliverable-exit-1 "exit $rc" [ $rc -eq 1 ]
-check undeliverable-logged "$(grep alert "$d/err")" \
-  eval 'grep -q "alert: webhook http://127.0.0.1:1/\*\*\* not delivered" "$d/err" && grep -q "alert: mail to ops@example.com via smtp://alerts:\*\*\*@127.0.0.1:1 not delivered" "$d/err"'
+check undeliverable-webhook-logged "$(grep alert "$d/err")" \
+  grep -qF "alert: webhook http://127.0.0.1:1/*** not delivered" "$d/err"
+check undeliverable-mail-logged "$(grep alert "$d/err")" \
+  grep -qF "alert: mail to ops@example.com via smtp://alerts:***@127.0.0.1:1 not delivered" "$d/err"
 check undeliverable-task-error-shown "$(tail -4 "$d/out")" grep -q "FAILED at preflight after 1 attempt: input folder" "$d/out"
 check undeliverable-no-secret "secret in output" no_secrets "$d/out" "$d/err"
 
@@ -347,7 +354,8 @@ assert all(p >= 0 for p in pos) and pos == sorted(pos), pos
 assert "salespipe {task} --ds {{{{ ds }}}}" in src or "--ds {{ ds }}" in src
 assert "BashOperator" in src and "DockerOperator" in src
 EOF
-check systemd-units "deploy/systemd" eval 'grep -qE "^ExecStart=.*salespipe .*run$" deploy/systemd/salespipe.service && grep -q "^OnCalendar=daily" deploy/systemd/salespipe.timer'
+check systemd-service "deploy/systemd/salespipe.service" grep -qE '^ExecStart=.*salespipe .*run$' deploy/systemd/salespipe.service
+check systemd-timer "deploy/systemd/salespipe.timer" grep -q '^OnCalendar=daily' deploy/systemd/salespipe.timer
 check cron-line "deploy/cron/salespipe" grep -qE '^[0-9]+ [0-9]+ \* \* \* [a-z_]+ .*salespipe .*run' deploy/cron/salespipe
 
 # ---- 11. sanitizers: no report in any run's stderr (exit 1 would hide one) ----
