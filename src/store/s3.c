@@ -50,6 +50,7 @@ enum {
     S3_CONNECT_TIMEOUT = 10,        /* seconds to connect (and TLS) */
     S3_LIST_PAGE = 1000,
     S3_CHUNK = 1 << 20,
+    S3_UPLOAD_THREADS = 4,          /* parts in flight per multipart upload */
     S3_BACKOFF_BASE_MS = 100,
     S3_BACKOFF_CAP_MS = 5000,
     S3_RETRY_WINDOW_MS = 120000,    /* no new attempt starts later than this */
@@ -119,20 +120,27 @@ static void b64(const unsigned char *p, int n, char *out)
     EVP_EncodeBlock((unsigned char *)out, p, n);
 }
 
-/* SHA-256 (hex) and MD5 (base64) of a byte range, one pass. */
+/* SHA-256 (hex) and, when asked, MD5 (base64) of a byte range, one pass. */
 typedef struct s3_digest {
     EVP_MD_CTX *sha, *md5;
 } s3_digest;
 
-static int digest_init(s3_digest *d)
+static void digest_free(s3_digest *d)
 {
+    EVP_MD_CTX_free(d->sha);
+    EVP_MD_CTX_free(d->md5);
+    d->sha = d->md5 = NULL;
+}
+
+static int digest_init(s3_digest *d, bool with_md5)
+{
+    d->md5 = NULL;
     d->sha = EVP_MD_CTX_new();
-    d->md5 = EVP_MD_CTX_new();
-    if (!d->sha || !d->md5 || EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1) {
-        EVP_MD_CTX_free(d->sha);
-        EVP_MD_CTX_free(d->md5);
-        d->sha = d->md5 = NULL;
+    if (with_md5)
+        d->md5 = EVP_MD_CTX_new();
+    if (!d->sha || (with_md5 && !d->md5) || EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL) != 1 ||
+        (with_md5 && EVP_DigestInit_ex(d->md5, EVP_md5(), NULL) != 1)) {
+        digest_free(d);
         return -1;
     }
     return 0;
@@ -141,28 +149,22 @@ static int digest_init(s3_digest *d)
 static void digest_update(s3_digest *d, const void *p, size_t n)
 {
     EVP_DigestUpdate(d->sha, p, n);
-    EVP_DigestUpdate(d->md5, p, n);
+    if (d->md5)
+        EVP_DigestUpdate(d->md5, p, n);
 }
 
-/* Finish into sha_hex[65] and md5_b64[25]; frees the state. */
+/* Finish into sha_hex[65] and (with MD5) md5_b64[25]; frees the state. */
 static void digest_final(s3_digest *d, char *sha_hex, char *md5_b64)
 {
     unsigned char md[32];
     unsigned int len = 0;
     EVP_DigestFinal_ex(d->sha, md, &len);
     sigv4_hex(md, 32, sha_hex);
-    EVP_DigestFinal_ex(d->md5, md, &len);
-    b64(md, 16, md5_b64);
-    EVP_MD_CTX_free(d->sha);
-    EVP_MD_CTX_free(d->md5);
-    d->sha = d->md5 = NULL;
-}
-
-static void digest_free(s3_digest *d)
-{
-    EVP_MD_CTX_free(d->sha);
-    EVP_MD_CTX_free(d->md5);
-    d->sha = d->md5 = NULL;
+    if (d->md5) {
+        EVP_DigestFinal_ex(d->md5, md, &len);
+        b64(md, 16, md5_b64);
+    }
+    digest_free(d);
 }
 
 /* ---- one request, with retries --------------------------------------------- */
@@ -950,7 +952,7 @@ static int s3_put_bytes(store *s, const char *key, const void *p, size_t n, sp_e
     char obj[STORE_KEY_MAX + 1], sha[65], md5[25];
     SP_TRY(full_key(s, key, obj, "put", err));
     s3_digest d;
-    if (digest_init(&d) != 0)
+    if (digest_init(&d, true) != 0)
         return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
     digest_update(&d, p, n);
     digest_final(&d, sha, md5);
@@ -959,58 +961,37 @@ static int s3_put_bytes(store *s, const char *key, const void *p, size_t n, sp_e
 }
 
 typedef struct part_info {
-    char sha[65];
-    char md5[25];
     char etag[128];
 } part_info;
 
-/* One pass over the file: the whole file's SHA-256 and, per part, SHA-256
- * and MD5 (nparts == 0: only the whole file, which is then the one body). */
-static int hash_file(store *s, const char *key, const char *path, int fd, int64_t size,
-                     int64_t part_size, part_info *parts, int nparts, char *whole_sha,
-                     char *whole_md5, sp_error *err)
+/* SHA-256 (hex) and, when md5_b64 is not NULL, MD5 (base64) of bytes
+ * [off, off+len) of the file, streamed through a 1 MiB buffer. */
+static int hash_range(store *s, const char *key, const char *path, int fd, int64_t off,
+                      int64_t len, char *sha_hex, char *md5_b64, sp_error *err)
 {
     unsigned char *buf = malloc(S3_CHUNK);
-    s3_digest whole = {0}, part = {0};
-    int rc = SP_OK;
-    if (!buf || digest_init(&whole) != 0 || (nparts > 0 && digest_init(&part) != 0)) {
-        rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-        goto out;
+    s3_digest d = {0};
+    if (!buf || digest_init(&d, md5_b64 != NULL) != 0) {
+        free(buf);
+        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
     }
-    int64_t off = 0;
-    int pi = 0;
-    while (off < size) {
-        int64_t want = size - off < S3_CHUNK ? size - off : S3_CHUNK;
-        if (nparts > 0) {
-            int64_t part_end = (int64_t)(pi + 1) * part_size;
-            if (part_end - off < want)
-                want = part_end - off;
-        }
-        ssize_t r = pread(fd, buf, (size_t)want, (off_t)off);
+    int rc = SP_OK;
+    for (int64_t done = 0; done < len;) {
+        size_t want = len - done < S3_CHUNK ? (size_t)(len - done) : S3_CHUNK;
+        ssize_t r = pread(fd, buf, want, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             rc = sp_fail(err, SP_ERR_IO, "store %s: put '%s': cannot read %s: %s", s->url, key,
                          path, r < 0 ? strerror(errno) : "the file shrank while reading");
-            goto out;
+            break;
         }
-        digest_update(&whole, buf, (size_t)r);
-        if (nparts > 0)
-            digest_update(&part, buf, (size_t)r);
-        off += r;
-        if (nparts > 0 && (off == (int64_t)(pi + 1) * part_size || off == size)) {
-            digest_final(&part, parts[pi].sha, parts[pi].md5);
-            pi++;
-            if (off < size && digest_init(&part) != 0) {
-                rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-                goto out;
-            }
-        }
+        digest_update(&d, buf, (size_t)r);
+        done += r;
     }
-    digest_final(&whole, whole_sha, whole_md5);
-out:
-    digest_free(&whole);
-    digest_free(&part);
+    if (rc == SP_OK)
+        digest_final(&d, sha_hex, md5_b64);
+    digest_free(&d);
     free(buf);
     return rc;
 }
@@ -1026,6 +1007,68 @@ static void abort_upload(store *s, const char *key, const char *obj, const char 
     call_free(&c);
 }
 
+/* The parts of one upload, shared by its workers: each takes the next part
+ * number, hashes that part, then sends it; the first failure stops them. */
+typedef struct mp_upload {
+    store *s;
+    const char *key, *obj, *path, *upload_q;
+    int fd;
+    int64_t size, part_size;
+    int nparts;
+    part_info *parts;
+    atomic_int next;
+    atomic_bool failed;
+    pthread_mutex_t lock;
+    int rc;
+    sp_error err; /* the first failure */
+} mp_upload;
+
+static int upload_part(mp_upload *u, int i, sp_error *err)
+{
+    int64_t off = (int64_t)i * u->part_size;
+    int64_t len = u->size - off < u->part_size ? u->size - off : u->part_size;
+    char sha[65], md5[25], what[48], q[1200];
+    SP_TRY(hash_range(u->s, u->key, u->path, u->fd, off, len, sha, md5, err));
+    snprintf(what, sizeof what, "put (part %d of %d)", i + 1, u->nparts);
+    if (snprintf(q, sizeof q, "partNumber=%d&%s", i + 1, u->upload_q) >= (int)sizeof q)
+        return sp_fail(err, SP_ERR_NET, "store %s: put '%s': the upload id is too long",
+                       u->s->url, u->key);
+    s3_call c = {.method = "PUT", .op = what, .key = u->key, .obj = u->obj, .query = q,
+                 .body = {.fd = u->fd, .off = off, .len = len},
+                 .payload_sha256 = sha, .content_md5 = md5};
+    int rc = perform(u->s, &c, err);
+    if (rc == SP_OK && !c.etag[0])
+        rc = sp_fail(err, SP_ERR_NET, "store %s: %s '%s': no ETag in the answer (bucket %s, "
+                     "endpoint %s)", u->s->url, what, u->key, S3(u->s)->bucket,
+                     S3(u->s)->endpoint);
+    if (rc == SP_OK)
+        copy_view(u->parts[i].etag, sizeof u->parts[i].etag, c.etag, strlen(c.etag));
+    call_free(&c);
+    return rc;
+}
+
+static void *part_worker(void *arg)
+{
+    mp_upload *u = arg;
+    sp_error e;
+    while (!atomic_load(&u->failed)) {
+        int i = atomic_fetch_add(&u->next, 1);
+        if (i >= u->nparts)
+            break;
+        int rc = upload_part(u, i, &e);
+        if (rc != SP_OK) {
+            pthread_mutex_lock(&u->lock);
+            if (u->rc == SP_OK) {
+                u->rc = rc;
+                u->err = e;
+            }
+            pthread_mutex_unlock(&u->lock);
+            atomic_store(&u->failed, true);
+        }
+    }
+    return NULL;
+}
+
 static int put_multipart(store *s, const char *key, const char *obj, const char *path, int fd,
                          int64_t size, sp_error *err)
 {
@@ -1037,11 +1080,13 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     part_info *parts = calloc((size_t)nparts, sizeof *parts);
     if (!parts)
         return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-    char whole_sha[65], whole_md5[25], upload_id[1024] = "";
-    sp_buf q, xml;
-    sp_buf_init(&q, 8192);
+    char whole_sha[65], upload_id[1024] = "";
+    sp_buf xml, uq;
     sp_buf_init(&xml, (size_t)S3_PARTS_MAX * 300);
-    int rc = hash_file(s, key, path, fd, size, part_size, parts, nparts, whole_sha, whole_md5, err);
+    sp_buf_init(&uq, 1100);
+    /* The whole file's digest goes into the object's metadata, which must
+     * be given when the upload is created. */
+    int rc = hash_range(s, key, path, fd, 0, size, whole_sha, NULL, err);
     if (rc != SP_OK)
         goto out;
 
@@ -1060,42 +1105,36 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     call_free(&init);
     if (rc != SP_OK)
         goto out;
-    sp_buf uq;
-    sp_buf_init(&uq, 8192);
     sp_buf_puts(&uq, "uploadId=");
     sigv4_uri_encode(&uq, upload_id, strlen(upload_id), false);
     sp_buf_putc(&uq, '\0');
     if (uq.broken) {
-        sp_buf_free(&uq);
-        rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
+        rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': the upload id is too long", s->url,
+                     key);
         goto out;
     }
     const char *upload_q = (const char *)uq.data;
     sp_log(SP_LOG_DEBUG, "store %s: put '%s': multipart upload of %" PRId64 " bytes in %d parts",
            s->url, key, size, nparts);
 
-    for (int i = 0; i < nparts && rc == SP_OK; i++) {
-        sp_buf_reset(&q);
-        sp_buf_printf(&q, "partNumber=%d&%s", i + 1, upload_q);
-        sp_buf_putc(&q, '\0');
-        int64_t off = (int64_t)i * part_size;
-        int64_t len = size - off < part_size ? size - off : part_size;
-        char what[48];
-        snprintf(what, sizeof what, "put (part %d of %d)", i + 1, nparts);
-        s3_call c = {.method = "PUT", .op = what, .key = key, .obj = obj,
-                     .query = q.broken ? "" : (char *)q.data,
-                     .body = {.fd = fd, .off = off, .len = len},
-                     .payload_sha256 = parts[i].sha, .content_md5 = parts[i].md5};
-        if (q.broken)
-            rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-        else
-            rc = perform(s, &c, err);
-        if (rc == SP_OK && !c.etag[0])
-            rc = sp_fail(err, SP_ERR_NET, "store %s: %s '%s': no ETag in the answer (bucket %s, "
-                         "endpoint %s)", s->url, what, key, s3->bucket, s3->endpoint);
-        if (rc == SP_OK)
-            copy_view(parts[i].etag, sizeof parts[i].etag, c.etag, strlen(c.etag));
-        call_free(&c);
+    mp_upload u = {.s = s, .key = key, .obj = obj, .path = path, .upload_q = upload_q, .fd = fd,
+                   .size = size, .part_size = part_size, .nparts = nparts, .parts = parts,
+                   .rc = SP_OK};
+    atomic_init(&u.next, 0);
+    atomic_init(&u.failed, false);
+    pthread_mutex_init(&u.lock, NULL);
+    pthread_t th[S3_UPLOAD_THREADS];
+    int nth = 0;
+    for (int t = 1; t < S3_UPLOAD_THREADS && t < nparts; t++)
+        if (pthread_create(&th[nth], NULL, part_worker, &u) == 0)
+            nth++; /* fewer threads is slower, not wrong */
+    part_worker(&u);
+    for (int t = 0; t < nth; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&u.lock);
+    if (u.rc != SP_OK) {
+        *err = u.err;
+        rc = u.rc;
     }
     if (rc == SP_OK) {
         sp_buf_puts(&xml, "<CompleteMultipartUpload>");
@@ -1116,7 +1155,7 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
         sp_buf_puts(&xml, "</CompleteMultipartUpload>");
         char xsha[65], xmd5[25];
         s3_digest d;
-        if (xml.broken || digest_init(&d) != 0) {
+        if (xml.broken || digest_init(&d, true) != 0) {
             rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
         } else {
             digest_update(&d, xml.data, xml.len);
@@ -1137,9 +1176,8 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     }
     if (rc != SP_OK)
         abort_upload(s, key, obj, upload_q);
-    sp_buf_free(&uq);
 out:
-    sp_buf_free(&q);
+    sp_buf_free(&uq);
     sp_buf_free(&xml);
     free(parts);
     return rc;
@@ -1167,7 +1205,7 @@ static int s3_put_file(store *s, const char *key, const char *local_path, unsign
         rc = put_multipart(s, key, obj, local_path, fd, size, err);
     } else {
         char sha[65], md5[25];
-        rc = hash_file(s, key, local_path, fd, size, size, NULL, 0, sha, md5, err);
+        rc = hash_range(s, key, local_path, fd, 0, size, sha, md5, err);
         if (rc == SP_OK) {
             s3_body b = {.fd = fd, .off = 0, .len = size};
             rc = put_single(s, key, obj, b, sha, md5, err);
