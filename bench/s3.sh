@@ -5,7 +5,8 @@
 # BENCH_S3_MB overrides) through our client (build/store_cp: the store
 # interface the pipeline uses; multipart, SHA-256 + MD5 per part) and through
 # `curl --aws-sigv4` (one PUT, one GET) on the same endpoint in the same run,
-# and prints MB/s side by side with peak RSS. A benchmark: it asserts only
+# and prints MB/s side by side with peak RSS; also our upload as one PUT, to
+# separate the client's cost from the server's multipart assembly. A benchmark: it asserts only
 # that the bytes came back identical.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ echo
 echo "== S3 transfer benchmark: $mb MiB through the harness proxy at $S3_TEST_ENDPOINT ($(nproc) cores)"
 timed "$tmp/t1" "$cp_tool" put s3://raw bench/ours.bin "$tmp/file"
 timed "$tmp/t2" "$cp_tool" get s3://raw bench/ours.bin "$tmp/ours.back"
+# The same upload as one PUT (a part size above the file): the client's own
+# cost, without the server's multipart assembly.
+S3_PART_SIZE_MB=$((mb + 1)) timed "$tmp/t5" "$cp_tool" put s3://raw bench/ours1.bin "$tmp/file"
 cmp "$tmp/file" "$tmp/ours.back"
 rm -f "$tmp/ours.back"
 
@@ -63,10 +67,12 @@ read -r up_s up_kb <"$tmp/t1"
 read -r down_s down_kb <"$tmp/t2"
 read -r cup_s cup_kb <"$tmp/t3"
 read -r cdown_s cdown_kb <"$tmp/t4"
+read -r one_s one_kb <"$tmp/t5"
 printf '%-44s %8s %8s %10s\n' "client" "seconds" "MB/s" "peak RSS"
 printf '%-44s %8s %s %7d KB\n' "salespipe upload (hash pass + multipart)" "$up_s" "$(rate "$up_s")" "$up_kb"
+printf '%-44s %8s %s %7d KB\n' "salespipe upload (hash pass + one PUT)" "$one_s" "$(rate "$one_s")" "$one_kb"
 printf '%-44s %8s %s %7d KB\n' "curl --aws-sigv4 upload (one PUT)" "$cup_s" "$(rate "$cup_s")" "$cup_kb"
 printf '%-44s %8s %s %7s\n' "  (+ sha256sum for curl's payload hash)" "$hash_s" "" ""
 printf '%-44s %8s %s %7d KB\n' "salespipe download (SHA-256 checked)" "$down_s" "$(rate "$down_s")" "$down_kb"
 printf '%-44s %8s %s %7d KB\n' "curl --aws-sigv4 download" "$cdown_s" "$(rate "$cdown_s")" "$cdown_kb"
-echo "RESULT s3 mb=$mb up_s=$up_s down_s=$down_s curl_up_s=$cup_s curl_down_s=$cdown_s curl_hash_s=$hash_s up_rss_kb=$up_kb down_rss_kb=$down_kb"
+echo "RESULT s3 mb=$mb up_s=$up_s down_s=$down_s curl_up_s=$cup_s curl_down_s=$cdown_s curl_hash_s=$hash_s one_put_s=$one_s up_rss_kb=$up_kb down_rss_kb=$down_kb"
