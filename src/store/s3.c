@@ -205,6 +205,8 @@ typedef struct s3_call {
     CURL *curl;
     int64_t delivered;    /* body bytes given to sink so far (resumed on retry) */
     int64_t skip;         /* bytes of a restarted body already delivered */
+    int64_t resume_from;  /* delivered when this attempt started */
+    bool first_chunk;     /* no body byte of this attempt seen yet */
     int sink_rc;
     bool overflow;
     bool in_final;        /* the headers being read belong to the final answer */
@@ -303,6 +305,12 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &st);
     bool ok = st >= 200 && st < 300;
     if (ok && c->sink) {
+        if (c->first_chunk) {
+            /* A retry asked for the rest with Range: a 206 is the rest, a
+             * 200 (Range ignored) starts over and repeats what we have. */
+            c->first_chunk = false;
+            c->skip = st == 200 ? c->resume_from : 0;
+        }
         size_t off = 0;
         if (c->skip > 0) {
             off = (int64_t)n < c->skip ? n : (size_t)c->skip;
@@ -608,11 +616,10 @@ static int perform(store *s, s3_call *c, sp_error *err)
         c->overflow = false;
         c->sink_rc = 0;
         int64_t before = c->delivered;
+        c->resume_from = before;
+        c->first_chunk = true;
+        c->skip = 0;
         CURLcode cc = attempt_once(s3, c, (const char *)path.data, errbuf);
-        if (c->sink && before > 0 && c->status == 200)
-            c->skip = before; /* the server ignored our Range: drop what we have */
-        else if (c->sink && c->status == 206)
-            c->skip = 0;
         if (c->sink_rc != 0) {
             rc = c->sink_rc; /* the consumer stopped; its error is in err */
             break;
