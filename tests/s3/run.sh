@@ -44,6 +44,7 @@ hostile_pid=
 # shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
   [ -n "$hostile_pid" ] && kill "$hostile_pid" 2>/dev/null
+  [ -n "${tls_pid:-}" ] && kill "$tls_pid" 2>/dev/null
   tests/s3/server.sh stop "$srv" >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -366,6 +367,33 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile_pid=
 else
   bad "hostile server" "test_hostile.mjs did not start"
+fi
+
+# ---- 9. TLS: certificates are verified; AWS_CA_BUNDLE adds a private CA ---------
+tls_pid=
+if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/tls.key" -out "$tmp/tls.crt" -days 1 \
+  -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1; then
+  node tests/s3/test_tls.mjs "$tmp/tls.key" "$tmp/tls.crt" "${S3_TEST_ENDPOINT##*:}" "$tmp/tls.port" &
+  tls_pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/tls.port" ] && break; sleep 0.05; done
+fi
+if [ -n "$tls_pid" ] && [ -s "$tmp/tls.port" ]; then
+  T=https://127.0.0.1:$(cat "$tmp/tls.port")
+  out=$(AWS_ENDPOINT_URL_S3=$T "$CP" probe s3://processed tls/ 2>&1)
+  rc=$?
+  if [ $rc -eq 1 ] && grep -qi "certificate" <<<"$out" && ! grep -q "attempts" <<<"$out"; then
+    ok "TLS: a self-signed endpoint is refused (certificate error, not retried)"
+  else bad "TLS verification" "exit $rc: $out"; fi
+  out=$(AWS_ENDPOINT_URL_S3=$T AWS_CA_BUNDLE=$tmp/tls.crt "$CP" probe s3://processed tls/ 2>&1) &&
+    AWS_ENDPOINT_URL_S3=$T AWS_CA_BUNDLE=$tmp/tls.crt "$CP" put s3://processed tls/a "$tmp/tls.crt" 2>&1 &&
+    backend_get processed tls/a "$tmp/tls.back" && cmp -s "$tmp/tls.crt" "$tmp/tls.back"
+  rc=$?
+  if [ $rc -eq 0 ]; then ok "TLS: AWS_CA_BUNDLE trusts a private CA (probe and put over https)"
+  else bad "AWS_CA_BUNDLE" "$out"; fi
+  kill "$tls_pid" 2>/dev/null
+  wait "$tls_pid" 2>/dev/null
+else
+  bad "TLS front" "openssl or tests/s3/test_tls.mjs failed to start"
 fi
 
 finish
