@@ -369,6 +369,39 @@ else
   bad "hostile server" "test_hostile.mjs did not start"
 fi
 
+# ---- 8b. every S3 request of a run fails in turn --------------------------------
+# A clean run is counted; then for each k the (k+1)-th request and all later
+# ones get 500 (one attempt each): the run must exit 1 naming the S3 error,
+# leave no open multipart upload, and publish a manifest only with every
+# output beside it.
+G=$tmp/inturn
+mkdir -p "$G/data" && cp -r "$A/data/raw" "$G/data/raw"
+faults_clear
+log_clear
+s3run "$G" run --ds 2024-05-01 --retries 0 >/dev/null 2>&1
+n=$(logq "len(l)")
+problems=""
+for ((k = 0; k < n; k++)); do
+  ds=$(date -u -d "2024-06-01 +$k days" +%F)
+  faults_clear
+  fault "{\"action\":\"500\",\"after\":$k,\"count\":-1}"
+  out=$(AWS_MAX_ATTEMPTS=1 s3run "$G" run --ds "$ds" --retries 0 2>&1)
+  rc=$?
+  faults_clear
+  if [ $rc -ne 1 ] || ! grep -qE "InternalError \(HTTP 500\)|HEAD answer|stat .*HTTP 500" <<<"$out" || grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
+    problems+=" k=$k:exit=$rc"
+  fi
+  [ "$(uploads)" = 0 ] || problems+=" k=$k:open-upload"
+  if [ "$(backend_status processed "runs/$ds/_manifest.json")" = 200 ]; then
+    for f in $OUTPUTS; do
+      [ "$(backend_status processed "runs/$ds/$f")" = 200 ] || problems+=" k=$k:manifest-without-$f"
+    done
+  fi
+done
+if [ "${n:-0}" -ge 20 ] && [ -z "$problems" ]; then
+  ok "each of the $n S3 requests of a run failing in turn: exit 1 naming the error (InternalError, or HTTP 500 for a HEAD), nothing half-published"
+else bad "requests failing in turn" "n=$n:$problems"; fi
+
 # ---- 9. TLS: certificates are verified; AWS_CA_BUNDLE adds a private CA ---------
 tls_pid=
 if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/tls.key" -out "$tmp/tls.crt" -days 1 \
