@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { ALGORITHM, canonicalRequest, headerMap, percentDecode, signature, stringToSign } from './sigv4.mjs';
+import { percentDecode, verifyHeaderAuth } from './sigv4.mjs';
 
 // ---- configuration ---------------------------------------------------------
 
@@ -56,7 +56,6 @@ const opts = parseArgs(process.argv.slice(2));
 const KEYS = parseKeys(process.env.PROXY_KEYS || 'S3RVER:S3RVER');
 const REGION = process.env.PROXY_REGION || 'us-east-1';
 const BACKEND_KEY = 'S3RVER';           // the only key s3rver knows; it checks no v4 signature
-const MAX_SKEW_MS = 15 * 60 * 1000;
 const MEMORY_SPOOL = 1024 * 1024;        // bodies above this go to a temp file
 const MIN_PART = 5 * 1024 * 1024;
 const MAX_COMPLETE_BODY = 16 * 1024 * 1024;
@@ -209,98 +208,21 @@ function applyFault(req, res, ctx, rule) {
   }
 }
 
-// ---- SigV4 verification ------------------------------------------------------
-
-function parseAmzDate(s) {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
-  if (!m) return null;
-  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  return Number.isNaN(t) ? null : t;
-}
+// ---- SigV4 verification (the rules are in sigv4.mjs verifyHeaderAuth) -------
 
 // verifyAuth: null when the request's headers carry a valid SigV4 header
-// signature, else [status, code, message, extra]. Sets ctx.payloadHash and
-// ctx.accessKey on success. Checks nothing about the body: see checkBody.
+// signature, else [status, code, message, extra]. Sets ctx.payloadHash,
+// ctx.accessKey and ctx.headers on success. Checks nothing about the body:
+// see checkBody.
 function verifyAuth(req, ctx) {
-  const headers = headerMap(req.rawHeaders);
-  const one = (n) => (headers.has(n) ? headers.get(n).join(',') : undefined);
-  const authz = one('authorization');
-  const query = new Set(ctx.rawQuery.split('&').map((p) => percentDecode(p.split('=')[0], true).toString()));
-  if (query.has('X-Amz-Algorithm') || query.has('X-Amz-Signature')) {
-    return [501, 'NotImplemented', 'The S3 test harness does not verify presigned (query-string) SigV4 URLs; sign with the Authorization header.'];
-  }
-  if (authz === undefined) return [403, 'AccessDenied', 'Access Denied (the request carries no Authorization header).'];
-
-  const space = authz.indexOf(' ');
-  const algorithm = space < 0 ? authz : authz.slice(0, space);
-  if (algorithm === 'AWS') return [400, 'InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'];
-  if (algorithm !== ALGORITHM) return [400, 'InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: authz }];
-  const parts = new Map();
-  for (const item of authz.slice(space + 1).split(',')) {
-    const t = item.trim();
-    const eq = t.indexOf('=');
-    if (eq > 0) parts.set(t.slice(0, eq), t.slice(eq + 1));
-  }
-  for (const name of ['Credential', 'SignedHeaders', 'Signature']) {
-    if (!parts.get(name)) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; missing ${name}.`];
-  }
-  const cred = parts.get('Credential').split('/');
-  if (cred.length !== 5) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`];
-  const [accessKey, credDate, region, service, terminator] = cred;
-  const key = KEYS.get(accessKey);
-  if (!key) return [403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey }];
-
-  const amzDate = one('x-amz-date');
-  let when = parseAmzDate(amzDate);
-  let dateForSigning = amzDate;
-  if (amzDate === undefined && one('date') !== undefined) {
-    when = Date.parse(one('date'));
-    if (Number.isNaN(when)) when = null;
-    else dateForSigning = new Date(when).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  }
-  if (when === null) return [403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header'];
-  if (credDate !== dateForSigning.slice(0, 8)) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; Invalid credential date "${credDate}". This date is not the same as X-Amz-Date: "${dateForSigning.slice(0, 8)}".`];
-  if (REGION !== '*' && region !== REGION) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the region '${region}' is wrong; expecting '${REGION}'`, { Region: REGION }];
-  if (service !== 's3') return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect service "${service}". This endpoint belongs to "s3".`];
-  if (terminator !== 'aws4_request') return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect terminal "${terminator}". This endpoint uses "aws4_request".`];
-  const now = Date.now();
-  if (Math.abs(now - when) > MAX_SKEW_MS) {
-    return [403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
-      { RequestTime: amzDate ?? one('date'), ServerTime: new Date(now).toISOString().replace(/\.\d{3}/, ''), MaxAllowedSkewMilliseconds: MAX_SKEW_MS }];
-  }
-
-  const signed = parts.get('SignedHeaders').split(';');
-  const notSigned = [];
-  if (!signed.includes('host')) notSigned.push('host');
-  for (const name of headers.keys()) {
-    if (name.startsWith('x-amz-') && !signed.includes(name)) notSigned.push(name);
-  }
-  if (notSigned.length) return [403, 'AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.join(', ') }];
-
-  const payloadHash = one('x-amz-content-sha256');
-  if (payloadHash === undefined) return [400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256'];
-  if (payloadHash.startsWith('STREAMING-')) return [501, 'NotImplemented', `The S3 test harness does not verify chunked (aws-chunked, ${payloadHash}) payloads.`];
-  if (payloadHash !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-f]{64}$/.test(payloadHash)) {
-    return [400, 'InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.', { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash }];
-  }
-
-  const canonical = canonicalRequest({ method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers, signedHeaders: signed, payloadHash });
-  const scope = `${credDate}/${region}/${service}/${terminator}`;
-  const toSign = stringToSign(dateForSigning, scope, canonical);
-  const expected = signature(key.secret, credDate, region, service, toSign);
-  if (expected !== parts.get('Signature')) {
-    const bytes = (s) => Buffer.from(s).toString('hex').match(/../g).join(' ');
-    return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      { AWSAccessKeyId: accessKey, StringToSign: toSign, SignatureProvided: parts.get('Signature'), StringToSignBytes: bytes(toSign), CanonicalRequest: canonical, CanonicalRequestBytes: bytes(canonical) }];
-  }
-
-  const token = one('x-amz-security-token');
-  if (key.token !== null && token !== key.token) return [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.'];
-  if (key.token === null && token !== undefined) return [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid (this access key takes no session token).'];
-
-  ctx.payloadHash = payloadHash;
-  ctx.accessKey = accessKey;
-  ctx.headers = headers;
+  const got = verifyHeaderAuth({
+    method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, rawHeaders: req.rawHeaders,
+    keys: KEYS, region: REGION, now: Date.now(),
+  });
+  if (got.error) return got.error;
+  ctx.payloadHash = got.payloadHash;
+  ctx.accessKey = got.accessKey;
+  ctx.headers = got.headers;
   return null;
 }
 
@@ -486,11 +408,14 @@ function checkComplete(upload, xml) {
   for (let i = 1; i < parts.length; i++) {
     if (parts[i].n <= parts[i - 1].n) return [400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.'];
   }
+  for (const part of parts) {
+    const got = upload.parts.get(part.n);
+    if (!got || (part.etag !== null && unquote(got.etag) !== part.etag)) {
+      return [400, 'InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { PartNumber: part.n, UploadId: upload.uploadId }];
+    }
+  }
   for (let i = 0; i < parts.length; i++) {
     const got = upload.parts.get(parts[i].n);
-    if (!got || (parts[i].etag !== null && unquote(got.etag) !== parts[i].etag)) {
-      return [400, 'InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { PartNumber: parts[i].n, UploadId: upload.uploadId }];
-    }
     if (i < parts.length - 1 && got.size < MIN_PART) {
       return [400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.',
         { ProposedSize: got.size, MinSizeAllowed: MIN_PART, PartNumber: parts[i].n, ETag: got.etag }];

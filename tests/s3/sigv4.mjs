@@ -159,3 +159,100 @@ export function signRequest({ method, url, headers, body = '', accessKey, secret
   out.authorization = `${ALGORITHM} Credential=${accessKey}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${sig}`;
   return out;
 }
+
+// ---- verification -----------------------------------------------------------
+
+export const MAX_SKEW_MS = 15 * 60 * 1000;
+
+function parseAmzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
+  if (!m) return null;
+  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  return Number.isNaN(t) ? null : t;
+}
+
+// verifyHeaderAuth: checks a request's SigV4 Authorization header as S3
+// does. keys: Map id -> { secret, token|null }; region: the one expected, or
+// '*'; now: ms since the epoch. Returns { accessKey, payloadHash, headers }
+// when valid, else { error: [status, S3 code, message, extra elements] }.
+// The body is not looked at: the caller checks it against payloadHash.
+export function verifyHeaderAuth({ method, rawPath, rawQuery, rawHeaders, keys, region: expectedRegion, now }) {
+  const fail = (...e) => ({ error: e });
+  const headers = headerMap(rawHeaders);
+  const one = (n) => (headers.has(n) ? headers.get(n).join(',') : undefined);
+  const authz = one('authorization');
+  const query = new Set(rawQuery.split('&').map((p) => percentDecode(p.split('=')[0], true).toString()));
+  if (query.has('X-Amz-Algorithm') || query.has('X-Amz-Signature')) {
+    return fail(501, 'NotImplemented', 'The S3 test harness does not verify presigned (query-string) SigV4 URLs; sign with the Authorization header.');
+  }
+  if (authz === undefined) return fail(403, 'AccessDenied', 'Access Denied (the request carries no Authorization header).');
+
+  const space = authz.indexOf(' ');
+  const algorithm = space < 0 ? authz : authz.slice(0, space);
+  if (algorithm === 'AWS') return fail(400, 'InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+  if (algorithm !== ALGORITHM) return fail(400, 'InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: authz });
+  const parts = new Map();
+  for (const item of authz.slice(space + 1).split(',')) {
+    const t = item.trim();
+    const eq = t.indexOf('=');
+    if (eq > 0) parts.set(t.slice(0, eq), t.slice(eq + 1));
+  }
+  for (const name of ['Credential', 'SignedHeaders', 'Signature']) {
+    if (!parts.get(name)) return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; missing ${name}.`);
+  }
+  const cred = parts.get('Credential').split('/');
+  if (cred.length !== 5) return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
+  const [accessKey, credDate, region, service, terminator] = cred;
+  const key = keys.get(accessKey);
+  if (!key) return fail(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey });
+
+  const amzDate = one('x-amz-date');
+  let when = parseAmzDate(amzDate);
+  let dateForSigning = amzDate;
+  if (amzDate === undefined && one('date') !== undefined) {
+    when = Date.parse(one('date'));
+    if (Number.isNaN(when)) when = null;
+    else dateForSigning = new Date(when).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  }
+  if (when === null) return fail(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  if (credDate !== dateForSigning.slice(0, 8)) return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; Invalid credential date "${credDate}". This date is not the same as X-Amz-Date: "${dateForSigning.slice(0, 8)}".`);
+  if (expectedRegion !== '*' && region !== expectedRegion) return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the region '${region}' is wrong; expecting '${expectedRegion}'`, { Region: expectedRegion });
+  if (service !== 's3') return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect service "${service}". This endpoint belongs to "s3".`);
+  if (terminator !== 'aws4_request') return fail(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect terminal "${terminator}". This endpoint uses "aws4_request".`);
+  if (Math.abs(now - when) > MAX_SKEW_MS) {
+    return fail(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
+      { RequestTime: amzDate ?? one('date'), ServerTime: new Date(now).toISOString().replace(/\.\d{3}/, ''), MaxAllowedSkewMilliseconds: MAX_SKEW_MS });
+  }
+
+  const signed = parts.get('SignedHeaders').split(';');
+  const notSigned = [];
+  if (!signed.includes('host')) notSigned.push('host');
+  for (const name of headers.keys()) {
+    if (name.startsWith('x-amz-') && !signed.includes(name)) notSigned.push(name);
+  }
+  if (notSigned.length) return fail(403, 'AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.join(', ') });
+
+  const payloadHash = one('x-amz-content-sha256');
+  if (payloadHash === undefined) return fail(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+  if (payloadHash.startsWith('STREAMING-')) return fail(501, 'NotImplemented', `The S3 test harness does not verify chunked (aws-chunked, ${payloadHash}) payloads.`);
+  if (payloadHash !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-f]{64}$/.test(payloadHash)) {
+    return fail(400, 'InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.', { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash });
+  }
+
+  const canonical = canonicalRequest({ method, rawPath, rawQuery, headers, signedHeaders: signed, payloadHash });
+  const scope = `${credDate}/${region}/${service}/${terminator}`;
+  const toSign = stringToSign(dateForSigning, scope, canonical);
+  const expected = signature(key.secret, credDate, region, service, toSign);
+  if (expected !== parts.get('Signature')) {
+    const bytes = (s) => Buffer.from(s).toString('hex').match(/../g).join(' ');
+    return fail(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+      { AWSAccessKeyId: accessKey, StringToSign: toSign, SignatureProvided: parts.get('Signature'), StringToSignBytes: bytes(toSign), CanonicalRequest: canonical, CanonicalRequestBytes: bytes(canonical) });
+  }
+
+  const token = one('x-amz-security-token');
+  if (key.token !== null && token !== key.token) return fail(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
+  if (key.token === null && token !== undefined) return fail(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid (this access key takes no session token).');
+
+  return { accessKey, payloadHash, headers };
+}
+
