@@ -432,16 +432,26 @@ async function bodyText(body) {
 
 // ---- forwarding ------------------------------------------------------------------
 
-const agent = new http.Agent({ keepAlive: true });
+// A fresh connection to s3rver per request: a kept-alive one can be closed by
+// s3rver (5 s idle) just as it is reused, and the client would see a 502
+// that no real S3 would have given it.
+const agent = new http.Agent({ keepAlive: false });
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length']);
 
 // forward: send the checked request to s3rver, stream its answer back as is;
-// afterwards(status, headers, peek) runs once the answer is complete.
-function forward(req, res, ctx, body, afterwards) {
+// afterwards(status, headers, peek) runs once the answer is complete. With
+// slice {start, end, size} (a ranged GET, see serveRange) the Range header
+// sent is rewritten and only bytes start..end of the object are passed on,
+// as a 206.
+function forward(req, res, ctx, body, afterwards, slice = null) {
   const headers = {};
   for (const [name, values] of ctx.headers) {
     if (HOP.has(name)) continue;
     headers[name] = values.length === 1 ? values[0] : values;
+  }
+  if (slice) {
+    delete headers.range;
+    if (slice.start > 0) headers.range = `bytes=${slice.start}-`;
   }
   if (body && (body.size > 0 || ['PUT', 'POST'].includes(ctx.method))) headers['content-length'] = String(body.size);
   // s3rver checks no v4 signature but wants an access key it knows.
@@ -456,33 +466,112 @@ function forward(req, res, ctx, body, afterwards) {
   res.on('close', () => { if (!res.writableFinished) breq.destroy(); });
   breq.on('error', (err) => {
     dropSpool(body);
+    if (res.writableEnded) return; // a slice served whole, then s3rver cut off
     if (answered || res.headersSent) { res.destroy(); return; }
     s3Error(res, ctx, 502, 'InternalError', `S3 test harness: the backend (s3rver at ${opts.backend.host}) failed: ${err.message}`);
   });
   breq.on('response', (bres) => {
     answered = true;
     dropSpool(body);
-    ctx.entry.status = bres.statusCode;
+    const sliced = slice && (bres.statusCode === 200 || bres.statusCode === 206);
+    const status = sliced ? 206 : bres.statusCode;
+    ctx.entry.status = status;
     const raw = [];
     for (let i = 0; i < bres.rawHeaders.length; i += 2) {
       const name = bres.rawHeaders[i].toLowerCase();
       if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding') continue;
+      if (sliced && (name === 'content-length' || name === 'content-range')) continue;
       raw.push(bres.rawHeaders[i], bres.rawHeaders[i + 1]);
     }
-    res.writeHead(bres.statusCode, bres.statusMessage, raw);
+    if (sliced) {
+      raw.push('Content-Range', `bytes ${slice.start}-${slice.end}/${slice.size}`, 'Content-Length', String(slice.end - slice.start + 1));
+    }
+    res.writeHead(status, sliced ? 'Partial Content' : bres.statusMessage, raw);
     const peek = [];
     let peeked = 0;
+    bres.on('error', () => res.destroy());
+    if (sliced) {
+      let left = slice.end - slice.start + 1;
+      bres.on('data', (chunk) => {
+        if (left <= 0) return;
+        const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+        left -= part.length;
+        ctx.entry.responseBytes += part.length;
+        if (!res.write(part)) { bres.pause(); res.once('drain', () => bres.resume()); }
+        if (left === 0) { res.end(); bres.destroy(); }
+      });
+      bres.on('end', () => { if (left > 0) res.destroy(); });
+      return;
+    }
     bres.on('data', (chunk) => {
       if (peeked < MAX_RESPONSE_PEEK) { peek.push(chunk); peeked += chunk.length; }
       ctx.entry.responseBytes += chunk.length;
     });
     bres.on('end', () => afterwards && afterwards(bres.statusCode, bres.headers, Buffer.concat(peek).toString('utf8')));
-    bres.on('error', () => res.destroy());
     bres.pipe(res);
   });
   if (!body) breq.end();
   else if (body.buffer) breq.end(body.buffer);
   else fs.createReadStream(body.file).on('error', (err) => breq.destroy(err)).pipe(breq);
+}
+
+// ---- ranged GETs -------------------------------------------------------------------
+// s3rver gets ranges wrong: "bytes=-N" (the last N bytes, as Parquet footer
+// reads ask) comes back as bytes 0..N, and "bytes=0-0" as the whole object.
+// So the proxy resolves a single range itself against the object's size
+// (a HEAD to s3rver), asks s3rver from the first byte on, and passes on only
+// the bytes asked for. Anything else ("bytes=1-2,5-6", junk) goes to s3rver
+// as it came.
+
+function parseRange(value) {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(String(value).trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  return { first: m[1] === '' ? null : Number(m[1]), last: m[2] === '' ? null : Number(m[2]) };
+}
+
+// resolveRange: {start, end} inclusive, 'unsatisfiable', or null when the
+// header is to be ignored (last < first), as RFC 9110 says.
+function resolveRange(r, size) {
+  if (r.first === null) {
+    if (r.last === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - r.last), end: size - 1 };
+  }
+  if (r.last !== null && r.last < r.first) return null;
+  if (r.first >= size) return 'unsatisfiable';
+  return { start: r.first, end: r.last === null ? size - 1 : Math.min(r.last, size - 1) };
+}
+
+// backendSize: the object's size per s3rver, or null (no such key, …).
+function backendSize(req) {
+  return new Promise((resolve) => {
+    const head = http.request({
+      host: opts.backend.hostname, port: opts.backend.port, method: 'HEAD', path: req.url, agent,
+      headers: { host: req.headers.host || opts.backend.host },
+    });
+    head.on('response', (r) => {
+      r.resume();
+      const n = Number(r.headers['content-length']);
+      resolve(r.statusCode === 200 && Number.isSafeInteger(n) ? n : null);
+    });
+    head.on('error', () => resolve(null));
+    head.end();
+  });
+}
+
+// rangeSlice: for a GET with one valid Range, the slice to serve, or an S3
+// error, or null to forward the request unchanged.
+async function rangeSlice(req, ctx) {
+  if (ctx.method !== 'GET' || !ctx.headers.has('range') || ctx.query.has('partNumber')) return null;
+  const wanted = parseRange(ctx.headers.get('range').join(','));
+  if (!wanted) return null;
+  const size = await backendSize(req);
+  if (size === null) return null;
+  const got = resolveRange(wanted, size);
+  if (got === 'unsatisfiable') {
+    return { error: [416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: ctx.headers.get('range').join(','), ActualObjectSize: size }] };
+  }
+  if (got === null) { ctx.headers.delete('range'); return null; }
+  return { ...got, size };
 }
 
 // ---- the request path ------------------------------------------------------------
@@ -539,7 +628,9 @@ async function handleS3(req, res, ctx) {
     if (err) { dropSpool(body); return s3Error(res, ctx, ...err); }
     afterwards = (status) => { if (status === 200) upload.state = 'completed'; };
   }
-  return forward(req, res, ctx, body, afterwards);
+  const slice = await rangeSlice(req, ctx);
+  if (slice && slice.error) return s3Error(res, ctx, ...slice.error);
+  return forward(req, res, ctx, body, afterwards, slice);
 }
 
 // ---- admin API -------------------------------------------------------------------
@@ -638,6 +729,7 @@ function handle(req, res, expectContinue) {
 // ---- start -------------------------------------------------------------------------
 
 const server = http.createServer({ requestTimeout: 0 });
+server.keepAliveTimeout = 30000; // S3 keeps idle connections about this long
 server.on('request', (req, res) => handle(req, res, false));
 server.on('checkContinue', (req, res) => handle(req, res, true));
 server.on('clientError', (err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); });
