@@ -54,11 +54,19 @@ http_code() {
   curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$@" "$url" 2>/dev/null || true
 }
 
+# running PIDFILE: the process exists. Unlike alive, also true between
+# fork and exec, while the command line is still this script's.
+running() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null)
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # wait_s3rver PORT PIDFILE: true once s3rver answers and every bucket exists.
 wait_s3rver() {
   local i b ok
   for ((i = 0; i < ready_tries; i++)); do
-    alive "$2" s3rver.js || return 1
+    running "$2" || return 1
     if [ "$(http_code "http://127.0.0.1:$1/")" = 200 ]; then
       ok=1
       for b in $buckets; do
@@ -75,7 +83,7 @@ wait_s3rver() {
 wait_proxy() {
   local i port
   for ((i = 0; i < ready_tries; i++)); do
-    alive "$1/proxy.pid" proxy.mjs || return 1
+    running "$1/proxy.pid" || return 1
     if [ -s "$1/proxy.port" ]; then
       port=$(cat "$1/proxy.port")
       [ "$(http_code "http://127.0.0.1:$port/__admin/health")" = 200 ] && return 0
@@ -152,8 +160,8 @@ start() {
     echo "AWS_REGION=us-east-1"
     echo "S3_TEST_PROXY_PID=$(cat "$dir/proxy.pid")"
     echo "S3_TEST_S3RVER_PID=$(cat "$dir/s3rver.pid")"
-    echo "S3_TEST_PROXY_PIDFILE=$dir/proxy.pid"
-    echo "S3_TEST_S3RVER_PIDFILE=$dir/s3rver.pid"
+    printf 'S3_TEST_PROXY_PIDFILE=%q\n' "$dir/proxy.pid"
+    printf 'S3_TEST_S3RVER_PIDFILE=%q\n' "$dir/s3rver.pid"
   } >"$dir/env.tmp" || die "cannot write $dir/env.tmp"
   mv "$dir/env.tmp" "$dir/env" || die "cannot write $dir/env"
   return 0
