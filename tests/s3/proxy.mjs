@@ -372,6 +372,7 @@ function queryParams(rawQuery) {
 function multipartKind(ctx) {
   const q = ctx.query;
   if (ctx.method === 'POST' && q.has('uploads')) return 'create';
+  if (ctx.method === 'GET' && q.has('uploads') && ctx.key === '') return 'list-uploads';
   if (!q.has('uploadId')) return null;
   if (ctx.method === 'PUT') return 'part';
   if (ctx.method === 'POST') return 'complete';
@@ -422,6 +423,42 @@ function checkComplete(upload, xml) {
     }
   }
   return null;
+}
+
+// ListParts and ListMultipartUploads, which s3rver lacks, answered from the
+// proxy's own record (one page: no markers, IsTruncated always false).
+function answerXml(res, ctx, xml) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`;
+  ctx.entry.status = 200;
+  ctx.entry.responseBytes = Buffer.byteLength(body);
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), 'x-amz-request-id': requestId() });
+  res.end(body);
+}
+
+function el(name, value) {
+  return `<${name}>${xmlEscape(value)}</${name}>`;
+}
+
+function listPartsXml(u) {
+  const parts = [...u.parts.entries()].sort((a, b) => a[0] - b[0]);
+  return '<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    el('Bucket', u.bucket) + el('Key', u.key) + el('UploadId', u.uploadId) +
+    el('PartNumberMarker', 0) + el('NextPartNumberMarker', parts.length ? parts[parts.length - 1][0] : 0) +
+    el('MaxParts', 10000) + el('IsTruncated', 'false') + el('StorageClass', 'STANDARD') +
+    parts.map(([n, p]) => `<Part>${el('PartNumber', n)}${el('LastModified', p.lastModified.toISOString())}${el('ETag', p.etag)}${el('Size', p.size)}</Part>`).join('') +
+    '</ListPartsResult>';
+}
+
+function listUploadsXml(ctx) {
+  const prefix = ctx.query.get('prefix') || '';
+  const open = [...uploads.values()]
+    .filter((u) => u.state === 'open' && u.bucket === ctx.bucket && u.key.startsWith(prefix))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated - b.initiated));
+  return '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    el('Bucket', ctx.bucket) + el('KeyMarker', '') + el('UploadIdMarker', '') + el('Prefix', prefix) +
+    el('MaxUploads', 1000) + el('IsTruncated', 'false') +
+    open.map((u) => `<Upload>${el('Key', u.key)}${el('UploadId', u.uploadId)}${el('StorageClass', 'STANDARD')}${el('Initiated', u.initiated.toISOString())}</Upload>`).join('') +
+    '</ListMultipartUploadsResult>';
 }
 
 async function bodyText(body) {
@@ -541,21 +578,25 @@ function resolveRange(r, size) {
   return { start: r.first, end: r.last === null ? size - 1 : Math.min(r.last, size - 1) };
 }
 
-// backendSize: the object's size per s3rver, or null (no such key, …).
-function backendSize(req) {
+// backendHead: s3rver's answer to an anonymous HEAD of urlPath,
+// { status, headers }; status 0 when s3rver could not be asked.
+function backendHead(urlPath, req) {
   return new Promise((resolve) => {
     const head = http.request({
-      host: opts.backend.hostname, port: opts.backend.port, method: 'HEAD', path: req.url, agent,
+      host: opts.backend.hostname, port: opts.backend.port, method: 'HEAD', path: urlPath, agent,
       headers: { host: req.headers.host || opts.backend.host },
     });
-    head.on('response', (r) => {
-      r.resume();
-      const n = Number(r.headers['content-length']);
-      resolve(r.statusCode === 200 && Number.isSafeInteger(n) ? n : null);
-    });
-    head.on('error', () => resolve(null));
+    head.on('response', (r) => { r.resume(); resolve({ status: r.statusCode, headers: r.headers }); });
+    head.on('error', () => resolve({ status: 0, headers: {} }));
     head.end();
   });
+}
+
+// backendSize: the object's size per s3rver, or null (no such key, …).
+async function backendSize(req) {
+  const { status, headers } = await backendHead(req.url, req);
+  const n = Number(headers['content-length']);
+  return status === 200 && Number.isSafeInteger(n) ? n : null;
 }
 
 // rangeSlice: for a GET with one valid Range, the slice to serve, or an S3
@@ -585,7 +626,7 @@ async function handleS3(req, res, ctx) {
 
   const kind = multipartKind(ctx);
   let upload = null;
-  if (kind && kind !== 'create') {
+  if (kind && kind !== 'create' && kind !== 'list-uploads') {
     let err;
     [upload, err] = openUpload(ctx);
     if (err) return answerEarly(req, res, ctx, () => s3Error(res, ctx, ...err));
@@ -613,15 +654,23 @@ async function handleS3(req, res, ctx) {
   const bodyError = checkBody(ctx, body);
   if (bodyError) { dropSpool(body); return s3Error(res, ctx, ...bodyError); }
 
+  if (kind === 'list-parts') return answerXml(res, ctx, listPartsXml(upload));
+  if (kind === 'list-uploads') {
+    if ((await backendHead(`/${encodeURIComponent(ctx.bucket)}`, req)).status !== 200) {
+      return s3Error(res, ctx, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: ctx.bucket });
+    }
+    return answerXml(res, ctx, listUploadsXml(ctx));
+  }
+
   let afterwards = null;
   if (kind === 'create') {
     afterwards = (status, _headers, text) => {
       const m = /<UploadId>([^<]+)<\/UploadId>/.exec(text);
-      if (status === 200 && m) uploads.set(m[1], { bucket: ctx.bucket, key: ctx.key, uploadId: m[1], state: 'open', parts: new Map() });
+      if (status === 200 && m) uploads.set(m[1], { bucket: ctx.bucket, key: ctx.key, uploadId: m[1], state: 'open', parts: new Map(), initiated: new Date() });
     };
   } else if (kind === 'part') {
     const n = Number(ctx.query.get('partNumber'));
-    afterwards = (status, headers) => { if (status === 200) upload.parts.set(n, { size: body.size, etag: headers.etag || '' }); };
+    afterwards = (status, headers) => { if (status === 200) upload.parts.set(n, { size: body.size, etag: headers.etag || '', lastModified: new Date() }); };
   } else if (kind === 'complete') {
     const xml = await bodyText(body);
     const err = xml === null ? [400, 'MalformedXML', 'The CompleteMultipartUpload body is too large.'] : checkComplete(upload, xml);

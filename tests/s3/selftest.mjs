@@ -158,10 +158,18 @@ if (endpoint) {
   check('parts out of order: 400 InvalidPartOrder', order.status === 400 && code(order) === 'InvalidPartOrder', `${order.status} ${code(order)}`);
   const missing = await s3('POST', `/raw/${key}?uploadId=${id}`, completeXml([[1, p1.headers.get('etag')], [3, '"x"']]));
   check('a part never uploaded: 400 InvalidPart', missing.status === 400 && code(missing) === 'InvalidPart', `${missing.status} ${code(missing)}`);
+  const listParts = await s3('GET', `/raw/${key}?uploadId=${id}`);
+  check('ListParts (answered by the proxy): parts 1 and 2 with their sizes', listParts.status === 200 &&
+    [...listParts.text.matchAll(/<PartNumber>(\d+)<\/PartNumber>.*?<Size>(\d+)<\/Size>/g)].map((m) => `${m[1]}:${m[2]}`).join(',') === `1:${MiB},2:10`,
+    `${listParts.status} ${listParts.text}`);
+  const listUploads = await s3('GET', '/raw?uploads=&prefix=mp%2F');
+  check('ListMultipartUploads (answered by the proxy) lists it', listUploads.status === 200 && listUploads.text.includes(`<UploadId>${id}</UploadId>`), `${listUploads.status} ${listUploads.text}`);
   const abort = await s3('DELETE', `/raw/${key}?uploadId=${id}`);
   check('AbortMultipartUpload: 204 (answered by the proxy)', abort.status === 204, `${abort.status}`);
   uploads = await openUploads();
   check('after the abort /__admin/uploads is empty', uploads.length === 0, JSON.stringify(uploads));
+  const listAfter = await s3('GET', '/raw?uploads=');
+  check('after the abort ListMultipartUploads lists nothing', listAfter.status === 200 && !listAfter.text.includes('<Upload>'), listAfter.text);
   const late = await s3('PUT', `/raw/${key}?partNumber=3&uploadId=${id}`, 'late');
   check('UploadPart on an aborted upload: 404 NoSuchUpload', late.status === 404 && code(late) === 'NoSuchUpload', `${late.status} ${code(late)}`);
   const again = await s3('DELETE', `/raw/${key}?uploadId=${id}`);
