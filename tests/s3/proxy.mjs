@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { percentDecode, verifyHeaderAuth } from './sigv4.mjs';
+import { percentDecode, verifyRequestAuth } from './sigv4.mjs';
 
 // ---- configuration ---------------------------------------------------------
 
@@ -208,14 +208,14 @@ function applyFault(req, res, ctx, rule) {
   }
 }
 
-// ---- SigV4 verification (the rules are in sigv4.mjs verifyHeaderAuth) -------
+// ---- SigV4 verification (the rules are in sigv4.mjs verifyRequestAuth) -------
 
 // verifyAuth: null when the request's headers carry a valid SigV4 header
 // signature, else [status, code, message, extra]. Sets ctx.payloadHash,
 // ctx.accessKey and ctx.headers on success. Checks nothing about the body:
 // see checkBody.
 function verifyAuth(req, ctx) {
-  const got = verifyHeaderAuth({
+  const got = verifyRequestAuth({
     method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, rawHeaders: req.rawHeaders,
     keys: KEYS, region: REGION, now: Date.now(),
   });

@@ -5,7 +5,7 @@
 // Prints "ok NAME" / "FAIL NAME: why" per check; exits 1 on any failure.
 // It signs with sigv4.mjs, so the vectors come first: they prove the signer.
 import {
-  canonicalRequest, headerMap, sha256Hex, signRequest, signature, stringToSign, verifyHeaderAuth,
+  canonicalRequest, headerMap, presignUrl, sha256Hex, signRequest, signature, stringToSign, verifyRequestAuth,
 } from './sigv4.mjs';
 
 let failed = 0;
@@ -91,7 +91,7 @@ for (const [name, raw, signedHeaders, expected] of SUITE) {
 // ---- The S3 documentation's examples, through the proxy's own check -------------
 // docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html:
 // bucket examplebucket, 20130524T000000Z, the example key pair. Each request
-// goes through verifyHeaderAuth (what the proxy runs) with the published
+// goes through verifyRequestAuth (what the proxy runs) with the published
 // Authorization header: it must pass, and fail once one byte changes.
 const DOC_KEYS = new Map([['AKIAIOSFODNN7EXAMPLE', { secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', token: null }]]);
 const DOC_NOW = Date.UTC(2013, 4, 24, 0, 0, 0);
@@ -115,10 +115,25 @@ const DOC = [
 for (const [name, method, rawPath, rawQuery, extra, signed, sig] of DOC) {
   const rawHeaders = ['Host', 'examplebucket.s3.amazonaws.com', 'x-amz-date', '20130524T000000Z', ...extra, 'Authorization', docAuth(signed, sig)];
   const args = { method, rawPath, rawQuery, rawHeaders, keys: DOC_KEYS, region: 'us-east-1', now: DOC_NOW };
-  const good = verifyHeaderAuth(args);
+  const good = verifyRequestAuth(args);
   check(`S3 docs ${name}: accepted`, !good.error, good.error && `${good.error[1]}\n${good.error[3]?.CanonicalRequest ?? ''}`);
-  const bad = verifyHeaderAuth({ ...args, rawPath: rawPath === '/' ? '/x' : rawPath.replace(/t/, 'T') });
+  const bad = verifyRequestAuth({ ...args, rawPath: rawPath === '/' ? '/x' : rawPath.replace(/t/, 'T') });
   check(`S3 docs ${name}: a changed path is SignatureDoesNotMatch`, bad.error && bad.error[1] === 'SignatureDoesNotMatch', JSON.stringify(bad.error?.[1]));
+}
+
+// The S3 documentation's presigned URL example (GET test.txt, 86400 s).
+{
+  const rawQuery = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request' +
+    '&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host' +
+    '&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
+  const args = { method: 'GET', rawPath: '/test.txt', rawQuery, rawHeaders: ['Host', 'examplebucket.s3.amazonaws.com'], keys: DOC_KEYS, region: 'us-east-1', now: DOC_NOW };
+  const good = verifyRequestAuth(args);
+  check('S3 docs presigned GET test.txt: accepted', !good.error, good.error && `${good.error[1]}\n${good.error[3]?.CanonicalRequest ?? ''}`);
+  const late = verifyRequestAuth({ ...args, now: DOC_NOW + 86401 * 1000 });
+  check('S3 docs presigned GET test.txt, a second past X-Amz-Expires: AccessDenied (expired)', late.error && late.error[1] === 'AccessDenied', JSON.stringify(late.error?.slice(1, 3)));
+  const mine = new URL(presignUrl({ method: 'GET', url: 'https://examplebucket.s3.amazonaws.com/test.txt', accessKey: 'AKIAIOSFODNN7EXAMPLE',
+    secret: DOC_KEYS.get('AKIAIOSFODNN7EXAMPLE').secret, expires: 86400, now: new Date(DOC_NOW) }));
+  check('presignUrl gives the documented signature', mine.searchParams.get('X-Amz-Signature') === 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404', mine.href);
 }
 
 // ---- Against the running harness ---------------------------------------------
@@ -228,6 +243,14 @@ if (endpoint) {
   check('x-amz-checksum-crc32 and -crc32c right: 200', crc.status === 200, `${crc.status} ${crc.text}`);
   const badCrc = await s3('PUT', '/raw/crc.txt', 'hellO', { headers: { 'x-amz-checksum-crc32': 'NhCmhg==' } });
   check('x-amz-checksum-crc32 wrong: 400 BadDigest', badCrc.status === 400 && code(badCrc) === 'BadDigest', `${badCrc.status} ${code(badCrc)}`);
+
+  // A presigned GET (query authentication), and the same URL tampered with.
+  await s3('PUT', '/processed/presigned%20x.txt', 'presigned body');
+  const pre = presignUrl({ method: 'GET', url: `${endpoint}/processed/presigned%20x.txt`, ...creds, expires: 60 });
+  const preGet = await fetch(pre);
+  check('a presigned GET: 200 and the object', preGet.status === 200 && (await preGet.text()) === 'presigned body', `${preGet.status}`);
+  const preBad = await fetch(pre.replace('presigned%20x', 'presigned%20y'));
+  check('a presigned URL for another key: 403 SignatureDoesNotMatch', preBad.status === 403 && /SignatureDoesNotMatch/.test(await preBad.text()), `${preBad.status}`);
 
   // Session tokens (selftest.sh starts the proxy with TOKENKEY:TOKENSECRET:TOKEN1).
   if ((process.env.PROXY_KEYS || '').includes('TOKENKEY')) {
