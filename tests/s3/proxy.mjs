@@ -759,7 +759,7 @@ function handle(req, res, expectContinue) {
   const run = rawPath === '/__admin' || rawPath.startsWith('/__admin/') ? handleAdmin : handleS3;
   if (run === handleS3) {
     ctx.entry = {
-      method: req.method, path: decodedPath, query: percentDecode(rawQuery, true).toString('utf8'),
+      time: Date.now(), method: req.method, path: decodedPath, query: percentDecode(rawQuery, true).toString('utf8'),
       status: null, fault: null, code: null, bytes: 0, responseBytes: 0,
     };
     pushLog(ctx.entry);
