@@ -118,9 +118,14 @@ start() {
   # s3rver encrypts ListObjectsV2 continuation tokens with DES, which
   # OpenSSL 3 only has in its legacy provider: without it every truncated
   # listing (max-keys, pagination) is a 500.
+  local des_probe='require("crypto").createCipheriv("des", Buffer.alloc(8), Buffer.alloc(8))'
   node_flags=()
-  if node --openssl-legacy-provider -e 0 >/dev/null 2>&1; then
-    node_flags=(--openssl-legacy-provider)
+  if ! node -e "$des_probe" >/dev/null 2>&1; then
+    if node --openssl-legacy-provider -e "$des_probe" >/dev/null 2>&1; then
+      node_flags=(--openssl-legacy-provider)
+    else
+      echo "server.sh: warning: this node has no DES cipher; s3rver will answer every truncated ListObjectsV2 with a 500" >&2
+    fi
   fi
 
   # A free port can be taken between the probe and s3rver's bind: retry.
