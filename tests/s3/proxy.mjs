@@ -805,8 +805,21 @@ server.listen(opts.port, '127.0.0.1', () => {
 
 // --watch-pid: when the process that started the harness is gone, stop
 // (and take s3rver, --kill-pid, along) so a killed test run leaves nothing.
+// A zombie (exited, not yet reaped) counts as gone.
+function processGone(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 if (opts.watchPid) {
-  setInterval(() => {
-    try { process.kill(opts.watchPid, 0); } catch { shutdown(); }
-  }, 1000).unref();
+  setInterval(() => { if (processGone(opts.watchPid)) shutdown(); }, 1000).unref();
 }
