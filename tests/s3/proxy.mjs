@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { ALGORITHM, canonicalRequest, headerMap, percentDecode, signature, stringToSign } from './sigv4.mjs';
+import { percentDecode, verifyRequestAuth } from './sigv4.mjs';
 
 // ---- configuration ---------------------------------------------------------
 
@@ -56,7 +56,6 @@ const opts = parseArgs(process.argv.slice(2));
 const KEYS = parseKeys(process.env.PROXY_KEYS || 'S3RVER:S3RVER');
 const REGION = process.env.PROXY_REGION || 'us-east-1';
 const BACKEND_KEY = 'S3RVER';           // the only key s3rver knows; it checks no v4 signature
-const MAX_SKEW_MS = 15 * 60 * 1000;
 const MEMORY_SPOOL = 1024 * 1024;        // bodies above this go to a temp file
 const MIN_PART = 5 * 1024 * 1024;
 const MAX_COMPLETE_BODY = 16 * 1024 * 1024;
@@ -209,98 +208,21 @@ function applyFault(req, res, ctx, rule) {
   }
 }
 
-// ---- SigV4 verification ------------------------------------------------------
-
-function parseAmzDate(s) {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s || '');
-  if (!m) return null;
-  const t = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
-  return Number.isNaN(t) ? null : t;
-}
+// ---- SigV4 verification (the rules are in sigv4.mjs verifyRequestAuth) -------
 
 // verifyAuth: null when the request's headers carry a valid SigV4 header
-// signature, else [status, code, message, extra]. Sets ctx.payloadHash and
-// ctx.accessKey on success. Checks nothing about the body: see checkBody.
+// signature, else [status, code, message, extra]. Sets ctx.payloadHash,
+// ctx.accessKey and ctx.headers on success. Checks nothing about the body:
+// see checkBody.
 function verifyAuth(req, ctx) {
-  const headers = headerMap(req.rawHeaders);
-  const one = (n) => (headers.has(n) ? headers.get(n).join(',') : undefined);
-  const authz = one('authorization');
-  const query = new Set(ctx.rawQuery.split('&').map((p) => percentDecode(p.split('=')[0], true).toString()));
-  if (query.has('X-Amz-Algorithm') || query.has('X-Amz-Signature')) {
-    return [501, 'NotImplemented', 'The S3 test harness does not verify presigned (query-string) SigV4 URLs; sign with the Authorization header.'];
-  }
-  if (authz === undefined) return [403, 'AccessDenied', 'Access Denied (the request carries no Authorization header).'];
-
-  const space = authz.indexOf(' ');
-  const algorithm = space < 0 ? authz : authz.slice(0, space);
-  if (algorithm === 'AWS') return [400, 'InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'];
-  if (algorithm !== ALGORITHM) return [400, 'InvalidArgument', 'Unsupported Authorization Type', { ArgumentName: 'Authorization', ArgumentValue: authz }];
-  const parts = new Map();
-  for (const item of authz.slice(space + 1).split(',')) {
-    const t = item.trim();
-    const eq = t.indexOf('=');
-    if (eq > 0) parts.set(t.slice(0, eq), t.slice(eq + 1));
-  }
-  for (const name of ['Credential', 'SignedHeaders', 'Signature']) {
-    if (!parts.get(name)) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; missing ${name}.`];
-  }
-  const cred = parts.get('Credential').split('/');
-  if (cred.length !== 5) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`];
-  const [accessKey, credDate, region, service, terminator] = cred;
-  const key = KEYS.get(accessKey);
-  if (!key) return [403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKey }];
-
-  const amzDate = one('x-amz-date');
-  let when = parseAmzDate(amzDate);
-  let dateForSigning = amzDate;
-  if (amzDate === undefined && one('date') !== undefined) {
-    when = Date.parse(one('date'));
-    if (Number.isNaN(when)) when = null;
-    else dateForSigning = new Date(when).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  }
-  if (when === null) return [403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header'];
-  if (credDate !== dateForSigning.slice(0, 8)) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; Invalid credential date "${credDate}". This date is not the same as X-Amz-Date: "${dateForSigning.slice(0, 8)}".`];
-  if (REGION !== '*' && region !== REGION) return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the region '${region}' is wrong; expecting '${REGION}'`, { Region: REGION }];
-  if (service !== 's3') return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect service "${service}". This endpoint belongs to "s3".`];
-  if (terminator !== 'aws4_request') return [400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; incorrect terminal "${terminator}". This endpoint uses "aws4_request".`];
-  const now = Date.now();
-  if (Math.abs(now - when) > MAX_SKEW_MS) {
-    return [403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
-      { RequestTime: amzDate ?? one('date'), ServerTime: new Date(now).toISOString().replace(/\.\d{3}/, ''), MaxAllowedSkewMilliseconds: MAX_SKEW_MS }];
-  }
-
-  const signed = parts.get('SignedHeaders').split(';');
-  const notSigned = [];
-  if (!signed.includes('host')) notSigned.push('host');
-  for (const name of headers.keys()) {
-    if (name.startsWith('x-amz-') && !signed.includes(name)) notSigned.push(name);
-  }
-  if (notSigned.length) return [403, 'AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: notSigned.join(', ') }];
-
-  const payloadHash = one('x-amz-content-sha256');
-  if (payloadHash === undefined) return [400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256'];
-  if (payloadHash.startsWith('STREAMING-')) return [501, 'NotImplemented', `The S3 test harness does not verify chunked (aws-chunked, ${payloadHash}) payloads.`];
-  if (payloadHash !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-f]{64}$/.test(payloadHash)) {
-    return [400, 'InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.', { ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash }];
-  }
-
-  const canonical = canonicalRequest({ method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, headers, signedHeaders: signed, payloadHash });
-  const scope = `${credDate}/${region}/${service}/${terminator}`;
-  const toSign = stringToSign(dateForSigning, scope, canonical);
-  const expected = signature(key.secret, credDate, region, service, toSign);
-  if (expected !== parts.get('Signature')) {
-    const bytes = (s) => Buffer.from(s).toString('hex').match(/../g).join(' ');
-    return [403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
-      { AWSAccessKeyId: accessKey, StringToSign: toSign, SignatureProvided: parts.get('Signature'), StringToSignBytes: bytes(toSign), CanonicalRequest: canonical, CanonicalRequestBytes: bytes(canonical) }];
-  }
-
-  const token = one('x-amz-security-token');
-  if (key.token !== null && token !== key.token) return [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.'];
-  if (key.token === null && token !== undefined) return [403, 'InvalidToken', 'The provided token is malformed or otherwise invalid (this access key takes no session token).'];
-
-  ctx.payloadHash = payloadHash;
-  ctx.accessKey = accessKey;
-  ctx.headers = headers;
+  const got = verifyRequestAuth({
+    method: ctx.method, rawPath: ctx.rawPath, rawQuery: ctx.rawQuery, rawHeaders: req.rawHeaders,
+    keys: KEYS, region: REGION, now: Date.now(),
+  });
+  if (got.error) return got.error;
+  ctx.payloadHash = got.payloadHash;
+  ctx.accessKey = got.accessKey;
+  ctx.headers = got.headers;
   return null;
 }
 
@@ -450,6 +372,7 @@ function queryParams(rawQuery) {
 function multipartKind(ctx) {
   const q = ctx.query;
   if (ctx.method === 'POST' && q.has('uploads')) return 'create';
+  if (ctx.method === 'GET' && q.has('uploads') && ctx.key === '') return 'list-uploads';
   if (!q.has('uploadId')) return null;
   if (ctx.method === 'PUT') return 'part';
   if (ctx.method === 'POST') return 'complete';
@@ -486,17 +409,56 @@ function checkComplete(upload, xml) {
   for (let i = 1; i < parts.length; i++) {
     if (parts[i].n <= parts[i - 1].n) return [400, 'InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.'];
   }
+  for (const part of parts) {
+    const got = upload.parts.get(part.n);
+    if (!got || (part.etag !== null && unquote(got.etag) !== part.etag)) {
+      return [400, 'InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { PartNumber: part.n, UploadId: upload.uploadId }];
+    }
+  }
   for (let i = 0; i < parts.length; i++) {
     const got = upload.parts.get(parts[i].n);
-    if (!got || (parts[i].etag !== null && unquote(got.etag) !== parts[i].etag)) {
-      return [400, 'InvalidPart', 'One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.', { PartNumber: parts[i].n, UploadId: upload.uploadId }];
-    }
     if (i < parts.length - 1 && got.size < MIN_PART) {
       return [400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed object size.',
         { ProposedSize: got.size, MinSizeAllowed: MIN_PART, PartNumber: parts[i].n, ETag: got.etag }];
     }
   }
   return null;
+}
+
+// ListParts and ListMultipartUploads, which s3rver lacks, answered from the
+// proxy's own record (one page: no markers, IsTruncated always false).
+function answerXml(res, ctx, xml) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`;
+  ctx.entry.status = 200;
+  ctx.entry.responseBytes = Buffer.byteLength(body);
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), 'x-amz-request-id': requestId() });
+  res.end(body);
+}
+
+function el(name, value) {
+  return `<${name}>${xmlEscape(value)}</${name}>`;
+}
+
+function listPartsXml(u) {
+  const parts = [...u.parts.entries()].sort((a, b) => a[0] - b[0]);
+  return '<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    el('Bucket', u.bucket) + el('Key', u.key) + el('UploadId', u.uploadId) +
+    el('PartNumberMarker', 0) + el('NextPartNumberMarker', parts.length ? parts[parts.length - 1][0] : 0) +
+    el('MaxParts', 10000) + el('IsTruncated', 'false') + el('StorageClass', 'STANDARD') +
+    parts.map(([n, p]) => `<Part>${el('PartNumber', n)}${el('LastModified', p.lastModified.toISOString())}${el('ETag', p.etag)}${el('Size', p.size)}</Part>`).join('') +
+    '</ListPartsResult>';
+}
+
+function listUploadsXml(ctx) {
+  const prefix = ctx.query.get('prefix') || '';
+  const open = [...uploads.values()]
+    .filter((u) => u.state === 'open' && u.bucket === ctx.bucket && u.key.startsWith(prefix))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated - b.initiated));
+  return '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    el('Bucket', ctx.bucket) + el('KeyMarker', '') + el('UploadIdMarker', '') + el('Prefix', prefix) +
+    el('MaxUploads', 1000) + el('IsTruncated', 'false') +
+    open.map((u) => `<Upload>${el('Key', u.key)}${el('UploadId', u.uploadId)}${el('StorageClass', 'STANDARD')}${el('Initiated', u.initiated.toISOString())}</Upload>`).join('') +
+    '</ListMultipartUploadsResult>';
 }
 
 async function bodyText(body) {
@@ -507,16 +469,26 @@ async function bodyText(body) {
 
 // ---- forwarding ------------------------------------------------------------------
 
-const agent = new http.Agent({ keepAlive: true });
+// A fresh connection to s3rver per request: a kept-alive one can be closed by
+// s3rver (5 s idle) just as it is reused, and the client would see a 502
+// that no real S3 would have given it.
+const agent = new http.Agent({ keepAlive: false });
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length']);
 
 // forward: send the checked request to s3rver, stream its answer back as is;
-// afterwards(status, headers, peek) runs once the answer is complete.
-function forward(req, res, ctx, body, afterwards) {
+// afterwards(status, headers, peek) runs once the answer is complete. With
+// slice {start, end, size} (a ranged GET, see serveRange) the Range header
+// sent is rewritten and only bytes start..end of the object are passed on,
+// as a 206.
+function forward(req, res, ctx, body, afterwards, slice = null) {
   const headers = {};
   for (const [name, values] of ctx.headers) {
     if (HOP.has(name)) continue;
     headers[name] = values.length === 1 ? values[0] : values;
+  }
+  if (slice) {
+    delete headers.range;
+    if (slice.start > 0) headers.range = `bytes=${slice.start}-`;
   }
   if (body && (body.size > 0 || ['PUT', 'POST'].includes(ctx.method))) headers['content-length'] = String(body.size);
   // s3rver checks no v4 signature but wants an access key it knows.
@@ -531,33 +503,116 @@ function forward(req, res, ctx, body, afterwards) {
   res.on('close', () => { if (!res.writableFinished) breq.destroy(); });
   breq.on('error', (err) => {
     dropSpool(body);
+    if (res.writableEnded) return; // a slice served whole, then s3rver cut off
     if (answered || res.headersSent) { res.destroy(); return; }
     s3Error(res, ctx, 502, 'InternalError', `S3 test harness: the backend (s3rver at ${opts.backend.host}) failed: ${err.message}`);
   });
   breq.on('response', (bres) => {
     answered = true;
     dropSpool(body);
-    ctx.entry.status = bres.statusCode;
+    const sliced = slice && (bres.statusCode === 200 || bres.statusCode === 206);
+    const status = sliced ? 206 : bres.statusCode;
+    ctx.entry.status = status;
     const raw = [];
     for (let i = 0; i < bres.rawHeaders.length; i += 2) {
       const name = bres.rawHeaders[i].toLowerCase();
       if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding') continue;
+      if (sliced && (name === 'content-length' || name === 'content-range')) continue;
       raw.push(bres.rawHeaders[i], bres.rawHeaders[i + 1]);
     }
-    res.writeHead(bres.statusCode, bres.statusMessage, raw);
+    if (sliced) {
+      raw.push('Content-Range', `bytes ${slice.start}-${slice.end}/${slice.size}`, 'Content-Length', String(slice.end - slice.start + 1));
+    }
+    res.writeHead(status, sliced ? 'Partial Content' : bres.statusMessage, raw);
     const peek = [];
     let peeked = 0;
+    bres.on('error', () => res.destroy());
+    if (sliced) {
+      let left = slice.end - slice.start + 1;
+      bres.on('data', (chunk) => {
+        if (left <= 0) return;
+        const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+        left -= part.length;
+        ctx.entry.responseBytes += part.length;
+        if (!res.write(part)) { bres.pause(); res.once('drain', () => bres.resume()); }
+        if (left === 0) { res.end(); bres.destroy(); }
+      });
+      bres.on('end', () => { if (left > 0) res.destroy(); });
+      return;
+    }
     bres.on('data', (chunk) => {
       if (peeked < MAX_RESPONSE_PEEK) { peek.push(chunk); peeked += chunk.length; }
       ctx.entry.responseBytes += chunk.length;
     });
     bres.on('end', () => afterwards && afterwards(bres.statusCode, bres.headers, Buffer.concat(peek).toString('utf8')));
-    bres.on('error', () => res.destroy());
     bres.pipe(res);
   });
   if (!body) breq.end();
   else if (body.buffer) breq.end(body.buffer);
   else fs.createReadStream(body.file).on('error', (err) => breq.destroy(err)).pipe(breq);
+}
+
+// ---- ranged GETs -------------------------------------------------------------------
+// s3rver gets ranges wrong: "bytes=-N" (the last N bytes, as Parquet footer
+// reads ask) comes back as bytes 0..N, and "bytes=0-0" as the whole object.
+// So the proxy resolves a single range itself against the object's size
+// (a HEAD to s3rver), asks s3rver from the first byte on, and passes on only
+// the bytes asked for. Anything else ("bytes=1-2,5-6", junk) goes to s3rver
+// as it came.
+
+function parseRange(value) {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(String(value).trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  return { first: m[1] === '' ? null : Number(m[1]), last: m[2] === '' ? null : Number(m[2]) };
+}
+
+// resolveRange: {start, end} inclusive, 'unsatisfiable', or null when the
+// header is to be ignored (last < first), as RFC 9110 says.
+function resolveRange(r, size) {
+  if (r.first === null) {
+    if (r.last === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - r.last), end: size - 1 };
+  }
+  if (r.last !== null && r.last < r.first) return null;
+  if (r.first >= size) return 'unsatisfiable';
+  return { start: r.first, end: r.last === null ? size - 1 : Math.min(r.last, size - 1) };
+}
+
+// backendHead: s3rver's answer to an anonymous HEAD of urlPath,
+// { status, headers }; status 0 when s3rver could not be asked.
+function backendHead(urlPath, req) {
+  return new Promise((resolve) => {
+    const head = http.request({
+      host: opts.backend.hostname, port: opts.backend.port, method: 'HEAD', path: urlPath, agent,
+      headers: { host: req.headers.host || opts.backend.host },
+    });
+    head.on('response', (r) => { r.resume(); resolve({ status: r.statusCode, headers: r.headers }); });
+    head.on('error', () => resolve({ status: 0, headers: {} }));
+    head.end();
+  });
+}
+
+// backendSize: the object's size per s3rver, or null (no such key, …).
+async function backendSize(req) {
+  const { status, headers } = await backendHead(req.url, req);
+  const n = Number(headers['content-length']);
+  return status === 200 && Number.isSafeInteger(n) ? n : null;
+}
+
+// rangeSlice: for a GET with one valid Range, the slice to serve, or an S3
+// error, or null to forward the request unchanged.
+async function rangeSlice(req, ctx) {
+  if (ctx.method !== 'GET' || !ctx.headers.has('range') || ctx.query.has('partNumber')) return null;
+  const wanted = parseRange(ctx.headers.get('range').join(','));
+  if (!wanted) return null;
+  const size = await backendSize(req);
+  if (size === null) return null;
+  const got = resolveRange(wanted, size);
+  if (got === 'unsatisfiable') {
+    return { error: [416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: ctx.headers.get('range').join(','), ActualObjectSize: size }] };
+  }
+  if (got === null) { ctx.headers.delete('range'); return null; }
+  return { ...got, size };
 }
 
 // ---- the request path ------------------------------------------------------------
@@ -571,7 +626,7 @@ async function handleS3(req, res, ctx) {
 
   const kind = multipartKind(ctx);
   let upload = null;
-  if (kind && kind !== 'create') {
+  if (kind && kind !== 'create' && kind !== 'list-uploads') {
     let err;
     [upload, err] = openUpload(ctx);
     if (err) return answerEarly(req, res, ctx, () => s3Error(res, ctx, ...err));
@@ -599,22 +654,32 @@ async function handleS3(req, res, ctx) {
   const bodyError = checkBody(ctx, body);
   if (bodyError) { dropSpool(body); return s3Error(res, ctx, ...bodyError); }
 
+  if (kind === 'list-parts') return answerXml(res, ctx, listPartsXml(upload));
+  if (kind === 'list-uploads') {
+    if ((await backendHead(`/${encodeURIComponent(ctx.bucket)}`, req)).status !== 200) {
+      return s3Error(res, ctx, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: ctx.bucket });
+    }
+    return answerXml(res, ctx, listUploadsXml(ctx));
+  }
+
   let afterwards = null;
   if (kind === 'create') {
     afterwards = (status, _headers, text) => {
       const m = /<UploadId>([^<]+)<\/UploadId>/.exec(text);
-      if (status === 200 && m) uploads.set(m[1], { bucket: ctx.bucket, key: ctx.key, uploadId: m[1], state: 'open', parts: new Map() });
+      if (status === 200 && m) uploads.set(m[1], { bucket: ctx.bucket, key: ctx.key, uploadId: m[1], state: 'open', parts: new Map(), initiated: new Date() });
     };
   } else if (kind === 'part') {
     const n = Number(ctx.query.get('partNumber'));
-    afterwards = (status, headers) => { if (status === 200) upload.parts.set(n, { size: body.size, etag: headers.etag || '' }); };
+    afterwards = (status, headers) => { if (status === 200) upload.parts.set(n, { size: body.size, etag: headers.etag || '', lastModified: new Date() }); };
   } else if (kind === 'complete') {
     const xml = await bodyText(body);
     const err = xml === null ? [400, 'MalformedXML', 'The CompleteMultipartUpload body is too large.'] : checkComplete(upload, xml);
     if (err) { dropSpool(body); return s3Error(res, ctx, ...err); }
     afterwards = (status) => { if (status === 200) upload.state = 'completed'; };
   }
-  return forward(req, res, ctx, body, afterwards);
+  const slice = await rangeSlice(req, ctx);
+  if (slice && slice.error) return s3Error(res, ctx, ...slice.error);
+  return forward(req, res, ctx, body, afterwards, slice);
 }
 
 // ---- admin API -------------------------------------------------------------------
@@ -694,7 +759,7 @@ function handle(req, res, expectContinue) {
   const run = rawPath === '/__admin' || rawPath.startsWith('/__admin/') ? handleAdmin : handleS3;
   if (run === handleS3) {
     ctx.entry = {
-      method: req.method, path: decodedPath, query: percentDecode(rawQuery, true).toString('utf8'),
+      time: Date.now(), method: req.method, path: decodedPath, query: percentDecode(rawQuery, true).toString('utf8'),
       status: null, fault: null, code: null, bytes: 0, responseBytes: 0,
     };
     pushLog(ctx.entry);
@@ -713,6 +778,7 @@ function handle(req, res, expectContinue) {
 // ---- start -------------------------------------------------------------------------
 
 const server = http.createServer({ requestTimeout: 0 });
+server.keepAliveTimeout = 30000; // S3 keeps idle connections about this long
 server.on('request', (req, res) => handle(req, res, false));
 server.on('checkContinue', (req, res) => handle(req, res, true));
 server.on('clientError', (err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'); });
@@ -739,8 +805,21 @@ server.listen(opts.port, '127.0.0.1', () => {
 
 // --watch-pid: when the process that started the harness is gone, stop
 // (and take s3rver, --kill-pid, along) so a killed test run leaves nothing.
+// A zombie (exited, not yet reaped) counts as gone.
+function processGone(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 if (opts.watchPid) {
-  setInterval(() => {
-    try { process.kill(opts.watchPid, 0); } catch { shutdown(); }
-  }, 1000).unref();
+  setInterval(() => { if (processGone(opts.watchPid)) shutdown(); }, 1000).unref();
 }

@@ -54,11 +54,19 @@ http_code() {
   curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$@" "$url" 2>/dev/null || true
 }
 
+# running PIDFILE: the process exists. Unlike alive, also true between
+# fork and exec, while the command line is still this script's.
+running() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null)
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 # wait_s3rver PORT PIDFILE: true once s3rver answers and every bucket exists.
 wait_s3rver() {
   local i b ok
   for ((i = 0; i < ready_tries; i++)); do
-    alive "$2" s3rver.js || return 1
+    running "$2" || return 1
     if [ "$(http_code "http://127.0.0.1:$1/")" = 200 ]; then
       ok=1
       for b in $buckets; do
@@ -75,7 +83,7 @@ wait_s3rver() {
 wait_proxy() {
   local i port
   for ((i = 0; i < ready_tries; i++)); do
-    alive "$1/proxy.pid" proxy.mjs || return 1
+    running "$1/proxy.pid" || return 1
     if [ -s "$1/proxy.port" ]; then
       port=$(cat "$1/proxy.port")
       [ "$(http_code "http://127.0.0.1:$port/__admin/health")" = 200 ] && return 0
@@ -87,7 +95,7 @@ wait_proxy() {
 
 start() {
   local dir=$1 b attempt port backend_port
-  local -a bucket_args=() watch_args=()
+  local -a bucket_args=() watch_args=() node_flags=()
   mkdir -p "$dir/data" "$dir/tmp" || die "cannot create $dir"
   dir=$(cd "$dir" && pwd)
   if alive "$dir/proxy.pid" proxy.mjs || alive "$dir/s3rver.pid" s3rver.js; then
@@ -107,11 +115,24 @@ start() {
   done
   [ ${#bucket_args[@]} -gt 0 ] || die "S3_TEST_BUCKETS names no bucket"
 
+  # s3rver encrypts ListObjectsV2 continuation tokens with DES, which
+  # OpenSSL 3 only has in its legacy provider: without it every truncated
+  # listing (max-keys, pagination) is a 500.
+  local des_probe='require("crypto").createCipheriv("des", Buffer.alloc(8), Buffer.alloc(8))'
+  node_flags=()
+  if ! node -e "$des_probe" >/dev/null 2>&1; then
+    if node --openssl-legacy-provider -e "$des_probe" >/dev/null 2>&1; then
+      node_flags=(--openssl-legacy-provider)
+    else
+      echo "server.sh: warning: this node has no DES cipher; s3rver will answer every truncated ListObjectsV2 with a 500" >&2
+    fi
+  fi
+
   # A free port can be taken between the probe and s3rver's bind: retry.
   rm -f "$dir/s3rver.pid" "$dir/proxy.pid" "$dir/proxy.port" "$dir/env"
   for attempt in 1 2 3; do
     backend_port=$(free_port) || die "no free loopback port"
-    node "$here/node_modules/s3rver/bin/s3rver.js" -d "$dir/data" -a 127.0.0.1 \
+    node "${node_flags[@]}" "$here/node_modules/s3rver/bin/s3rver.js" -d "$dir/data" -a 127.0.0.1 \
       -p "$backend_port" -s "${bucket_args[@]}" </dev/null >"$dir/s3rver.log" 2>&1 &
     echo $! >"$dir/s3rver.pid"
     wait_s3rver "$backend_port" "$dir/s3rver.pid" && break
@@ -144,8 +165,8 @@ start() {
     echo "AWS_REGION=us-east-1"
     echo "S3_TEST_PROXY_PID=$(cat "$dir/proxy.pid")"
     echo "S3_TEST_S3RVER_PID=$(cat "$dir/s3rver.pid")"
-    echo "S3_TEST_PROXY_PIDFILE=$dir/proxy.pid"
-    echo "S3_TEST_S3RVER_PIDFILE=$dir/s3rver.pid"
+    printf 'S3_TEST_PROXY_PIDFILE=%q\n' "$dir/proxy.pid"
+    printf 'S3_TEST_S3RVER_PIDFILE=%q\n' "$dir/s3rver.pid"
   } >"$dir/env.tmp" || die "cannot write $dir/env.tmp"
   mv "$dir/env.tmp" "$dir/env" || die "cannot write $dir/env"
   return 0
