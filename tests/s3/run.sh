@@ -313,6 +313,18 @@ if [ $rc -eq 1 ] && grep -q "ServiceUnavailable" <<<"$out" && grep -q "after 3 a
   ok "a part failing for good: exit 1 after 3 attempts, upload aborted, no object, no open upload"
 else bad "persistent part fault" "exit $rc aborted=$aborted uploads=$(uploads) head=$(backend_status raw runs/2024-03-04/Big_orders.csv): $(grep ERROR <<<"$out" | head -3)"; fi
 faults_clear
+# Backoff: five attempts of a HEAD answered 503, spaced by full jitter under
+# ceilings of 100, 200, 400, 800 ms (plus the request's own time).
+fault '{"method":"HEAD","path":"/raw/backoff-probe","action":"503","count":-1}'
+log_clear
+out=$(AWS_MAX_ATTEMPTS=5 "$CP" stat s3://raw backoff-probe 2>&1)
+rc=$?
+gaps=$(logq "' '.join(str(b['time']-a['time']) for a,b in zip(l,l[1:]))")
+within=$(logq "len(l)==5 and all(b['time']-a['time'] <= 100*2**i + 250 for i,(a,b) in enumerate(zip(l,l[1:])))")
+if [ $rc -eq 1 ] && grep -q "after 5 attempts" <<<"$out" && [ "$within" = True ]; then
+  ok "retries back off with jitter under 100/200/400/800 ms ceilings (gaps: $gaps ms)"
+else bad "backoff" "exit $rc within=$within gaps='$gaps': $out"; fi
+faults_clear
 fault '{"method":"PUT","path":"/processed/runs/2024-03-05/fact_sales","action":"reset","count":-1}'
 out=$(AWS_MAX_ATTEMPTS=2 s3run "$B" run --ds 2024-03-05 --retries 0 2>&1)
 rc=$?
