@@ -534,8 +534,7 @@ static bool transient_code(long status, const char *code)
     if (status == 500 || status == 502 || status == 503 || status == 504)
         return true;
     return strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0 ||
-           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
-           strcmp(code, "RequestTimeTooSkewed") == 0;
+           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0;
 }
 
 /* Printable, single-line copy of a server string (it may be hostile). */

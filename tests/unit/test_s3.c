@@ -166,6 +166,38 @@ TEST(s3_unreachable_endpoint_message)
     store_close(s);
 }
 
+/* Without an endpoint the backend addresses AWS: virtual-hosted, or
+ * path-style for dotted bucket names. A proxy that refuses connections keeps
+ * the test off the network; the message names the endpoint chosen. */
+TEST(s3_aws_endpoints)
+{
+    static const struct {
+        const char *url, *endpoint;
+    } cases[] = {
+        {"s3://sales-raw/pre", "endpoint https://sales-raw.s3.eu-west-1.amazonaws.com)"},
+        {"s3://sales.raw", "endpoint https://s3.eu-west-1.amazonaws.com)"},
+    };
+    const char *env[] = {"AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=" SECRET,
+                         "AWS_REGION=eu-west-1", "AWS_MAX_ATTEMPTS=1", "HOME=/nonexistent",
+                         NULL};
+    setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+    setenv("NO_PROXY", "", 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        store *s = NULL;
+        sp_error err;
+        if (store_open_env(&s, cases[i].url, table_env, env, &err) != SP_OK) {
+            test_fail_at(__FILE__, __LINE__, "%s: %s", cases[i].url, err.msg);
+            continue;
+        }
+        store_stat st;
+        CHECK_INT(store_stat_key(s, "k", false, &st, &err), SP_ERR_NET);
+        CHECK_CONTAINS(err.msg, cases[i].endpoint);
+        store_close(s);
+    }
+    unsetenv("HTTPS_PROXY");
+    unsetenv("NO_PROXY");
+}
+
 TEST(s3_xml_reader)
 {
     const char *doc = "<R><Contents><Key>a &amp; b&#x2F;&#233;&lt;</Key><Size>12</Size>"
