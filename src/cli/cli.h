@@ -33,7 +33,8 @@ typedef struct sp_cli {
 int cmd_inspect(const sp_cli *cli);
 int cmd_config(const sp_cli *cli);
 int cmd_task(const sp_cli *cli); /* preflight, stage, transform, create-tables, load */
-int cmd_run(const sp_cli *cli);
+int cmd_run(const sp_cli *cli);  /* with retries, the ledger and alerts (src/orch) */
+int cmd_runs(const sp_cli *cli); /* runs [RUN_ID] [--json] */
 int cmd_gen(const sp_cli *cli);
 
 #endif

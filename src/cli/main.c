@@ -31,6 +31,8 @@ static const char USAGE[] =
     "  create-tables   create the warehouse schema if missing\n"
     "  load            load the run's Parquet tables into the warehouse in one transaction\n"
     "  run [--ds D] [--from TASK] [--only TASK] [--resume] [--retries N] [--retry-delay SEC]\n"
+    "      [--retry-backoff fixed|exponential]   the tasks in order, with retries, recorded\n"
+    "      in the run ledger (STATE_DIR); --resume continues the latest failed run of --ds\n"
     "\n"
     "tools:\n"
     "  runs [RUN_ID] [--json]                      run history, or one run's tasks\n"
@@ -51,13 +53,13 @@ typedef struct command {
 } command;
 
 static const command COMMANDS[] = {
-    {"run", "|--ds|--from|--only|--resume|--retries|--retry-delay|", 0, NULL},
+    {"run", "|--ds|--from|--only|--resume|--retries|--retry-delay|--retry-backoff|", 0, NULL},
     {"preflight", "|--ds|", 0, NULL},
     {"stage", "|--ds|", 0, NULL},
     {"transform", "|--ds|", 0, NULL},
     {"create-tables", "|--ds|", 0, NULL},
     {"load", "|--ds|", 0, NULL},
-    {"runs", "|--json|", 1, "orchestration (#6)"},
+    {"runs", "|--json|", 1, NULL},
     {"gen", "|--out|--rows|--seed|--dirty|", 0, NULL},
     {"inspect", "|--head|--csv|", 1, NULL},
     {"config", "|--json|", 0, NULL},
@@ -116,7 +118,7 @@ static void register_secret(const char *s) { sp_log_add_secret(s); }
 /* Options that take a value; the rest are switches. */
 static bool takes_value(const char *opt)
 {
-    static const char *v[] = {"--ds", "--from", "--only", "--retries", "--retry-delay",
+    static const char *v[] = {"--ds", "--from", "--only", "--retries", "--retry-delay", "--retry-backoff",
                               "--out", "--rows", "--seed", "--head", "--env-file", "--log-format"};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (strcmp(v[i], opt) == 0)
@@ -130,7 +132,7 @@ int main(int argc, char **argv)
     const command *cmd = NULL;
     const char *positional[2] = {NULL, NULL};
     int npos = 0;
-    const char *retries = NULL, *retry_delay = NULL, *log_format = NULL;
+    const char *retries = NULL, *retry_delay = NULL, *retry_backoff = NULL, *log_format = NULL;
     bool help = false;
 
     for (int i = 1; i < argc; i++) {
@@ -210,6 +212,10 @@ int main(int argc, char **argv)
             if (!parse_int(val, 0, 86400 * 7, &x))
                 return usage_error("--retry-delay '%s' is not a number of seconds", val);
             retry_delay = val;
+        } else if (strcmp(opt, "--retry-backoff") == 0) {
+            if (strcmp(val, "fixed") != 0 && strcmp(val, "exponential") != 0)
+                return usage_error("--retry-backoff '%s' is not fixed or exponential", val);
+            retry_backoff = val;
         } else if (strcmp(opt, "--json") == 0) {
             cli.json = true;
         } else if (strcmp(opt, "--csv") == 0) {
@@ -233,6 +239,9 @@ int main(int argc, char **argv)
     }
     if (cli.from_task && cli.only_task)
         return usage_error("--from and --only cannot be used together");
+    if (cli.resume && (cli.from_task || cli.only_task))
+        return usage_error("--resume continues where the failed run stopped: it cannot be "
+                           "combined with --from or --only");
     if (strcmp(cmd->name, "inspect") == 0) {
         if (npos != 1)
             return usage_error("inspect needs a FILE.parquet");
@@ -253,6 +262,7 @@ int main(int argc, char **argv)
     }
     if ((retries && sp_config_set_flag(cli.config, "RETRIES", retries, &err)) ||
         (retry_delay && sp_config_set_flag(cli.config, "RETRY_DELAY", retry_delay, &err)) ||
+        (retry_backoff && sp_config_set_flag(cli.config, "RETRY_BACKOFF", retry_backoff, &err)) ||
         (log_format && sp_config_set_flag(cli.config, "LOG_FORMAT", log_format, &err)) ||
         sp_config_load(cli.config, cli.env_file, &err)) {
         /* Register what was resolved so far: the message must not leak it. */
@@ -274,6 +284,8 @@ int main(int argc, char **argv)
         rc = cmd_inspect(&cli);
     } else if (strcmp(cmd->name, "run") == 0) {
         rc = cmd_run(&cli);
+    } else if (strcmp(cmd->name, "runs") == 0) {
+        rc = cmd_runs(&cli);
     } else if (strcmp(cmd->name, "gen") == 0) {
         rc = cmd_gen(&cli);
     } else if (is_task(cmd->name)) {

@@ -1,12 +1,14 @@
 /* tasks.c — the pipeline commands: one task (`preflight`, `stage`, …), `run`
- * (the five in order, stopping at the first failure, then a summary) and
- * `gen`. Maps task outcomes to exit codes: 0 ok, 1 a task failed, 2 the
+ * (src/orch: the tasks in order with retries, the run ledger and alerts),
+ * `runs` (the ledger's history) and `gen`. Maps task outcomes to exit codes: 0 ok, 1 a task failed, 2 the
  * configuration is unusable (SP_ERR_USAGE). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../gen/gen.h"
+#include "../orch/orch.h"
 #include "../pipeline/pipeline.h"
 #include "../util/log.h"
 #include "cli.h"
@@ -53,36 +55,38 @@ int cmd_task(const sp_cli *cli)
     return exit_code(rc);
 }
 
+static long long config_number(const sp_config *cfg, const char *name, long long max)
+{
+    long long v = strtoll(sp_config_get(cfg, name), NULL, 10);
+    if (v > max) {
+        sp_log(SP_LOG_WARN, "%s=%lld: using %lld", name, v, max);
+        v = max;
+    }
+    return v < 0 ? 0 : v;
+}
+
 int cmd_run(const sp_cli *cli)
 {
-    if (cli->resume) {
-        fprintf(stderr, "salespipe: run --resume is not available in this version yet "
-                        "(it comes with orchestration, #6)\n");
-        return EXIT_USAGE;
-    }
-    pl_ctx ctx;
-    sp_error err;
-    if (pl_ctx_init(&ctx, cli->config, cli->ds, NULL, &err) != SP_OK) {
-        sp_log(SP_LOG_ERROR, "%s", err.msg);
-        return exit_code(err.code);
-    }
-    int first = 0, last = PL_NTASKS - 1;
+    orch_options o = {.ds = cli->ds, .first = 0, .last = PL_NTASKS - 1, .resume = cli->resume};
     if (cli->from_task)
-        first = pl_task_parse(cli->from_task);
+        o.first = pl_task_parse(cli->from_task);
     if (cli->only_task)
-        first = last = pl_task_parse(cli->only_task);
-    if (sp_config_source(cli->config, "RETRIES") == SP_SRC_FLAG)
-        sp_log(SP_LOG_WARN, "run: retries come with orchestration (#6): this version stops at "
-               "the first failure");
-    int rc = SP_OK;
-    pl_task failed = PL_NTASKS;
-    for (int t = first; t <= last && rc == SP_OK; t++)
-        if ((rc = run_logged(&ctx, (pl_task)t)) != SP_OK)
-            failed = (pl_task)t;
-    pl_print_summary(&ctx);
+        o.first = o.last = pl_task_parse(cli->only_task);
+    o.retries = config_number(cli->config, "RETRIES", 100);
+    o.delay = config_number(cli->config, "RETRY_DELAY", 7 * 86400);
+    o.exponential = strcmp(sp_config_get(cli->config, "RETRY_BACKOFF"), "exponential") == 0;
+    sp_error err;
+    sp_error_clear(&err);
+    return exit_code(orch_run(cli->config, &o, &err)); /* orch_run logs its errors */
+}
+
+int cmd_runs(const sp_cli *cli)
+{
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = orch_print_runs(cli->config, cli->run_id, cli->json, &err);
     if (rc != SP_OK)
-        printf("  FAILED at %s (see the error above)\n", pl_task_name(failed));
-    pl_ctx_free(&ctx);
+        sp_log(SP_LOG_ERROR, "runs: %s", err.msg);
     return exit_code(rc);
 }
 

@@ -53,10 +53,12 @@ static const name_def NAMES[] = {
     {"DATE_ORDER", "auto", false, false, C_ENUM, "|auto|mdy|dmy|ymd|"},
     {"ENCODING", "auto", false, false, C_ENUM, "|auto|utf-8|windows-1252|"},
     {"ALERT_EMAIL", NULL, false, false, C_NONE, NULL},
+    {"ALERT_EMAIL_FROM", NULL, false, false, C_NONE, NULL},
     {"SMTP_URL", NULL, false, true, C_NONE, NULL},
     {"ALERT_WEBHOOK_URL", NULL, false, true, C_HTTP, NULL},
     {"RETRIES", "2", false, false, C_UINT, NULL},
     {"RETRY_DELAY", "600", false, false, C_UINT, NULL},
+    {"RETRY_BACKOFF", "fixed", false, false, C_ENUM, "|fixed|exponential|"},
     {"STATE_DIR", "./.salespipe", false, false, C_NONE, NULL},
     {"LOG_FORMAT", "text", false, false, C_ENUM, "|text|json|"},
 };

@@ -85,9 +85,12 @@ out=$(cd "$tmp" && DATABASE_URL='mysql://root:TopS3cretPw@h/db' "$bin" config 2>
 if [ $rc -eq 2 ] && ! grep -q TopS3cretPw <<<"$out"; then ok bad-url-error-masks-secret
 else bad bad-url-error-masks-secret "exit $rc: $out"; fi
 
-# Commands whose issue has not landed exit 2 and say so.
-expect pending-runs 2 "not available in this version yet" -- runs
-expect pending-resume 2 "not available in this version yet" -- run --resume
+# The run ledger: empty history; nothing to resume; --resume is not --from.
+expect runs-empty 0 "no runs recorded" -- runs
+expect runs-unknown-id 1 "no run nope" -- runs nope
+expect resume-nothing 1 "nothing to resume" -- run --ds 2024-01-02 --resume
+expect resume-and-from 2 "cannot be combined" -- run --resume --from load
+expect bad-backoff 2 "--retry-backoff 'linear'" -- run --retry-backoff linear
 
 # Tasks fail with exit 1 and name the cause.
 expect preflight-no-input 1 "input folder ./data/raw" -- preflight --ds 2024-01-02

@@ -1,0 +1,110 @@
+"""sales_data_aggregation: the reference system's Airflow DAG, running salespipe.
+
+Five tasks in the reference's order, each one `salespipe <task> --ds {{ ds }}`:
+preflight >> stage >> transform >> create-tables >> load. Airflow owns the
+retries here (2, ten minutes apart) and the failure e-mail, exactly as the
+reference did; each salespipe task command runs once per try (single tasks do
+not retry by themselves), so nothing is retried twice over.
+
+Two ways to run a task, chosen by the environment variable SALESPIPE_RUNNER:
+  bash    BashOperator: the `salespipe` binary on the worker's PATH (or
+          SALESPIPE_BIN), configured by the worker's environment / .env.
+  docker  DockerOperator: the image of our Dockerfile (PIPELINE_IMAGE, default
+          salespipe:latest) on PIPELINE_NETWORK, with HOST_DATA_DIR mounted
+          read-only at /data; salespipe's configuration names are passed on
+          from Airflow's environment (secrets as private_environment, which
+          the UI does not show).
+The default is docker when PIPELINE_IMAGE is set (docker-compose.yml's airflow
+service sets it), bash otherwise. See docs/operations.md.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from airflow import DAG
+
+DAG_ID = "sales_data_aggregation"
+# The reference's task order; the ids are salespipe's command names.
+TASKS = ["preflight", "stage", "transform", "create-tables", "load"]
+COMMAND = "{task} --ds {{ ds }}"
+
+RUNNER = os.environ.get(
+    "SALESPIPE_RUNNER", "docker" if os.environ.get("PIPELINE_IMAGE") else "bash"
+)
+SALESPIPE_BIN = os.environ.get("SALESPIPE_BIN", "salespipe")
+
+# salespipe's configuration names (SPEC §3) that a container receives.
+PLAIN_NAMES = [
+    "DATA_DIR", "RAW_PATTERN", "RAW_STORE", "PROCESSED_STORE", "S3_BUCKET",
+    "PROCESSED_BUCKET", "S3_PREFIX", "AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION",
+    "AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
+    "S3_ENDPOINT_URL", "RDS_HOST", "RDS_PORT", "RDS_DB", "RDS_USER", "PGSSLMODE",
+    "SALES_THRESHOLD", "DATE_ORDER", "ENCODING", "LOG_FORMAT",
+]
+SECRET_NAMES = [
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DATABASE_URL", "RDS_PASS",
+    "PGPASSWORD",
+]
+
+default_args = {
+    "owner": "data-engineering",
+    "depends_on_past": False,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=10),
+    "email": [a for a in os.environ.get("ALERT_EMAIL", "").split(",") if a.strip()],
+    "email_on_failure": True,
+    "email_on_retry": False,
+}
+
+
+def _env(names: list[str]) -> dict[str, str]:
+    return {n: os.environ[n] for n in names if os.environ.get(n)}
+
+
+def make_task(task: str):
+    """One pipeline task as an operator of the chosen kind."""
+    command = COMMAND.replace("{task}", task)
+    if RUNNER == "docker":
+        from airflow.providers.docker.operators.docker import DockerOperator
+        from docker.types import Mount
+
+        mounts = []
+        if os.environ.get("HOST_DATA_DIR"):
+            mounts.append(
+                Mount(source=os.environ["HOST_DATA_DIR"], target="/data", type="bind", read_only=True)
+            )
+        return DockerOperator(
+            task_id=task,
+            image=os.environ.get("PIPELINE_IMAGE", "salespipe:latest"),
+            command=command,  # the image's ENTRYPOINT is salespipe
+            docker_url=os.environ.get("DOCKER_HOST", "unix://var/run/docker.sock"),
+            network_mode=os.environ.get("PIPELINE_NETWORK", "bridge"),
+            environment={"DATA_DIR": "/data", **_env(PLAIN_NAMES)},
+            private_environment=_env(SECRET_NAMES),
+            mounts=mounts,
+            mount_tmp_dir=False,
+            auto_remove="success",
+        )
+    from airflow.operators.bash import BashOperator
+
+    return BashOperator(task_id=task, bash_command=SALESPIPE_BIN + " " + command)
+
+
+with DAG(
+    dag_id="sales_data_aggregation",
+    description="Regional sales CSVs -> Parquet lake -> star schema warehouse (salespipe)",
+    default_args=default_args,
+    schedule="@daily",
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["salespipe", "etl"],
+) as dag:
+    preflight = make_task("preflight")
+    stage = make_task("stage")
+    transform = make_task("transform")
+    create_tables = make_task("create-tables")
+    load = make_task("load")
+
+    preflight >> stage >> transform >> create_tables >> load

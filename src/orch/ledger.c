@@ -1,0 +1,446 @@
+/* ledger.c — the run ledger: every run and every task attempt of `salespipe
+ * run`, in SQLite at STATE_DIR/ledger.db (WAL journal, busy timeout, so runs
+ * of different days may write it at once). `runs` reads it. It records what
+ * happened; it never decides what runs (runner.c does) and holds no lock
+ * between calls (lock.c keeps runs of one ds apart). */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../util/fsutil.h"
+#include "orch.h"
+
+struct ledger {
+    sqlite3 *db;
+    char path[1024];
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS runs("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL UNIQUE, ds TEXT NOT NULL,"
+    " state TEXT NOT NULL, started TEXT NOT NULL, ended TEXT, pid INTEGER,"
+    " failed_task TEXT, error TEXT);"
+    "CREATE INDEX IF NOT EXISTS runs_ds ON runs(ds, id);"
+    "CREATE TABLE IF NOT EXISTS tasks("
+    " run_id TEXT NOT NULL, idx INTEGER NOT NULL, task TEXT NOT NULL, state TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, started TEXT, ended TEXT, rows INTEGER,"
+    " rejected TEXT, error TEXT, PRIMARY KEY(run_id, task));"
+    "CREATE TABLE IF NOT EXISTS attempts("
+    " run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,"
+    " started TEXT NOT NULL, ended TEXT, error TEXT, PRIMARY KEY(run_id, task, attempt));";
+
+static int db_fail(ledger *l, sp_error *err, const char *what)
+{
+    int rc = sqlite3_errcode(l->db);
+    const char *msg = sqlite3_errmsg(l->db);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+        return sp_fail_retry(err, SP_ERR_IO, "run ledger %s: %s: %s", l->path, what, msg);
+    return sp_fail(err, SP_ERR_IO, "run ledger %s: %s: %s", l->path, what, msg);
+}
+
+static void now_iso(char out[32]) { orch_iso8601((int64_t)time(NULL), out); }
+
+/* Prepare sql and bind the text arguments (NULL binds NULL) in order. */
+static int prepare(ledger *l, sqlite3_stmt **st, const char *sql, sp_error *err)
+{
+    if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_fail(l, err, "prepare");
+    return SP_OK;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Step a statement that returns no rows, then finalize it. */
+static int finish(ledger *l, sqlite3_stmt *st, const char *what, sp_error *err)
+{
+    int rc = sqlite3_step(st);
+    int status = SP_OK;
+    if (rc != SQLITE_DONE)
+        status = db_fail(l, err, what);
+    sqlite3_finalize(st);
+    return status;
+}
+
+static int exec(ledger *l, const char *sql, const char *what, sp_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_free(msg);
+        return db_fail(l, err, what);
+    }
+    return SP_OK;
+}
+
+int ledger_open(ledger **out, const char *state_dir, sp_error *err)
+{
+    *out = NULL;
+    ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if (sp_mkdirs(state_dir, strlen(state_dir), err) != SP_OK) {
+        free(l);
+        return sp_error_prefix(err, "STATE_DIR");
+    }
+    if ((size_t)snprintf(l->path, sizeof l->path, "%s/ledger.db", state_dir) >= sizeof l->path) {
+        free(l);
+        return sp_fail(err, SP_ERR_USAGE, "STATE_DIR: path too long");
+    }
+    if (sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        int rc = db_fail(l, err, "open");
+        ledger_close(l);
+        return rc;
+    }
+    sqlite3_busy_timeout(l->db, 15000);
+    /* WAL lets readers (`runs`) and writers of other days work at once. */
+    if (exec(l, "PRAGMA journal_mode=WAL", "journal mode", err) != SP_OK ||
+        exec(l, "PRAGMA synchronous=NORMAL", "synchronous", err) != SP_OK ||
+        exec(l, SCHEMA, "create schema", err) != SP_OK) {
+        ledger_close(l);
+        return err->code;
+    }
+    *out = l;
+    return SP_OK;
+}
+
+void ledger_close(ledger *l)
+{
+    if (!l)
+        return;
+    sqlite3_close(l->db);
+    free(l);
+}
+
+int ledger_begin_run(ledger *l, const char *run_id, const char *ds, long long pid,
+                     const bool skip[PL_NTASKS], sp_error *err)
+{
+    char now[32];
+    now_iso(now);
+    sqlite3_stmt *st;
+    SP_TRY(exec(l, "BEGIN IMMEDIATE", "begin", err));
+    int rc = prepare(l, &st, "INSERT INTO runs(run_id, ds, state, started, pid) "
+                             "VALUES(?1, ?2, 'running', ?3, ?4)", err);
+    if (rc == SP_OK) {
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, ds);
+        bind_text(st, 3, now);
+        sqlite3_bind_int64(st, 4, pid);
+        rc = finish(l, st, "record the run", err);
+    }
+    for (int t = 0; t < PL_NTASKS && rc == SP_OK; t++) {
+        rc = prepare(l, &st, "INSERT INTO tasks(run_id, idx, task, state) VALUES(?1, ?2, ?3, ?4)",
+                     err);
+        if (rc != SP_OK)
+            break;
+        bind_text(st, 1, run_id);
+        sqlite3_bind_int(st, 2, t);
+        bind_text(st, 3, pl_task_name((pl_task)t));
+        bind_text(st, 4, orch_state_name(skip[t] ? ORCH_SKIPPED : ORCH_PENDING));
+        rc = finish(l, st, "record a task", err);
+    }
+    if (rc != SP_OK) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(l, "COMMIT", "commit", err);
+}
+
+int ledger_reopen_run(ledger *l, const char *run_id, long long pid, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "UPDATE runs SET state = 'running', ended = NULL, pid = ?2, "
+                           "failed_task = NULL, error = NULL WHERE run_id = ?1", err));
+    bind_text(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, pid);
+    return finish(l, st, "reopen the run", err);
+}
+
+int ledger_attempt_begin(ledger *l, const char *run_id, pl_task t, int *attempt, sp_error *err)
+{
+    char now[32];
+    now_iso(now);
+    const char *task = pl_task_name(t);
+    sqlite3_stmt *st;
+    SP_TRY(exec(l, "BEGIN IMMEDIATE", "begin", err));
+    int rc = prepare(l, &st, "UPDATE tasks SET state = 'running', attempts = attempts + 1, "
+                             "started = coalesce(started, ?3), ended = NULL "
+                             "WHERE run_id = ?1 AND task = ?2 RETURNING attempts", err);
+    if (rc == SP_OK) {
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, task);
+        bind_text(st, 3, now);
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW)
+            *attempt = sqlite3_column_int(st, 0);
+        else if (s == SQLITE_DONE)
+            rc = sp_fail(err, SP_ERR_INTERNAL, "run ledger: no task %s in run %s", task, run_id);
+        else
+            rc = db_fail(l, err, "start an attempt");
+        sqlite3_finalize(st);
+    }
+    if (rc == SP_OK && (rc = prepare(l, &st, "INSERT OR REPLACE INTO attempts(run_id, task, "
+                                             "attempt, started) VALUES(?1, ?2, ?3, ?4)", err)) ==
+                           SP_OK) {
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, task);
+        sqlite3_bind_int(st, 3, *attempt);
+        bind_text(st, 4, now);
+        rc = finish(l, st, "record an attempt", err);
+    }
+    if (rc != SP_OK) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(l, "COMMIT", "commit", err);
+}
+
+int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, orch_state state,
+                       long long rows, const char *rejected, const char *error, sp_error *err)
+{
+    char now[32];
+    now_iso(now);
+    const char *task = pl_task_name(t);
+    sqlite3_stmt *st;
+    SP_TRY(exec(l, "BEGIN IMMEDIATE", "begin", err));
+    int rc = prepare(l, &st, "UPDATE tasks SET state = ?3, ended = ?4, error = ?5, "
+                             "rows = CASE WHEN ?6 IS NULL THEN rows ELSE ?6 END, "
+                             "rejected = coalesce(?7, rejected) WHERE run_id = ?1 AND task = ?2",
+                     err);
+    if (rc == SP_OK) {
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, task);
+        bind_text(st, 3, orch_state_name(state));
+        bind_text(st, 4, now);
+        bind_text(st, 5, error);
+        if (rows >= 0)
+            sqlite3_bind_int64(st, 6, rows);
+        else
+            sqlite3_bind_null(st, 6);
+        bind_text(st, 7, rejected);
+        rc = finish(l, st, "end an attempt", err);
+    }
+    if (rc == SP_OK && (rc = prepare(l, &st, "UPDATE attempts SET ended = ?4, error = ?5 WHERE "
+                                             "run_id = ?1 AND task = ?2 AND attempt = ?3", err)) ==
+                           SP_OK) {
+        bind_text(st, 1, run_id);
+        bind_text(st, 2, task);
+        sqlite3_bind_int(st, 3, attempt);
+        bind_text(st, 4, now);
+        bind_text(st, 5, error);
+        rc = finish(l, st, "end an attempt", err);
+    }
+    if (rc != SP_OK) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(l, "COMMIT", "commit", err);
+}
+
+int ledger_end_run(ledger *l, const char *run_id, orch_state state, const char *failed_task,
+                   const char *error, sp_error *err)
+{
+    char now[32];
+    now_iso(now);
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "UPDATE runs SET state = ?2, ended = ?3, failed_task = ?4, error = ?5 "
+                           "WHERE run_id = ?1", err));
+    bind_text(st, 1, run_id);
+    bind_text(st, 2, orch_state_name(state));
+    bind_text(st, 3, now);
+    bind_text(st, 4, failed_task);
+    bind_text(st, 5, error);
+    return finish(l, st, "end the run", err);
+}
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg), void *arg,
+                          sp_error *err)
+{
+    sqlite3_stmt *st;
+    if (prepare(l, &st, "SELECT run_id, ds, pid FROM runs WHERE state = 'running' ORDER BY id",
+                err) != SP_OK)
+        return -1;
+    /* Collect first: the updates below must not run under an open SELECT. */
+    enum { MAX_STALE = 64 };
+    char ids[MAX_STALE][64];
+    long long pids[MAX_STALE];
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < MAX_STALE) {
+        const char *id = col(st, 0), *ds = col(st, 1);
+        if (!id || !ds || is_alive(ds, arg))
+            continue;
+        snprintf(ids[n], sizeof ids[n], "%s", id);
+        pids[n++] = sqlite3_column_int64(st, 2);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        db_fail(l, err, "find running runs");
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    char now[32];
+    now_iso(now);
+    for (int i = 0; i < n; i++) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "abandoned: process %lld ended without recording an outcome (killed?)", pids[i]);
+        static const char *const SQL[] = {
+            "UPDATE tasks SET state = 'failed', ended = ?2, error = ?3 "
+            "WHERE run_id = ?1 AND state = 'running'",
+            "UPDATE attempts SET ended = ?2, error = ?3 WHERE run_id = ?1 AND ended IS NULL",
+            "UPDATE runs SET state = 'failed', ended = ?2, error = ?3, failed_task = "
+            "(SELECT task FROM tasks WHERE run_id = ?1 AND state = 'failed' ORDER BY idx LIMIT 1) "
+            "WHERE run_id = ?1 AND state = 'running'"};
+        for (size_t k = 0; k < sizeof SQL / sizeof SQL[0]; k++) {
+            if (prepare(l, &st, SQL[k], err) != SP_OK)
+                return -1;
+            bind_text(st, 1, ids[i]);
+            bind_text(st, 2, now);
+            bind_text(st, 3, msg);
+            if (finish(l, st, "mark an abandoned run", err) != SP_OK)
+                return -1;
+        }
+    }
+    return n;
+}
+
+#define RUN_COLUMNS "run_id, ds, state, started, ended, pid, error, failed_task"
+
+static void read_run(sqlite3_stmt *st, ledger_run *r)
+{
+    r->run_id = col(st, 0);
+    r->ds = col(st, 1);
+    r->state = col(st, 2);
+    r->started = col(st, 3);
+    r->ended = col(st, 4);
+    r->pid = sqlite3_column_int64(st, 5);
+    r->error = col(st, 6);
+    r->failed_task = col(st, 7);
+}
+
+static int each(ledger *l, sqlite3_stmt *st, void (*fn)(const ledger_run *r, void *arg), void *arg,
+                sp_error *err)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ledger_run r;
+        read_run(st, &r);
+        fn(&r, arg);
+    }
+    int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read runs");
+    sqlite3_finalize(st);
+    return status;
+}
+
+int ledger_latest_run(ledger *l, const char *ds, void (*fn)(const ledger_run *r, void *arg),
+                      void *arg, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT " RUN_COLUMNS " FROM runs WHERE ds = ?1 ORDER BY id DESC LIMIT 1",
+                   err));
+    bind_text(st, 1, ds);
+    return each(l, st, fn, arg, err);
+}
+
+int ledger_each_run(ledger *l, void (*fn)(const ledger_run *r, void *arg), void *arg,
+                    sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT " RUN_COLUMNS " FROM runs ORDER BY id", err));
+    return each(l, st, fn, arg, err);
+}
+
+int ledger_get_run(ledger *l, const char *run_id, bool *found,
+                   void (*fn)(const ledger_run *r, const ledger_task *tasks, int ntasks, void *arg),
+                   void *arg, sp_error *err)
+{
+    *found = false;
+    sqlite3_stmt *rs, *ts;
+    SP_TRY(prepare(l, &rs, "SELECT " RUN_COLUMNS " FROM runs WHERE run_id = ?1", err));
+    bind_text(rs, 1, run_id);
+    int rc = sqlite3_step(rs);
+    if (rc != SQLITE_ROW) {
+        int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read the run");
+        sqlite3_finalize(rs);
+        return status;
+    }
+    if (prepare(l, &ts, "SELECT task, state, attempts, started, ended, rows, error, rejected "
+                        "FROM tasks WHERE run_id = ?1 ORDER BY idx", err) != SP_OK) {
+        sqlite3_finalize(rs);
+        return err->code;
+    }
+    bind_text(ts, 1, run_id);
+    /* Column texts stay valid until the next step, so each task's row is
+     * copied into storage owned here. */
+    struct {
+        char task[16], state[16], started[32], ended[32];
+        char *error, *rejected;
+    } keep[PL_NTASKS];
+    ledger_task tasks[PL_NTASKS];
+    int n = 0;
+    while (n < PL_NTASKS && (rc = sqlite3_step(ts)) == SQLITE_ROW) {
+        ledger_task *t = &tasks[n];
+        snprintf(keep[n].task, sizeof keep[n].task, "%s", col(ts, 0) ? col(ts, 0) : "?");
+        snprintf(keep[n].state, sizeof keep[n].state, "%s", col(ts, 1) ? col(ts, 1) : "?");
+        snprintf(keep[n].started, sizeof keep[n].started, "%s", col(ts, 3) ? col(ts, 3) : "");
+        snprintf(keep[n].ended, sizeof keep[n].ended, "%s", col(ts, 4) ? col(ts, 4) : "");
+        keep[n].error = col(ts, 6) ? strdup(col(ts, 6)) : NULL;
+        keep[n].rejected = col(ts, 7) ? strdup(col(ts, 7)) : NULL;
+        t->task = keep[n].task;
+        t->state = keep[n].state;
+        t->attempts = sqlite3_column_int(ts, 2);
+        t->started = col(ts, 3) ? keep[n].started : NULL;
+        t->ended = col(ts, 4) ? keep[n].ended : NULL;
+        t->has_rows = sqlite3_column_type(ts, 5) != SQLITE_NULL;
+        t->rows = sqlite3_column_int64(ts, 5);
+        t->error = keep[n].error;
+        t->rejected = keep[n].rejected;
+        n++;
+    }
+    int status = SP_OK;
+    if (n < PL_NTASKS && rc != SQLITE_DONE)
+        status = db_fail(l, err, "read the run's tasks");
+    sqlite3_finalize(ts);
+    if (status == SP_OK) {
+        ledger_run r;
+        read_run(rs, &r);
+        *found = true;
+        fn(&r, tasks, n, arg);
+    }
+    sqlite3_finalize(rs);
+    for (int i = 0; i < n; i++) {
+        free(keep[i].error);
+        free(keep[i].rejected);
+    }
+    return status;
+}
+
+int ledger_each_attempt(ledger *l, const char *run_id, const char *task,
+                        void (*fn)(int attempt, const char *started, const char *ended,
+                                   const char *error, void *arg),
+                        void *arg, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT attempt, started, ended, error FROM attempts "
+                           "WHERE run_id = ?1 AND task = ?2 ORDER BY attempt", err));
+    bind_text(st, 1, run_id);
+    bind_text(st, 2, task);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(sqlite3_column_int(st, 0), col(st, 1), col(st, 2), col(st, 3), arg);
+    int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read attempts");
+    sqlite3_finalize(st);
+    return status;
+}

@@ -1,0 +1,169 @@
+/* orch.h — orchestration on top of the pipeline: `run` with per-task
+ * retries, the run ledger (SQLite in STATE_DIR), the per-ds run lock,
+ * resume, and the alert sent once when a run finally fails.
+ * Uses pipeline and config; the tasks know nothing of it. It never exits
+ * the process and never prints a secret (alerts carry no URL or password).
+ *
+ * Ownership: a ledger is opened by ledger_open and released by
+ * ledger_close; rows handed to callbacks are views valid during the call. */
+#ifndef SP_ORCH_H
+#define SP_ORCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../config/config.h"
+#include "../pipeline/pipeline.h"
+#include "../util/error.h"
+
+/* ---- states and the retry policy (policy.c) -------------------------- */
+
+typedef enum orch_state {
+    ORCH_PENDING = 0,
+    ORCH_RUNNING,
+    ORCH_SUCCEEDED,
+    ORCH_FAILED,
+    ORCH_SKIPPED,
+} orch_state;
+
+/* "pending", "running", "succeeded", "failed", "skipped". */
+const char *orch_state_name(orch_state s);
+
+/* May trying the same task again help? False for permanent failures:
+ * configuration (SP_ERR_USAGE), the data contract (SP_ERR_DATA: a missing
+ * required column, a date-order conflict, no input files), input bytes that
+ * violate their format (SP_ERR_CORRUPT), safety caps (SP_ERR_LIMIT) and
+ * unsupported features (SP_ERR_UNSUPPORTED). True for I/O, network, memory
+ * and internal errors, and whenever the error itself says retryable. */
+bool orch_is_retryable(const sp_error *err);
+
+/* Seconds to wait before retry number `retry` (1-based): `delay` for a
+ * fixed backoff, delay * 2^(retry-1) for exponential, capped at one day. */
+long long orch_retry_delay(long long delay, bool exponential, int retry);
+
+/* "2026-11-26T17:10:00Z" for t, into out (at least 21 bytes). */
+void orch_iso8601(int64_t t, char out[32]);
+
+/* ---- the run ledger (ledger.c) ----------------------------------------- */
+
+typedef struct ledger ledger;
+
+typedef struct ledger_task {
+    const char *task;     /* command-line name */
+    const char *state;    /* an orch_state name */
+    int attempts;
+    const char *started;  /* ISO 8601 UTC, or NULL */
+    const char *ended;    /* ISO 8601 UTC, or NULL */
+    bool has_rows;
+    long long rows;       /* transform: rows in; load: fact_sales rows */
+    const char *error;    /* last error, or NULL */
+    const char *rejected; /* transform: JSON object of reject counts, or NULL */
+} ledger_task;
+
+typedef struct ledger_run {
+    const char *run_id, *ds, *state;
+    const char *started, *ended; /* ended NULL while running */
+    long long pid;
+    const char *error;           /* why the run failed, or NULL */
+    const char *failed_task;     /* the task that failed, or NULL */
+} ledger_run;
+
+/* Open (creating) STATE_DIR/ledger.db: WAL journal, busy timeout. */
+int ledger_open(ledger **out, const char *state_dir, sp_error *err);
+void ledger_close(ledger *l); /* NULL is allowed */
+
+/* Record a new run "running", its tasks "pending" or, where skip[t],
+ * "skipped". */
+int ledger_begin_run(ledger *l, const char *run_id, const char *ds, long long pid,
+                     const bool skip[PL_NTASKS], sp_error *err);
+/* A failed run starts again: state "running", no end, the new pid. */
+int ledger_reopen_run(ledger *l, const char *run_id, long long pid, sp_error *err);
+/* One more attempt of a task starts; *attempt receives its number across
+ * every invocation of the run (attempts accumulate over resumes). */
+int ledger_attempt_begin(ledger *l, const char *run_id, pl_task t, int *attempt, sp_error *err);
+/* The attempt ended in `state`; rows < 0 records none; error and rejected
+ * may be NULL. */
+int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, orch_state state,
+                       long long rows, const char *rejected, const char *error, sp_error *err);
+/* The run ended; failed_task and error are NULL on success. */
+int ledger_end_run(ledger *l, const char *run_id, orch_state state, const char *failed_task,
+                   const char *error, sp_error *err);
+
+/* Every run "running" whose process is gone (is_alive says no) becomes
+ * "failed" with an error naming the pid; its running tasks fail too.
+ * Returns the number so marked, or -1 on error. */
+int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg), void *arg,
+                          sp_error *err);
+
+/* The newest run of ds: calls fn once (or not at all when there is none). */
+int ledger_latest_run(ledger *l, const char *ds, void (*fn)(const ledger_run *r, void *arg),
+                      void *arg, sp_error *err);
+/* Every run, oldest first. */
+int ledger_each_run(ledger *l, void (*fn)(const ledger_run *r, void *arg), void *arg,
+                    sp_error *err);
+/* One run and its tasks in pipeline order; *found false when unknown. */
+int ledger_get_run(ledger *l, const char *run_id, bool *found,
+                   void (*fn)(const ledger_run *r, const ledger_task *tasks, int ntasks, void *arg),
+                   void *arg, sp_error *err);
+/* Every attempt of one task of a run, in order (for `runs RUN_ID`). */
+int ledger_each_attempt(ledger *l, const char *run_id, const char *task,
+                        void (*fn)(int attempt, const char *started, const char *ended,
+                                   const char *error, void *arg),
+                        void *arg, sp_error *err);
+
+/* ---- the per-ds run lock (lock.c) ------------------------------------- */
+
+/* Take STATE_DIR/locks/<ds>.lock (an exclusive flock held for the run's
+ * lifetime) and write "pid run_id" into it. When another process holds it,
+ * fails with *busy set and a message naming that run_id and pid.
+ * On success *fd is the lock; orch_lock_release closes it. */
+int orch_lock_acquire(const char *state_dir, const char *ds, const char *run_id, int *fd,
+                      bool *busy, sp_error *err);
+/* Rewrite the holder recorded in the lock (after the run_id is known). */
+void orch_lock_note(int fd, const char *run_id);
+void orch_lock_release(int fd);
+/* Is the lock of ds held by some process right now? (Probes without
+ * blocking; a lock file that does not exist is not held.) */
+bool orch_lock_held(const char *state_dir, const char *ds);
+
+/* ---- alerts (alert.c) --------------------------------------------------- */
+
+typedef struct orch_alert {
+    const char *run_id, *ds, *task;
+    int attempts;
+    const char *error;
+    const char *rejected; /* JSON object text of reject counts, or NULL */
+} orch_alert;
+
+/* Send the alert to ALERT_WEBHOOK_URL and/or by mail to ALERT_EMAIL through
+ * SMTP_URL, whichever are set, with short timeouts. Delivery failures are
+ * logged (without secrets) and counted in the return value; they are never
+ * the run's error. */
+int orch_alert_send(const sp_config *cfg, const orch_alert *a);
+
+/* The webhook's JSON body (exposed for tests); caller frees *out. */
+int orch_alert_json(const orch_alert *a, char **out, sp_error *err);
+
+/* ---- the runner (runner.c) --------------------------------------------- */
+
+typedef struct orch_options {
+    const char *ds;          /* NULL: today (UTC) */
+    int first, last;         /* task range to run (inclusive) for a new run */
+    bool resume;             /* continue the latest failed run of ds */
+    long long retries;       /* retries per task (after the first attempt) */
+    long long delay;         /* seconds before the first retry */
+    bool exponential;        /* backoff doubles each retry */
+} orch_options;
+
+/* Run the tasks with retries, recording everything in the ledger, alerting
+ * once if the run finally fails, printing the summary. Every error is logged
+ * here (callers only map the status to an exit code). Returns SP_OK, or the
+ * status of the failure (the failing task's, or the ledger's / lock's when
+ * the run could not start: then nothing ran and nothing was alerted). */
+int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err);
+
+/* `salespipe runs [RUN_ID] [--json]`: print the history or one run to
+ * stdout. SP_ERR_DATA with a message when RUN_ID is unknown. */
+int orch_print_runs(const sp_config *cfg, const char *run_id, bool json, sp_error *err);
+
+#endif

@@ -1,0 +1,50 @@
+/* policy.c — which failures the runner retries, how long it waits between
+ * attempts, and the names of run and task states (see orch.h). Pure
+ * functions: no I/O, no clock except orch_iso8601's formatting. */
+#include <time.h>
+
+#include "orch.h"
+
+static const char *const STATE_NAMES[] = {"pending", "running", "succeeded", "failed", "skipped"};
+
+const char *orch_state_name(orch_state s)
+{
+    return (unsigned)s < sizeof STATE_NAMES / sizeof STATE_NAMES[0] ? STATE_NAMES[s] : "?";
+}
+
+bool orch_is_retryable(const sp_error *err)
+{
+    if (err->retryable)
+        return true;
+    switch (err->code) {
+    case SP_ERR_USAGE:       /* configuration: the same value fails again */
+    case SP_ERR_DATA:        /* the data contract: the same file fails again */
+    case SP_ERR_CORRUPT:     /* bytes that violate their format */
+    case SP_ERR_LIMIT:       /* a safety cap: the same input hits it again */
+    case SP_ERR_UNSUPPORTED: /* a feature we do not implement */
+        return false;
+    default:                 /* io, net, nomem, internal: may pass on their own */
+        return true;
+    }
+}
+
+#define MAX_DELAY (24LL * 3600)
+
+long long orch_retry_delay(long long delay, bool exponential, int retry)
+{
+    if (delay <= 0)
+        return 0;
+    long long d = delay > MAX_DELAY ? MAX_DELAY : delay;
+    if (exponential)
+        for (int i = 1; i < retry && d < MAX_DELAY; i++)
+            d *= 2;
+    return d > MAX_DELAY ? MAX_DELAY : d;
+}
+
+void orch_iso8601(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

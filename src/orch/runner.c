@@ -1,0 +1,333 @@
+/* runner.c — `salespipe run`: the tasks in order, each failed attempt
+ * retried (RETRIES, RETRY_DELAY, RETRY_BACKOFF) unless its error is
+ * permanent (policy.c), every attempt logged and recorded in the ledger,
+ * one alert when the run finally fails. Holds the ds lock (lock.c) for the
+ * whole run, so a second run of the same ds refuses at once. SIGINT or
+ * SIGTERM during a retry delay ends the run as failed (recorded, alerted);
+ * during a task they keep their default action, and the next `run` or
+ * `runs` finds the run abandoned (its lock free) and marks it failed. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "orch.h"
+
+static volatile sig_atomic_t g_waiting, g_signal;
+
+static void on_signal(int sig)
+{
+    if (g_waiting) {
+        g_signal = sig;
+        return;
+    }
+    /* Inside a task: die as before; the ledger row is recovered later. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void handle_signals(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Sleep `secs`, waking early on SIGINT/SIGTERM: returns the signal, or 0. */
+static int wait_interruptible(long long secs)
+{
+    g_signal = 0;
+    g_waiting = 1;
+    double end = mono_now() + (double)secs;
+    while (!g_signal) {
+        double left = end - mono_now();
+        if (left <= 0)
+            break;
+        if (left > 0.2)
+            left = 0.2;
+        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    g_waiting = 0;
+    return g_signal;
+}
+
+typedef struct found_run {
+    bool found;
+    char run_id[64], state[16];
+} found_run;
+
+static void keep_run(const ledger_run *r, void *arg)
+{
+    found_run *f = arg;
+    f->found = true;
+    snprintf(f->run_id, sizeof f->run_id, "%s", r->run_id ? r->run_id : "");
+    snprintf(f->state, sizeof f->state, "%s", r->state ? r->state : "");
+}
+
+typedef struct resume_plan {
+    bool run[PL_NTASKS];
+    char rejected[512];
+} resume_plan;
+
+static void plan_resume(const ledger_run *r, const ledger_task *tasks, int n, void *arg)
+{
+    (void)r;
+    resume_plan *p = arg;
+    for (int i = 0; i < n; i++) {
+        int t = pl_task_parse(tasks[i].task);
+        if (t >= 0)
+            p->run[t] = strcmp(tasks[i].state, "succeeded") != 0 &&
+                        strcmp(tasks[i].state, "skipped") != 0;
+        if (t == PL_TRANSFORM && tasks[i].rejected)
+            snprintf(p->rejected, sizeof p->rejected, "%s", tasks[i].rejected);
+    }
+}
+
+typedef struct alive_probe {
+    const char *state_dir, *own_ds;
+} alive_probe;
+
+/* A "running" row is alive while its ds lock is held. Our own ds's lock is
+ * ours: any row of it still "running" belongs to a process that died. */
+static bool is_alive(const char *ds, void *arg)
+{
+    alive_probe *p = arg;
+    if (p->own_ds && strcmp(ds, p->own_ds) == 0)
+        return false;
+    return orch_lock_held(p->state_dir, ds);
+}
+
+/* {"malformed":n,…} of the transform's counts, into out. */
+static void rejected_json(const star_counts *c, char *out, size_t outsz)
+{
+    size_t n = (size_t)snprintf(out, outsz, "{");
+    for (int r = RULES_MALFORMED; r < RULES_NREASONS && n < outsz; r++)
+        n += (size_t)snprintf(out + n, outsz - n, "%s\"%s\":%lld", r > RULES_MALFORMED ? "," : "",
+                              rules_reason_name((rules_reason)r), (long long)c->rejected[r]);
+    if (n < outsz)
+        snprintf(out + n, outsz - n, "}");
+}
+
+static void ledger_warn(const sp_error *e)
+{
+    sp_log(SP_LOG_WARN, "%s (the run goes on; its record may be incomplete)", e->msg);
+}
+
+static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err);
+
+int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
+{
+    bool started = false;
+    int rc = run_tasks(cfg, o, &started, err);
+    /* A task's failure was logged attempt by attempt; a run that could not
+     * start (lock, ledger, nothing to resume) is logged here. */
+    if (rc != SP_OK && !started)
+        sp_log(SP_LOG_ERROR, "run: %s", err->msg);
+    return rc;
+}
+
+static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err)
+{
+    const char *state_dir = sp_config_get(cfg, "STATE_DIR");
+    pl_ctx ctx;
+    SP_TRY(pl_ctx_init(&ctx, cfg, o->ds, NULL, err));
+
+    int lock = -1;
+    bool busy;
+    if (orch_lock_acquire(state_dir, ctx.ds, ctx.run_id, &lock, &busy, err) != SP_OK) {
+        pl_ctx_free(&ctx);
+        return err->code;
+    }
+    ledger *l = NULL;
+    if (ledger_open(&l, state_dir, err) != SP_OK) {
+        orch_lock_release(lock);
+        pl_ctx_free(&ctx);
+        return err->code;
+    }
+    sp_error e;
+    sp_error_clear(&e);
+    alive_probe probe = {state_dir, ctx.ds};
+    int stale = ledger_mark_abandoned(l, is_alive, &probe, &e);
+    if (stale < 0)
+        ledger_warn(&e);
+    else if (stale > 0)
+        sp_log(SP_LOG_WARN, "run ledger: %d abandoned run%s marked failed", stale,
+               stale == 1 ? "" : "s");
+
+    bool plan[PL_NTASKS] = {false};
+    resume_plan rp;
+    memset(&rp, 0, sizeof rp);
+    int rc = SP_OK;
+    if (o->resume) {
+        found_run f = {0};
+        rc = ledger_latest_run(l, ctx.ds, keep_run, &f, err);
+        if (rc == SP_OK && !f.found)
+            rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the run ledger (%s) has no run "
+                         "of ds %s", state_dir, ctx.ds);
+        else if (rc == SP_OK && strcmp(f.state, "failed") != 0)
+            rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the latest run of ds %s (%s) %s",
+                         ctx.ds, f.run_id, strcmp(f.state, "succeeded") == 0
+                                               ? "succeeded" : "is not failed");
+        bool found = false;
+        if (rc == SP_OK)
+            rc = ledger_get_run(l, f.run_id, &found, plan_resume, &rp, err);
+        if (rc == SP_OK) {
+            snprintf(ctx.run_id, sizeof ctx.run_id, "%s", f.run_id);
+            memcpy(plan, rp.run, sizeof plan);
+            orch_lock_note(lock, ctx.run_id);
+            rc = ledger_reopen_run(l, ctx.run_id, (long long)getpid(), err);
+        }
+        if (rc == SP_OK) {
+            char list[128] = "";
+            for (int t = 0; t < PL_NTASKS; t++)
+                if (plan[t])
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                             list[0] ? ", " : "", pl_task_name((pl_task)t));
+            sp_log(SP_LOG_INFO, "run %s (ds %s): resuming with %s", ctx.run_id, ctx.ds,
+                   list[0] ? list : "nothing left to run");
+        }
+    } else {
+        bool skip[PL_NTASKS];
+        for (int t = 0; t < PL_NTASKS; t++) {
+            plan[t] = t >= o->first && t <= o->last;
+            skip[t] = !plan[t];
+        }
+        rc = ledger_begin_run(l, ctx.run_id, ctx.ds, (long long)getpid(), skip, err);
+        if (rc == SP_OK)
+            sp_log(SP_LOG_INFO, "run %s (ds %s): started (retries %lld, delay %llds%s)",
+                   ctx.run_id, ctx.ds, o->retries, o->delay,
+                   o->exponential ? ", exponential backoff" : "");
+    }
+    if (rc != SP_OK) {
+        ledger_close(l);
+        orch_lock_release(lock);
+        pl_ctx_free(&ctx);
+        return rc;
+    }
+
+    *started = true;
+    handle_signals(true);
+    int max_attempts = (int)o->retries + 1;
+    pl_task failed = PL_NTASKS;
+    int failed_attempt = 0;
+    sp_error task_err;
+    sp_error_clear(&task_err);
+    for (int t = 0; t < PL_NTASKS && failed == PL_NTASKS; t++) {
+        if (!plan[t])
+            continue;
+        const char *name = pl_task_name((pl_task)t);
+        for (int a = 1; a <= max_attempts; a++) {
+            int n = a;
+            sp_error_clear(&e);
+            if (ledger_attempt_begin(l, ctx.run_id, (pl_task)t, &n, &e) != SP_OK)
+                ledger_warn(&e);
+            char total[48] = "";
+            if (n != a)
+                snprintf(total, sizeof total, ", attempt %d of the run", n);
+            sp_log(SP_LOG_INFO, "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx.ds,
+                   ctx.run_id, a, max_attempts, total);
+            sp_error_clear(&task_err);
+            double t0 = mono_now();
+            int trc = pl_run_task(&ctx, (pl_task)t, &task_err);
+            double secs = mono_now() - t0;
+            long long rows = -1;
+            char rej[512] = "";
+            if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed) {
+                rows = ctx.tf.counts.rows_in;
+                rejected_json(&ctx.tf.counts, rej, sizeof rej);
+                snprintf(rp.rejected, sizeof rp.rejected, "%s", rej);
+            } else if (trc == SP_OK && t == PL_LOAD && ctx.loaded) {
+                rows = ctx.table_rows[2];
+            }
+            if (trc == SP_OK) {
+                sp_log(SP_LOG_INFO, "%s: succeeded in %.2fs (attempt %d of %d)", name, secs, a,
+                       max_attempts);
+            } else {
+                if (task_err.msg[0] == '\0')
+                    snprintf(task_err.msg, sizeof task_err.msg, "%s failed (%s)", name,
+                             sp_status_name(trc));
+                task_err.code = trc;
+                sp_log_scrub(task_err.msg);
+                sp_log(SP_LOG_ERROR, "%s: failed after %.2fs (attempt %d of %d): %s", name, secs,
+                       a, max_attempts, task_err.msg);
+            }
+            sp_error_clear(&e);
+            if (ledger_attempt_end(l, ctx.run_id, (pl_task)t, n,
+                                   trc == SP_OK ? ORCH_SUCCEEDED : ORCH_FAILED, rows,
+                                   rej[0] ? rej : NULL, trc == SP_OK ? NULL : task_err.msg,
+                                   &e) != SP_OK)
+                ledger_warn(&e);
+            if (trc == SP_OK)
+                break;
+            failed_attempt = n;
+            if (!orch_is_retryable(&task_err)) {
+                sp_log(SP_LOG_ERROR, "%s: permanent error (%s): not retried", name,
+                       sp_status_name(task_err.code));
+                failed = (pl_task)t;
+                break;
+            }
+            if (a == max_attempts) {
+                failed = (pl_task)t;
+                if (max_attempts > 1)
+                    sp_log(SP_LOG_ERROR, "%s: failed after %d attempts", name, max_attempts);
+                break;
+            }
+            long long d = orch_retry_delay(o->delay, o->exponential, a);
+            sp_log(SP_LOG_WARN, "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
+                   max_attempts);
+            int sig = wait_interruptible(d);
+            if (sig) {
+                sp_error_prefix(&task_err, "interrupted by %s while waiting to retry; last "
+                                "error", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                sp_log(SP_LOG_ERROR, "%s: %s", name, task_err.msg);
+                failed = (pl_task)t;
+                break;
+            }
+        }
+    }
+
+    orch_state final = failed == PL_NTASKS ? ORCH_SUCCEEDED : ORCH_FAILED;
+    sp_error_clear(&e);
+    if (ledger_end_run(l, ctx.run_id, final, final == ORCH_FAILED ? pl_task_name(failed) : NULL,
+                       final == ORCH_FAILED ? task_err.msg : NULL, &e) != SP_OK)
+        ledger_warn(&e);
+    if (final == ORCH_FAILED) {
+        orch_alert alert = {ctx.run_id, ctx.ds, pl_task_name(failed), failed_attempt,
+                            task_err.msg, rp.rejected[0] ? rp.rejected : NULL};
+        int lost = orch_alert_send(cfg, &alert);
+        if (lost)
+            sp_log(SP_LOG_WARN, "alert: %d delivery failure%s (the run's own error is above)",
+                   lost, lost == 1 ? "" : "s");
+    }
+    handle_signals(false);
+    pl_print_summary(&ctx);
+    if (final == ORCH_FAILED)
+        printf("  FAILED at %s after %d attempt%s: %s\n  resume with: salespipe run --ds %s "
+               "--resume\n", pl_task_name(failed), failed_attempt, failed_attempt == 1 ? "" : "s",
+               task_err.msg, ctx.ds);
+    fflush(stdout);
+    ledger_close(l);
+    orch_lock_release(lock);
+    pl_ctx_free(&ctx);
+    if (final == ORCH_FAILED) {
+        *err = task_err;
+        err->code = task_err.code ? task_err.code : SP_ERR_INTERNAL;
+        return err->code;
+    }
+    return SP_OK;
+}
