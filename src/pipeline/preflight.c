@@ -40,10 +40,13 @@ int pl_preflight(pl_ctx *ctx, sp_error *err)
         store *s;
         sp_error_clear(&e);
         int rc = i == 0 ? pl_raw_store(ctx, &s, &e) : pl_processed_store(ctx, &s, &e);
-        if (rc == SP_OK && (rc = store_probe(s, ctx->prefix, &e)) != SP_OK)
+        /* List one object (S3: max-keys=1), then put and delete a probe. */
+        if (rc == SP_OK && (rc = store_probe_read(s, ctx->prefix, &e)) != SP_OK)
+            sp_error_prefix(&e, "%s %s not readable", names[i], store_url(s));
+        else if (rc == SP_OK && (rc = store_probe(s, ctx->prefix, &e)) != SP_OK)
             sp_error_prefix(&e, "%s %s not writable", names[i], store_url(s));
         if (rc == SP_OK)
-            sp_log(SP_LOG_INFO, "preflight: %s %s writable", names[i], store_url(s));
+            sp_log(SP_LOG_INFO, "preflight: %s %s readable and writable", names[i], store_url(s));
         else
             check_failed(&e, &failures, &first);
     }

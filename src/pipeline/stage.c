@@ -96,8 +96,10 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
             break;
         if (st.exists && st.size == size) {
             char sha[65];
+            /* Backends that know the digest cheaply (S3: stored at upload)
+             * gave it already; others compute it on request. */
             if ((rc = sp_sha256_file(path, sha, NULL, err)) != SP_OK ||
-                (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK)
+                (!st.sha256[0] && (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK))
                 break;
             if (strcmp(st.sha256, sha) == 0) {
                 sp_log(SP_LOG_INFO, "stage: %s unchanged in %s, not copied again", names[i],

@@ -24,19 +24,28 @@ static size_t scheme_len(const char *url)
     return strncmp(url + i, "://", 3) == 0 ? i : 0;
 }
 
+static const char *process_env(void *ctx, const char *name)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
 int store_open(store **out, const char *url, sp_error *err)
+{
+    return store_open_env(out, url, process_env, NULL, err);
+}
+
+int store_open_env(store **out, const char *url, store_env_fn env, void *ctx, sp_error *err)
 {
     *out = NULL;
     if (!url || !url[0])
         return sp_fail(err, SP_ERR_USAGE, "store URL is empty");
     size_t sl = scheme_len(url);
     const char *root = url;
-    if (sl == 2 && strncasecmp(url, "s3", 2) == 0)
-        return sp_fail(err, SP_ERR_UNSUPPORTED,
-                       "store %s: the S3 backend is not available in this version yet; "
-                       "use a local directory (a path or file:///dir)",
-                       url);
-    if (sl == 4 && strncasecmp(url, "file", 4) == 0) {
+    bool s3 = sl == 2 && strncasecmp(url, "s3", 2) == 0;
+    if (s3) {
+        root = url + 5;
+    } else if (sl == 4 && strncasecmp(url, "file", 4) == 0) {
         root = url + 7; /* "file://" */
         if (strncasecmp(root, "localhost/", 10) == 0)
             root += 9;
@@ -51,7 +60,7 @@ int store_open(store **out, const char *url, sp_error *err)
                        "file:///dir or a local path)",
                        (int)(sl > 32 ? 32 : sl), url);
     }
-    if (strlen(root) >= STORE_PATH_MAX - STORE_KEY_MAX - 2)
+    if (!s3 && strlen(root) >= STORE_PATH_MAX - STORE_KEY_MAX - 2)
         return sp_fail(err, SP_ERR_LIMIT, "store %.64s…: the directory path is too long", url);
 
     store *s = calloc(1, sizeof *s);
@@ -59,7 +68,8 @@ int store_open(store **out, const char *url, sp_error *err)
         free(s);
         return sp_fail(err, SP_ERR_NOMEM, "store %s: out of memory", url);
     }
-    int rc = store_fs_init(s, root, err);
+    int rc = s3 ? store_s3_init(s, root, env ? env : process_env, ctx, err)
+                : store_fs_init(s, root, err);
     if (rc != SP_OK) {
         free(s->url);
         free(s);
@@ -213,6 +223,24 @@ int store_delete(store *s, const char *key, sp_error *err)
 {
     CHECK_KEY(s, key, err);
     return s->ops->del(s, key, err);
+}
+
+static int stop_at_first(void *ctx, const char *key, int64_t size)
+{
+    (void)ctx, (void)key, (void)size;
+    return 1;
+}
+
+int store_probe_read(store *s, const char *prefix, sp_error *err)
+{
+    if (!prefix)
+        prefix = "";
+    if (check_path("store prefix", prefix, true, err) != SP_OK)
+        return sp_error_prefix(err, "store %s", s->url);
+    if (s->ops->probe_read)
+        return s->ops->probe_read(s, prefix, err);
+    int rc = s->ops->list(s, prefix, stop_at_first, NULL, err);
+    return rc == 1 ? SP_OK : rc;
 }
 
 int store_probe(store *s, const char *prefix, sp_error *err)

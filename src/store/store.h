@@ -1,6 +1,7 @@
 /* store.h — where the lake's objects live: one interface (list, get, put,
- * stat, delete; streaming) over backends chosen from a URL. `fs` (a local
- * directory, path or file://) is built in; `s3://` comes with the S3 backend.
+ * stat, delete; streaming) over backends chosen from a URL: `fs` (a local
+ * directory, path or file://) and `s3` (s3://bucket[/prefix], see s3.c and
+ * docs/s3.md).
  * Knows nothing of what the bytes mean. Puts are atomic: an object appears
  * whole under its key or not at all (temporary name + rename for fs).
  * Keys are relative, '/'-separated, never absolute, never containing "..",
@@ -21,12 +22,20 @@
 
 typedef struct store store;
 
+/* Where a backend reads its settings (the S3 backend: AWS_* names,
+ * endpoints, S3_PART_SIZE_MB, …): the value of `name`, or NULL when unset.
+ * The string must stay valid until store_open returns. */
+typedef const char *(*store_env_fn)(void *ctx, const char *name);
+
 /* Open the store named by `url`: "s3://bucket[/prefix]", "file:///abs/dir",
  * or a plain path (relative to the working directory). A local directory is
- * created (with parents) on first put, not at open. An s3:// URL gives
- * SP_ERR_UNSUPPORTED until the S3 backend exists; an unknown scheme
- * ("ftp://…") SP_ERR_USAGE. */
+ * created (with parents) on first put, not at open. An unknown scheme
+ * ("ftp://…") is SP_ERR_USAGE. store_open reads settings from the process
+ * environment; store_open_env from env(ctx, name) (the pipeline passes its
+ * configuration, so .env files count). The S3 backend resolves credentials,
+ * region and endpoint at open but sends no request. */
 int store_open(store **out, const char *url, sp_error *err);
+int store_open_env(store **out, const char *url, store_env_fn env, void *ctx, sp_error *err);
 void store_close(store *s); /* NULL is allowed */
 
 /* The store's URL as given (never holds secrets), for messages. */
@@ -85,6 +94,10 @@ int store_delete(store *s, const char *key, sp_error *err);
 /* Writable check for preflight: put and delete a small probe object under
  * `prefix`. Errors name the store and the cause. */
 int store_probe(store *s, const char *prefix, sp_error *err);
+
+/* Readable check for preflight: list at most one object under `prefix`
+ * (S3: ListObjectsV2 with max-keys=1). Errors name the store and the cause. */
+int store_probe_read(store *s, const char *prefix, sp_error *err);
 
 /* Check a key against the rules above (SP_ERR_USAGE naming it). */
 int store_check_key(const char *key, sp_error *err);

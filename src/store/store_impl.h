@@ -25,6 +25,8 @@ typedef struct store_ops {
                     sp_error *err);
     int (*put_bytes)(store *s, const char *key, const void *p, size_t n, sp_error *err);
     int (*del)(store *s, const char *key, sp_error *err);
+    /* List at most one object (preflight); NULL: store.c lists and stops. */
+    int (*probe_read)(store *s, const char *prefix, sp_error *err);
     /* NULL for backends without a local directory. */
     const char *(*local_root)(const store *s);
     void (*close)(store *s); /* frees impl only; store.c frees the rest */
@@ -39,5 +41,10 @@ struct store {
 /* The local-directory backend rooted at `root` (a path, no scheme). Sets
  * s->ops and s->impl. Does not touch the filesystem. */
 int store_fs_init(store *s, const char *root, sp_error *err);
+
+/* The S3 backend for s3://`bucket_and_prefix` ("bucket" or "bucket/pre/fix"),
+ * settings from env(ctx, name). Sets s->ops and s->impl. Sends no request. */
+int store_s3_init(store *s, const char *bucket_and_prefix, store_env_fn env, void *ctx,
+                  sp_error *err);
 
 #endif

@@ -1,0 +1,195 @@
+/* aws_config.c — credentials, region and endpoint for the S3 backend (see
+ * aws_config.h). Reads at most two small INI files; values are copied into
+ * fixed buffers (too long is an error naming the setting, never its value). */
+#include "aws_config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define AWS_INI_MAX (1 << 20)
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+int aws_ini_get(const char *path, const char *section, const char *key, char *out,
+                size_t outsz, sp_error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0;
+        return sp_fail(err, SP_ERR_IO, "AWS file %s: %s", path, strerror(errno)), -1;
+    }
+    char line[4096];
+    long total = 0;
+    bool in = false;
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        total += (long)strlen(line);
+        if (total > AWS_INI_MAX) {
+            fclose(f);
+            return sp_fail(err, SP_ERR_LIMIT, "AWS file %s: larger than %d bytes", path,
+                           AWS_INI_MAX), -1;
+        }
+        char *s = trim(line);
+        if (*s == '#' || *s == ';' || *s == '\0')
+            continue;
+        if (*s == '[') {
+            char *close = strchr(s, ']');
+            if (close) {
+                *close = '\0';
+                in = strcmp(trim(s + 1), section) == 0;
+            }
+            continue;
+        }
+        if (!in)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        if (strcasecmp(trim(s), key) != 0)
+            continue;
+        const char *v = trim(eq + 1);
+        if (strlen(v) >= outsz) {
+            fclose(f);
+            return sp_fail(err, SP_ERR_LIMIT, "AWS file %s: [%s] %s is too long", path, section,
+                           key), -1;
+        }
+        strcpy(out, v);
+        found = 1; /* the last one wins, as in the AWS CLI */
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad)
+        return sp_fail(err, SP_ERR_IO, "AWS file %s: read error", path), -1;
+    return found;
+}
+
+static const char *get(store_env_fn env, void *ctx, const char *name)
+{
+    const char *v = env(ctx, name);
+    return v && *v ? v : NULL;
+}
+
+static int copy(char *dst, size_t dsz, const char *src, const char *what, sp_error *err)
+{
+    if (strlen(src) >= dsz)
+        return sp_fail(err, SP_ERR_USAGE, "%s is longer than %zu bytes", what, dsz - 1);
+    strcpy(dst, src);
+    return SP_OK;
+}
+
+/* "~/.aws/NAME" unless the variable names another file. */
+static int aws_file(store_env_fn env, void *ctx, const char *var, const char *name, char *out,
+                    size_t outsz)
+{
+    const char *p = get(env, ctx, var);
+    if (p)
+        return snprintf(out, outsz, "%s", p) < (int)outsz ? 0 : -1;
+    const char *home = get(env, ctx, "HOME");
+    if (!home)
+        return snprintf(out, outsz, "~/.aws/%s", name) < (int)outsz ? 0 : -1; /* never exists */
+    return snprintf(out, outsz, "%s/.aws/%s", home, name) < (int)outsz ? 0 : -1;
+}
+
+int aws_settings_resolve(aws_settings *o, store_env_fn env, void *ctx, sp_error *err)
+{
+    memset(o, 0, sizeof *o);
+    const char *profile = get(env, ctx, "AWS_PROFILE");
+    const char *pname = profile ? profile : "default";
+    char cred_file[1024], conf_file[1024], conf_section[300];
+    if (aws_file(env, ctx, "AWS_SHARED_CREDENTIALS_FILE", "credentials", cred_file,
+                 sizeof cred_file) != 0 ||
+        aws_file(env, ctx, "AWS_CONFIG_FILE", "config", conf_file, sizeof conf_file) != 0)
+        return sp_fail(err, SP_ERR_USAGE, "the AWS credentials or config file path is too long");
+    if (strcmp(pname, "default") == 0)
+        snprintf(conf_section, sizeof conf_section, "default");
+    else if (snprintf(conf_section, sizeof conf_section, "profile %s", pname) >=
+             (int)sizeof conf_section)
+        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE is too long");
+
+    const char *ak = get(env, ctx, "AWS_ACCESS_KEY_ID");
+    const char *sk = get(env, ctx, "AWS_SECRET_ACCESS_KEY");
+    if (ak && sk) { /* the environment wins over a profile, as in the AWS CLI */
+        SP_TRY(copy(o->access_key, sizeof o->access_key, ak, "AWS_ACCESS_KEY_ID", err));
+        SP_TRY(copy(o->secret_key, sizeof o->secret_key, sk, "AWS_SECRET_ACCESS_KEY", err));
+        const char *tok = get(env, ctx, "AWS_SESSION_TOKEN");
+        if (tok)
+            SP_TRY(copy(o->session_token, sizeof o->session_token, tok, "AWS_SESSION_TOKEN", err));
+        snprintf(o->cred_source, sizeof o->cred_source, "environment");
+    } else if ((ak || sk) && !profile) {
+        return sp_fail(err, SP_ERR_USAGE, "%s is set but %s is not: set both (or AWS_PROFILE)",
+                       ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+                       ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+    } else {
+        /* A profile's keys: the credentials file first, then the config file. */
+        const char *files[2] = {cred_file, conf_file};
+        const char *sections[2] = {pname, conf_section};
+        for (int i = 0; i < 2 && !o->access_key[0]; i++) {
+            int a = aws_ini_get(files[i], sections[i], "aws_access_key_id", o->access_key,
+                                sizeof o->access_key, err);
+            if (a < 0)
+                return err->code;
+            if (a == 0)
+                continue;
+            int s = aws_ini_get(files[i], sections[i], "aws_secret_access_key", o->secret_key,
+                                sizeof o->secret_key, err);
+            if (s < 0)
+                return err->code;
+            if (s == 0)
+                return sp_fail(err, SP_ERR_USAGE,
+                               "AWS profile '%s' in %s has aws_access_key_id but no "
+                               "aws_secret_access_key", pname, files[i]);
+            if (aws_ini_get(files[i], sections[i], "aws_session_token", o->session_token,
+                            sizeof o->session_token, err) < 0)
+                return err->code;
+            snprintf(o->cred_source, sizeof o->cred_source, "profile %s (%s)", pname, files[i]);
+        }
+        if (!o->access_key[0])
+            return sp_fail(err, SP_ERR_IO,
+                           "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                           "or AWS_PROFILE with a profile in %s or %s (looked for profile '%s')",
+                           cred_file, conf_file, pname);
+    }
+
+    const char *region = get(env, ctx, "AWS_REGION");
+    if (!region)
+        region = get(env, ctx, "AWS_DEFAULT_REGION");
+    if (region) {
+        SP_TRY(copy(o->region, sizeof o->region, region, "AWS_REGION", err));
+    } else {
+        int r = aws_ini_get(conf_file, conf_section, "region", o->region, sizeof o->region, err);
+        if (r < 0)
+            return err->code;
+        if (r == 0)
+            strcpy(o->region, "us-east-1");
+    }
+    for (const char *c = o->region; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return sp_fail(err, SP_ERR_USAGE, "AWS region '%.63s' is not a region name", o->region);
+
+    static const char *endpoint_names[] = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
+                                           "S3_ENDPOINT_URL"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *e = get(env, ctx, endpoint_names[i]);
+        if (e) {
+            SP_TRY(copy(o->endpoint, sizeof o->endpoint, e, endpoint_names[i], err));
+            break;
+        }
+    }
+    const char *ca = get(env, ctx, "AWS_CA_BUNDLE");
+    if (ca)
+        SP_TRY(copy(o->ca_bundle, sizeof o->ca_bundle, ca, "AWS_CA_BUNDLE", err));
+    return SP_OK;
+}

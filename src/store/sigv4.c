@@ -1,0 +1,178 @@
+/* sigv4.c — AWS Signature Version 4 (see sigv4.h): canonical request →
+ * string to sign → signature with a key derived from the secret by four
+ * HMAC-SHA256 steps. Sits under s3.c, which builds canonical URIs and
+ * queries with sigv4_uri_encode so what is signed is exactly what is sent.
+ * The secret and the derived key live only on this file's stack. */
+#include "sigv4.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void sigv4_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
+                unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (!HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &len))
+        memset(out, 0, 32);
+}
+
+void sigv4_hex(const unsigned char *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL))
+        memset(md, 0, sizeof md);
+    sigv4_hex(md, 32, out);
+}
+
+void sigv4_uri_encode(sp_buf *out, const char *s, size_t n, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~' || (c == '/' && keep_slash)) {
+            sp_buf_putc(out, c);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            sp_buf_append(out, e, 3);
+        }
+    }
+}
+
+void sigv4_amz_date(long long unix_time, char out[17])
+{
+    time_t t = (time_t)unix_time;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+static int cmp_header(const void *a, const void *b)
+{
+    return strcmp(((const sigv4_header *)a)->name, ((const sigv4_header *)b)->name);
+}
+
+/* Append a header value trimmed, with inner runs of spaces folded to one. */
+static void put_trimmed(sp_buf *b, const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    bool space = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (c == ' ' || c == '\t') {
+            space = true;
+            continue;
+        }
+        if (space)
+            sp_buf_putc(b, ' ');
+        space = false;
+        sp_buf_putc(b, (unsigned char)c);
+    }
+}
+
+static bool valid_date(const char *d)
+{
+    if (!d || strlen(d) != 16 || d[8] != 'T' || d[15] != 'Z')
+        return false;
+    for (int i = 0; i < 15; i++)
+        if (i != 8 && (d[i] < '0' || d[i] > '9'))
+            return false;
+    return true;
+}
+
+int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canonical,
+               sp_buf *to_sign)
+{
+    if (r->nheaders > SIGV4_MAX_HEADERS || !valid_date(r->amz_date) || !r->payload_sha256 ||
+        !r->secret_key || !r->access_key)
+        return -1;
+    sigv4_header h[SIGV4_MAX_HEADERS];
+    memcpy(h, r->headers, r->nheaders * sizeof *h);
+    qsort(h, r->nheaders, sizeof *h, cmp_header);
+
+    sp_buf creq, signed_names, sts;
+    sp_buf_init(&creq, (size_t)1 << 20);
+    sp_buf_init(&signed_names, 4096);
+    sp_buf_init(&sts, 4096);
+    sp_buf_printf(&creq, "%s\n%s\n%s\n", r->method, r->canonical_uri,
+                  r->canonical_query ? r->canonical_query : "");
+    for (size_t i = 0; i < r->nheaders; i++) {
+        sp_buf_printf(&creq, "%s:", h[i].name);
+        put_trimmed(&creq, h[i].value ? h[i].value : "");
+        sp_buf_putc(&creq, '\n');
+        if (i)
+            sp_buf_putc(&signed_names, ';');
+        sp_buf_puts(&signed_names, h[i].name);
+    }
+    sp_buf_putc(&signed_names, '\0');
+    sp_buf_putc(&creq, '\n');
+    sp_buf_printf(&creq, "%s\n%s", signed_names.broken ? "" : (char *)signed_names.data,
+                  r->payload_sha256);
+
+    char scope[160], creq_hash[65];
+    int sl = snprintf(scope, sizeof scope, "%.8s/%s/%s/aws4_request", r->amz_date, r->region,
+                      r->service);
+    int rc = -1;
+    if (creq.broken || signed_names.broken || sl < 0 || sl >= (int)sizeof scope)
+        goto out;
+    sha256_hex(creq.data, creq.len, creq_hash);
+    sp_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", r->amz_date, scope, creq_hash);
+    if (sts.broken)
+        goto out;
+
+    /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
+     * "aws4_request") */
+    unsigned char k[32];
+    size_t secl = strlen(r->secret_key);
+    char *ksecret = malloc(secl + 5);
+    if (!ksecret)
+        goto out;
+    memcpy(ksecret, "AWS4", 4);
+    memcpy(ksecret + 4, r->secret_key, secl + 1);
+    sigv4_hmac(ksecret, secl + 4, r->amz_date, 8, k);
+    OPENSSL_cleanse(ksecret, secl + 4);
+    free(ksecret);
+    sigv4_hmac(k, 32, r->region, strlen(r->region), k);
+    sigv4_hmac(k, 32, r->service, strlen(r->service), k);
+    sigv4_hmac(k, 32, "aws4_request", 12, k);
+    unsigned char sig[32];
+    sigv4_hmac(k, 32, sts.data, sts.len, sig);
+    OPENSSL_cleanse(k, sizeof k);
+    char sighex[65];
+    sigv4_hex(sig, 32, sighex);
+    int n = snprintf(auth, authsz,
+                     "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                     r->access_key, scope, (char *)signed_names.data, sighex);
+    if (n < 0 || (size_t)n >= authsz)
+        goto out;
+    if (canonical)
+        sp_buf_append(canonical, creq.data, creq.len);
+    if (to_sign)
+        sp_buf_append(to_sign, sts.data, sts.len);
+    rc = 0;
+out:
+    sp_buf_free(&creq);
+    sp_buf_free(&signed_names);
+    sp_buf_free(&sts);
+    return rc;
+}
