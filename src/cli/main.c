@@ -14,9 +14,7 @@
 #include "../util/log.h"
 #include "cli.h"
 
-#ifndef SP_VERSION
-#define SP_VERSION "0.0.0"
-#endif
+#include "../util/version.h"
 
 static const char USAGE[] =
     "usage: salespipe [--env-file PATH] [--log-format text|json] [-q|-v] COMMAND [options]\n"

@@ -14,6 +14,7 @@
 #include "../util/buf.h"
 #include "../util/json.h"
 #include "../util/log.h"
+#include "../util/version.h"
 #include "orch.h"
 
 #define CONNECT_TIMEOUT_S 5L

@@ -29,9 +29,7 @@
 #error "write.c assumes a little-endian host"
 #endif
 
-#ifndef SP_VERSION
-#define SP_VERSION "0.0.0"
-#endif
+#include "../util/version.h"
 
 /* "<app> version <x.y.z>" is the form readers parse (parquet-mr's
  * VersionParser, Arrow's ApplicationVersion); an app name other than

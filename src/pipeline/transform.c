@@ -34,9 +34,7 @@
 #include "pipeline.h"
 #include "tables.h"
 
-#ifndef SP_VERSION /* the Makefile defines it; other builds (fuzzers) may not */
-#define SP_VERSION "0.0.0"
-#endif
+#include "../util/version.h"
 
 #define FACT_BATCH 65536
 #define FACT_ROW_GROUP_ROWS 262144

@@ -32,9 +32,7 @@
 #include "s3_xml.h"
 #include "sigv4.h"
 
-#ifndef SP_VERSION
-#define SP_VERSION "dev"
-#endif
+#include "../util/version.h"
 
 enum {
     S3_POOL_MAX = 16,               /* idle curl handles kept (connection reuse) */
