@@ -20,16 +20,22 @@ fi
 "$sp" run --ds "$ds"
 rc=$?
 [ $rc -eq 0 ] || exit $rc
+query="SELECT p.category, d.year, ROUND(SUM(f.total_sales), 2) AS sales
+                        FROM fact_sales f JOIN dim_product p USING (product_sk)
+                        JOIN dim_date d USING (date_id) GROUP BY 1, 2 ORDER BY 1, 2;"
+case "$db" in
+  postgres*) client="psql \"\$DATABASE_URL\" -c" ;; # the URL as set (config masks it)
+  *) client="sqlite3 ${db#sqlite:///}"; [ -n "$db" ] || client="sqlite3 warehouse.db" ;;
+esac
 cat <<TXT
 
 Where the results are:
   raw lake (bronze):       $(setting RAW_STORE)/runs/$ds/
   processed lake (silver): $processed/runs/$ds/  (Parquet, rejects.csv, _manifest.json)
   warehouse (gold):        ${db:-./warehouse.db (SQLite)}
+  run history:             $(setting STATE_DIR)/ledger.db  ($sp runs)
 
 Look inside:
   $sp inspect $processed/runs/$ds/fact_sales.parquet --head 5
-  sqlite3 warehouse.db "SELECT p.category, d.year, ROUND(SUM(f.total_sales), 2) AS sales
-                        FROM fact_sales f JOIN dim_product p USING (product_sk)
-                        JOIN dim_date d USING (date_id) GROUP BY 1, 2 ORDER BY 1, 2;"
+  $client "$query"
 TXT
