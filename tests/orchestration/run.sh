@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — orchestration tests (issue 6): retries and their spacing, permanent
-# errors not retried, the run ledger (`runs --json`), resume, one run per ds,
-# SIGTERM during a retry delay, abandoned runs, and alerts received by a local
+# errors not retried, the run ledger (`runs --json`), resume, one run or single
+# task per ds (both directions), SIGTERM during a retry delay, abandoned runs,
+# and alerts received by a local
 # webhook listener and a local SMTP sink (tests/orchestration/sinks.mjs on
 # 127.0.0.1 free ports). Failures are real (a missing input folder, a missing
 # required column), not injected. Ends "N passed, N failed".
@@ -38,7 +39,7 @@ if [ ! -s "$tmp/sink/ports" ]; then
   bad sinks-start "the webhook listener / SMTP sink did not start: $(cat "$tmp/sink.err")"
   finish
 fi
-read -r HP MP <"$tmp/sink/ports"
+read -r HP MP XP <"$tmp/sink/ports"
 ok sinks-start
 HOOK_SECRET=T0kenInThePath9x
 SMTP_SECRET=SmtpPassw0rd7q
@@ -76,7 +77,6 @@ sp_bg() {
 q() { local dir=$1; shift; (cd "$dir" && "${clean_env[@]}" "$bin" "$@"); }
 # elapsed_ge T0 T1 SECONDS
 elapsed_ge() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { exit !(b - a >= n) }'; }
-elapsed_lt() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { exit !(b - a < n) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 project() { mkdir -p "$tmp/$1/data" && echo "$tmp/$1"; }
 with_data() { cp -r "$tmp/data-src" "$1/data/raw"; }
@@ -250,6 +250,12 @@ check resume-nothing-left "exit $rc: $(cat "$d/err")" \
   exits_with 1 "$rc" "nothing to resume: the latest run of ds 2024-01-05 ($id1) succeeded" "$d/err"
 
 # ---- 6. one run per ds: a second refuses at once; SIGTERM in the delay -------
+# first_still_waiting PID ERRFILE: the run PID is alive and has not begun its
+# second attempt (so whatever was refused meanwhile did not wait for it).
+first_still_waiting() {
+  kill -0 "$1" 2>/dev/null && ! grep -q 'started (.*attempt 2 of' "$2"
+}
+not_started() { ! grep -q "$1: started" "$2"; }
 d=$(project concurrent)
 sp_bg "$d" -- run --ds 2024-01-06 --retries 5 --retry-delay 30 &
 pid=$!
@@ -263,8 +269,16 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   id=$(q "$d" runs --json | py "d[-1]['run_id']")
   check second-run-refused "exit $rc: $(cat "$d/second/err")" \
     exits_with 1 "$rc" "already in progress: run $id (pid $pid)" "$d/second/err"
-  check second-run-refused-at-once "took $(secs "$t0" "$t1")s" elapsed_lt "$t0" "$t1" 20
+  # At once: the first run was still in its 30 s delay, its second attempt not begun.
+  check second-run-refused-at-once "took $(secs "$t0" "$t1")s; first run: $(tail -2 "$d/err")" \
+    first_still_waiting "$pid" "$d/err"
   check second-run-not-recorded "$(q "$d" runs)" [ "$(q "$d" runs --json | py 'len(d)')" = 1 ]
+  # A single task of that ds (as Airflow or a person calls it) refuses too.
+  q "$d" stage --ds 2024-01-06 >"$d/second/out" 2>"$d/second/err"; rc=$?
+  check task-refused-during-run "exit $rc: $(cat "$d/second/err")" \
+    exits_with 1 "$rc" "stage: a run for ds 2024-01-06 is already in progress: run $id (pid $pid)" "$d/second/err"
+  check task-refused-did-nothing "$(cat "$d/second/err")" not_started stage "$d/second/err"
+  check task-refused-at-once "first run: $(tail -2 "$d/err")" first_still_waiting "$pid" "$d/err"
   q "$d" run --ds 2024-01-07 --only create-tables >/dev/null 2>"$d/other.err"; rc=$?
   check other-ds-runs-meanwhile "exit $rc: $(cat "$d/other.err")" [ $rc -eq 0 ]
   kill -TERM $pid
@@ -292,6 +306,36 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   check killed-ds-free-again "exit $rc: $(cat "$d/again.err")" [ $rc -eq 0 ]
 else
   bad killed-marked-failed "the run never reached its retry delay: $(tail -3 "$d/err")"
+fi
+
+# ---- 7b. a single task holds the ds: a run refuses (another task may start) --
+# create-tables against a PostgreSQL "server" that accepts and never answers
+# (the sinks' hang port) stays in its connect for up to PGCONNECT_TIMEOUT.
+d=$(project tasklock)
+(cd "$d" && exec "${clean_env[@]}" DATABASE_URL="postgresql://u@127.0.0.1:$XP/db" \
+   PGCONNECT_TIMEOUT=120 "$bin" create-tables --ds 2024-01-11 >"$d/task.out" 2>"$d/task.err") &
+tpid=$!
+pids+=("$tpid")
+if wait_for "$d/task.err" 'create-tables: started' 60 $tpid && kill -0 $tpid 2>/dev/null; then
+  sp "$d" -- run --ds 2024-01-11 --retries 0; rc=$?
+  check run-refused-during-task "exit $rc: $(cat "$d/err")" \
+    exits_with 1 "$rc" "a task for ds 2024-01-11 is already in progress: task create-tables (pid $tpid)" "$d/err"
+  check run-refused-ran-nothing "$(cat "$d/err")" not_started preflight "$d/err"
+  check run-refused-not-recorded "$(q "$d" runs 2>&1)" \
+    [ "$(q "$d" runs --json | py 'len(d)')" = 0 ]
+  check run-refused-no-alert "$(hooks_for 2024-01-11) POSTs" [ "$(hooks_for 2024-01-11)" = 0 ]
+  # Tasks of one ds may overlap (they are built to): load starts, and fails
+  # on its own account (nothing transformed), not on the lock.
+  q "$d" load --ds 2024-01-11 >/dev/null 2>"$d/load.err"
+  task_ran_not_refused() { grep -q 'load: started' "$1" && ! grep -q 'already in progress' "$1"; }
+  check task-alongside-task "$(cat "$d/load.err")" task_ran_not_refused "$d/load.err"
+  check task-still-holding "the task ended before the refusals were checked" kill -0 $tpid
+  kill -TERM $tpid
+  wait $tpid 2>/dev/null
+  q "$d" run --ds 2024-01-11 --only create-tables >/dev/null 2>"$d/again.err"; rc=$?
+  check task-lock-released "exit $rc: $(cat "$d/again.err")" [ $rc -eq 0 ]
+else
+  bad run-refused-during-task "the task never started, or ended at once: $(cat "$d/task.err")"
 fi
 
 # ---- 8. an alert that cannot be delivered never hides the task's error -------
