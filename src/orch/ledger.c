@@ -291,6 +291,7 @@ int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg)
     sqlite3_finalize(st);
     char now[32];
     now_iso(now);
+    /* Each run's tasks, attempts and row change together or not at all. */
     for (int i = 0; i < n; i++) {
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -302,15 +303,19 @@ int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg)
             "UPDATE runs SET state = 'failed', ended = ?2, error = ?3, failed_task = "
             "(SELECT task FROM tasks WHERE run_id = ?1 AND state = 'failed' ORDER BY idx LIMIT 1) "
             "WHERE run_id = ?1 AND state = 'running'"};
-        for (size_t k = 0; k < sizeof SQL / sizeof SQL[0]; k++) {
-            if (prepare(l, &st, SQL[k], err) != SP_OK)
-                return -1;
+        if (exec(l, "BEGIN IMMEDIATE", "begin", err) != SP_OK)
+            return -1;
+        rc = SP_OK;
+        for (size_t k = 0; k < sizeof SQL / sizeof SQL[0] && rc == SP_OK; k++) {
+            if ((rc = prepare(l, &st, SQL[k], err)) != SP_OK)
+                break;
             bind_text(st, 1, ids[i]);
             bind_text(st, 2, now);
             bind_text(st, 3, msg);
-            if (finish(l, st, "mark an abandoned run", err) != SP_OK)
-                return -1;
+            rc = finish(l, st, "mark an abandoned run", err);
         }
+        if (end_transaction(l, rc, err) != SP_OK)
+            return -1;
     }
     return n;
 }
