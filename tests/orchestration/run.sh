@@ -194,6 +194,14 @@ assert "attempts:  3" in msg, msg
 check always-no-secret-printed "secret in output" no_secrets "$d/out" "$d/err"
 { q "$d" runs; q "$d" runs --json; q "$d" runs "$(q "$d" runs --json | py "d[-1]['run_id']")"; } >"$d/runs.txt" 2>&1
 check runs-no-secret "secret in runs" no_secrets "$d/runs.txt"
+check ledger-no-secret "secret in the ledger" no_secrets "$d/.salespipe/ledger.db"
+# What the sinks received, less the request URL (the webhook's own secret path).
+python3 -c '
+import glob, json, sys
+for line in open(sys.argv[1] + "/http.log"): print(json.loads(line)["body"])
+for f in glob.glob(sys.argv[1] + "/mail-*.json"): print(json.load(open(f))["message"])
+' "$tmp/sink" >"$d/alerts.txt"
+check alerts-no-secret "secret in an alert" no_secrets "$d/alerts.txt"
 
 # ---- 3. exponential backoff: 1 s, then 2 s -----------------------------------
 d=$(project backoff)
@@ -219,6 +227,17 @@ check permanent-error-recorded "$(cat "$d/run.json")" \
   grep -q "missing required column 'Product ID'" "$d/run.json"
 check permanent-one-alert "$(hooks_for 2024-01-04) POSTs, $(mails_for 2024-01-04) mails" \
   [ "$(hooks_for 2024-01-04)/$(mails_for 2024-01-04)" = 1/1 ]
+
+# A date-order conflict (day-first and month-first dates in one file) neither.
+d=$(project dateorder)
+with_data "$d"
+sed -i '2s#,\([0-9]*\)/\([0-9]*\)/\(20[0-9][0-9]\),#,13/\1/\3,#' "$d/data/raw/West_orders.csv"
+sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= -- run --ds 2024-01-12 --retries 3 --retry-delay 30; rc=$?
+run_of "$d" 2024-01-12 >"$d/run.json" 2>/dev/null
+check dateorder-one-attempt "exit $rc: $(cat "$d/run.json")" \
+  [ "$rc/$(task_field "$d/run.json" transform attempts 2>&1)" = 1/1 ]
+check dateorder-not-retried "$(grep transform "$d/err" | tail -3)" \
+  grep -q 'dates are day-first on line 2 .*transform: permanent error (data): not retried' <(tr '\n' ' ' <"$d/err")
 
 # ---- 5. resume: same run_id, succeeded tasks not run again, attempts add up --
 d=$(project resume)
