@@ -369,6 +369,36 @@ check undeliverable-mail-logged "$(grep alert "$d/err")" \
 check undeliverable-task-error-shown "$(tail -4 "$d/out")" grep -q "FAILED at preflight after 1 attempt: input folder" "$d/out"
 check undeliverable-no-secret "secret in output" no_secrets "$d/out" "$d/err"
 
+# ---- 8b. the mail is RFC 5322: CRLF lines of at most 998 bytes, the headers --
+# A long error (the task cuts it at 1023 bytes: DATA_DIR twice) is wrapped in
+# the body, not cut further.
+d=$(project longmail)
+long=$(python3 -c 'print("/nonexistent/" + "/".join(["d" * 60 + " x" * 20] * 12))')
+sp "$d" ALERT_WEBHOOK_URL= DATA_DIR="$long" ALERT_EMAIL="ops@example.com, oncall@example.com" \
+  -- run --ds 2024-01-13 --retries 0; rc=$?
+mail=$(python3 -c '
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/mail-*.json"):
+    m = json.load(open(f))
+    if "(ds 2024-01-13)" in m["message"]: print(json.dumps(m))
+' "$tmp/sink")
+check mail-rfc5322 "exit $rc: ${mail:0:600}" python3 -c '
+import json, re, sys
+m = json.loads(sys.argv[1]); msg = m["message"]; long = sys.argv[2]
+assert m["to"] == ["<ops@example.com>", "<oncall@example.com>"], m["to"]
+assert "\n" not in msg.replace("\r\n", ""), "a bare LF or CR"
+lines = msg.split("\r\n")
+assert max(len(l.encode()) for l in lines) <= 998, max(len(l) for l in lines)
+head = msg.split("\r\n\r\n")[0].replace("\r\n", "\n")
+for h in ("Date", "From", "To", "Subject", "Message-ID"):
+    assert re.search("^%s: \\S" % h, head, re.M), h
+assert re.search(r"^Message-ID: <[^<>@\s]+@[^<>@\s]+>$", head, re.M), head
+assert re.search(r"^To: ops@example.com, oncall@example.com$", head, re.M), head
+body = msg.split("\r\n\r\n", 1)[1]
+err = body.split("error:\r\n", 1)[1].split("\r\nrejected:", 1)[0]
+assert ("input folder " + long)[:900] in " ".join(l.strip() for l in err.split("\r\n")), err[:300]
+' "$mail" "$long"
+
 # ---- 9. runs --json: the shapes of the issue --------------------------------
 d="$tmp/resume"
 check runs-json-list "$(q "$d" runs --json 2>&1 | head -c 400)" python3 -c '
