@@ -70,17 +70,20 @@ def make_task(task: str):
         from docker.types import Mount
 
         mounts = []
+        environment = {"DATA_DIR": "/data", **_env(PLAIN_NAMES)}
         if os.environ.get("HOST_DATA_DIR"):
             mounts.append(
                 Mount(source=os.environ["HOST_DATA_DIR"], target="/data", type="bind", read_only=True)
             )
+            # The host's DATA_DIR (a path on the host) means nothing inside.
+            environment["DATA_DIR"] = "/data"
         return DockerOperator(
             task_id=task,
             image=os.environ.get("PIPELINE_IMAGE", "salespipe:latest"),
             command=command,  # the image's ENTRYPOINT is salespipe
             docker_url=os.environ.get("DOCKER_HOST", "unix://var/run/docker.sock"),
             network_mode=os.environ.get("PIPELINE_NETWORK", "bridge"),
-            environment={"DATA_DIR": "/data", **_env(PLAIN_NAMES)},
+            environment=environment,
             private_environment=_env(SECRET_NAMES),
             mounts=mounts,
             mount_tmp_dir=False,

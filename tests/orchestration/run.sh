@@ -447,6 +447,67 @@ assert all(p >= 0 for p in pos) and pos == sorted(pos), pos
 assert "salespipe {task} --ds {{{{ ds }}}}" in src or "--ds {{ ds }}" in src
 assert "BashOperator" in src and "DockerOperator" in src
 EOF
+# The DAG loaded against stand-ins for Airflow's classes (no Airflow here):
+# the arguments each operator gets, in both modes, and the task chain.
+mkdir -p "$tmp/fakeairflow"
+cat >"$tmp/fakeairflow/fake.py" <<'EOF'
+import sys, types
+made, edges, dags = [], [], []
+class Op:
+    def __init__(self, **kw): self.kw = kw; made.append(self)
+    def __rshift__(self, other): edges.append((self.kw["task_id"], other.kw["task_id"])); return other
+class DAG:
+    def __init__(self, **kw): self.kw = kw; dags.append(self)
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+class Mount:
+    def __init__(self, **kw): self.kw = kw
+def mod(name, **attrs):
+    m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m
+for n in ("airflow.operators", "airflow.providers", "airflow.providers.docker",
+          "airflow.providers.docker.operators", "docker"):
+    mod(n)
+mod("airflow", DAG=DAG)
+mod("airflow.operators.bash", BashOperator=type("BashOperator", (Op,), {}))
+mod("airflow.providers.docker.operators.docker", DockerOperator=type("DockerOperator", (Op,), {}))
+mod("docker.types", Mount=Mount)
+EOF
+dag_check() { # MODE: load the DAG with the stand-ins and check it
+  local vars=()
+  [ "$1" = docker ] && vars=(PIPELINE_IMAGE=img:1 HOST_DATA_DIR=/srv/data DATA_DIR=/srv/data
+                             RDS_PASS=pw STATE_DIR=/state)
+  env -i PATH="$PATH" PYTHONPATH="$tmp/fakeairflow" PYTHONDONTWRITEBYTECODE=1 "${vars[@]}" \
+    ALERT_EMAIL=a@example.com,b@example.com python3 - "$dag" "$1" <<'EOF'
+import datetime, runpy, sys
+import fake
+runpy.run_path(sys.argv[1])
+mode = sys.argv[2]
+(dag,) = fake.dags
+kw = dag.kw
+assert kw["dag_id"] == "sales_data_aggregation" and kw["schedule"] == "@daily", kw
+a = kw["default_args"]
+assert a["retries"] == 2 and a["retry_delay"] == datetime.timedelta(minutes=10), a
+assert a["email_on_failure"] is True and a["email"] == ["a@example.com", "b@example.com"], a
+tasks = ["preflight", "stage", "transform", "create-tables", "load"]
+assert [o.kw["task_id"] for o in fake.made] == tasks
+assert fake.edges == list(zip(tasks, tasks[1:])), fake.edges
+for o in fake.made:
+    t = o.kw["task_id"]
+    if mode == "bash":
+        assert type(o).__name__ == "BashOperator", o
+        assert o.kw["bash_command"] == "salespipe %s --ds {{ ds }}" % t, o.kw
+    else:
+        assert type(o).__name__ == "DockerOperator", o
+        assert o.kw["command"] == "%s --ds {{ ds }}" % t and o.kw["image"] == "img:1", o.kw
+        env, priv = o.kw["environment"], o.kw["private_environment"]
+        assert env["DATA_DIR"] == "/data" and env["STATE_DIR"] == "/state", env
+        assert "RDS_PASS" not in env and priv == {"RDS_PASS": "pw"}, (env, priv)
+        (m,) = o.kw["mounts"]
+        assert m.kw == {"source": "/srv/data", "target": "/data", "type": "bind", "read_only": True}, m.kw
+EOF
+}
+check dag-bash-operators "see the traceback above" dag_check bash
+check dag-docker-operators "see the traceback above" dag_check docker
 check systemd-service "deploy/systemd/salespipe.service" grep -qE '^ExecStart=.*salespipe .*run$' deploy/systemd/salespipe.service
 check systemd-timer "deploy/systemd/salespipe.timer" grep -q '^OnCalendar=daily' deploy/systemd/salespipe.timer
 check cron-line "deploy/cron/salespipe" grep -qE '^[0-9]+ [0-9]+ \* \* \* [a-z_]+ .*salespipe .*run' deploy/cron/salespipe
