@@ -40,7 +40,7 @@ PLAIN_NAMES = [
     "PROCESSED_BUCKET", "S3_PREFIX", "AWS_ACCESS_KEY_ID", "AWS_DEFAULT_REGION",
     "AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
     "S3_ENDPOINT_URL", "RDS_HOST", "RDS_PORT", "RDS_DB", "RDS_USER", "PGSSLMODE",
-    "SALES_THRESHOLD", "DATE_ORDER", "ENCODING", "LOG_FORMAT",
+    "SALES_THRESHOLD", "DATE_ORDER", "ENCODING", "LOG_FORMAT", "STATE_DIR",
 ]
 SECRET_NAMES = [
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DATABASE_URL", "RDS_PASS",
@@ -70,17 +70,20 @@ def make_task(task: str):
         from docker.types import Mount
 
         mounts = []
+        environment = {"DATA_DIR": "/data", **_env(PLAIN_NAMES)}
         if os.environ.get("HOST_DATA_DIR"):
             mounts.append(
                 Mount(source=os.environ["HOST_DATA_DIR"], target="/data", type="bind", read_only=True)
             )
+            # The host's DATA_DIR (a path on the host) means nothing inside.
+            environment["DATA_DIR"] = "/data"
         return DockerOperator(
             task_id=task,
             image=os.environ.get("PIPELINE_IMAGE", "salespipe:latest"),
             command=command,  # the image's ENTRYPOINT is salespipe
             docker_url=os.environ.get("DOCKER_HOST", "unix://var/run/docker.sock"),
             network_mode=os.environ.get("PIPELINE_NETWORK", "bridge"),
-            environment={"DATA_DIR": "/data", **_env(PLAIN_NAMES)},
+            environment=environment,
             private_environment=_env(SECRET_NAMES),
             mounts=mounts,
             mount_tmp_dir=False,

@@ -41,6 +41,12 @@ static int run_logged(pl_ctx *ctx, pl_task t)
     return rc;
 }
 
+/* One task alone (as Airflow, cron or a person calls it): once, no retries,
+ * not in the run ledger (the scheduler calling it keeps its history), but
+ * under the ds lock of src/orch (shared) for its whole duration, so it never
+ * interleaves with a `run` of the same ds: it refuses at once, naming the
+ * run, and a `run` refuses while it holds the lock. Tasks of one ds may
+ * overlap each other, as they are built to. */
 int cmd_task(const sp_cli *cli)
 {
     int t = pl_task_parse(cli->command);
@@ -50,7 +56,18 @@ int cmd_task(const sp_cli *cli)
         sp_log(SP_LOG_ERROR, "%s", err.msg);
         return exit_code(err.code);
     }
+    char holder[64];
+    snprintf(holder, sizeof holder, "task %s", pl_task_name((pl_task)t));
+    int lock = -1;
+    bool busy;
+    if (orch_lock_acquire(sp_config_get(cli->config, "STATE_DIR"), ctx.ds, true, holder, &lock,
+                          &busy, &err) != SP_OK) {
+        sp_log(SP_LOG_ERROR, "%s: %s", pl_task_name((pl_task)t), err.msg);
+        pl_ctx_free(&ctx);
+        return exit_code(err.code);
+    }
     int rc = run_logged(&ctx, (pl_task)t);
+    orch_lock_release(lock);
     pl_ctx_free(&ctx);
     return exit_code(rc);
 }

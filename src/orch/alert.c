@@ -143,11 +143,38 @@ static size_t read_message(char *p, size_t size, size_t n, void *arg)
     return k;
 }
 
-/* Header-safe copy: no CR or LF can enter a mail header from an error. */
-static void header_text(sp_buf *b, const char *s)
+/* Header-safe copy of n bytes: no CR or LF can start a new header (or a
+ * body line) from an error or a configured address. */
+static void header_text(sp_buf *b, const char *s, size_t n)
 {
-    for (; s && *s; s++)
-        sp_buf_putc(b, (*s == '\r' || *s == '\n') ? ' ' : (uint8_t)*s);
+    for (size_t i = 0; s && i < n && s[i]; i++)
+        sp_buf_putc(b, (s[i] == '\r' || s[i] == '\n') ? ' ' : (uint8_t)s[i]);
+}
+
+/* Text for the mail body in lines of at most `width` bytes (RFC 5322 caps a
+ * line at 998): CR and LF become spaces, lines break at spaces, and a word
+ * longer than a line breaks between UTF-8 characters. */
+static void body_wrapped(sp_buf *b, const char *s, size_t width)
+{
+    size_t n = s ? strlen(s) : 0;
+    while (n > 0) {
+        size_t take = n;
+        if (take > width) {
+            take = width;
+            while (take > 0 && s[take] != ' ')
+                take--;
+            if (take == 0) /* one long word: cut before a UTF-8 lead byte */
+                for (take = width; take > 1 && ((unsigned char)s[take] & 0xC0) == 0x80;)
+                    take--;
+        }
+        sp_buf_puts(b, "  ");
+        header_text(b, s, take);
+        sp_buf_puts(b, "\r\n");
+        s += take;
+        n -= take;
+        while (n > 0 && *s == ' ')
+            s++, n--;
+    }
 }
 
 static int send_mail(const sp_config *cfg, const orch_alert *a)
@@ -161,8 +188,8 @@ static int send_mail(const sp_config *cfg, const orch_alert *a)
     char from[320];
     const char *from_cfg = sp_config_get(cfg, "ALERT_EMAIL_FROM");
     if (from_cfg && *from_cfg)
-        snprintf(from, sizeof from, "%s", from_cfg);
-    else
+        snprintf(from, sizeof from, "%.*s", (int)strcspn(from_cfg, " \t\r\n<>"), from_cfg);
+    if (!from_cfg || !from[0])
         snprintf(from, sizeof from, "salespipe@%s", host);
 
     struct curl_slist *rcpt = NULL;
@@ -170,8 +197,8 @@ static int send_mail(const sp_config *cfg, const orch_alert *a)
     sp_buf_init(&to_header, 1 << 14);
     int nrcpt = 0;
     for (const char *p = to; *p && nrcpt < MAX_RECIPIENTS;) {
-        p += strspn(p, " ,;");
-        size_t n = strcspn(p, " ,;");
+        p += strspn(p, " ,;\t\r\n");
+        size_t n = strcspn(p, " ,;\t\r\n<>");
         if (n == 0)
             break;
         char addr[320];
@@ -200,15 +227,16 @@ static int send_mail(const sp_config *cfg, const orch_alert *a)
     sp_buf_init(&subject, 1 << 12);
     sp_buf_printf(&subject, "salespipe: run %s (ds %s) failed at %s", a->run_id, a->ds, a->task);
     sp_buf_putc(&subject, '\0');
-    header_text(&msg, subject.broken ? "salespipe: a run failed" : (const char *)subject.data);
+    header_text(&msg, subject.broken ? "salespipe: a run failed" : (const char *)subject.data,
+                subject.broken ? sizeof "salespipe: a run failed" : subject.len);
     sp_buf_free(&subject);
     sp_buf_printf(&msg, "\r\nMessage-ID: <%s.%ld@%s>\r\n", a->run_id, (long)now, host);
     sp_buf_puts(&msg, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                       "Content-Transfer-Encoding: 8bit\r\n\r\n");
     sp_buf_printf(&msg, "The salespipe run %s (ds %s) failed.\r\n\r\n", a->run_id, a->ds);
-    sp_buf_printf(&msg, "task:      %s\r\nattempts:  %d\r\nerror:     ", a->task, a->attempts);
-    header_text(&msg, a->error ? a->error : "(none recorded)");
-    sp_buf_printf(&msg, "\r\nrejected:  %s\r\nhost:      %s\r\n\r\n",
+    sp_buf_printf(&msg, "task:      %s\r\nattempts:  %d\r\nerror:\r\n", a->task, a->attempts);
+    body_wrapped(&msg, a->error ? a->error : "(none recorded)", 76);
+    sp_buf_printf(&msg, "rejected:  %s\r\nhost:      %s\r\n\r\n",
                   a->rejected ? a->rejected : "(transform did not run)", host);
     sp_buf_printf(&msg, "Details: salespipe runs %s\r\nResume:  salespipe run --ds %s --resume\r\n",
                   a->run_id, a->ds);

@@ -79,6 +79,17 @@ static int exec(ledger *l, const char *sql, const char *what, sp_error *err)
     return SP_OK;
 }
 
+/* End a transaction begun with BEGIN IMMEDIATE: COMMIT when rc is SP_OK,
+ * else ROLLBACK and return rc (the error already in err). */
+static int end_transaction(ledger *l, int rc, sp_error *err)
+{
+    if (rc != SP_OK) {
+        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return exec(l, "COMMIT", "commit", err);
+}
+
 int ledger_open(ledger **out, const char *state_dir, sp_error *err)
 {
     *out = NULL;
@@ -146,11 +157,7 @@ int ledger_begin_run(ledger *l, const char *run_id, const char *ds, long long pi
         bind_text(st, 4, orch_state_name(skip[t] ? ORCH_SKIPPED : ORCH_PENDING));
         rc = finish(l, st, "record a task", err);
     }
-    if (rc != SP_OK) {
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec(l, "COMMIT", "commit", err);
+    return end_transaction(l, rc, err);
 }
 
 int ledger_reopen_run(ledger *l, const char *run_id, long long pid, sp_error *err)
@@ -195,11 +202,7 @@ int ledger_attempt_begin(ledger *l, const char *run_id, pl_task t, int *attempt,
         bind_text(st, 4, now);
         rc = finish(l, st, "record an attempt", err);
     }
-    if (rc != SP_OK) {
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec(l, "COMMIT", "commit", err);
+    return end_transaction(l, rc, err);
 }
 
 int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, orch_state state,
@@ -237,11 +240,7 @@ int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, or
         bind_text(st, 5, error);
         rc = finish(l, st, "end an attempt", err);
     }
-    if (rc != SP_OK) {
-        sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    return exec(l, "COMMIT", "commit", err);
+    return end_transaction(l, rc, err);
 }
 
 int ledger_end_run(ledger *l, const char *run_id, orch_state state, const char *failed_task,
@@ -292,6 +291,7 @@ int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg)
     sqlite3_finalize(st);
     char now[32];
     now_iso(now);
+    /* Each run's tasks, attempts and row change together or not at all. */
     for (int i = 0; i < n; i++) {
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -303,15 +303,19 @@ int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg)
             "UPDATE runs SET state = 'failed', ended = ?2, error = ?3, failed_task = "
             "(SELECT task FROM tasks WHERE run_id = ?1 AND state = 'failed' ORDER BY idx LIMIT 1) "
             "WHERE run_id = ?1 AND state = 'running'"};
-        for (size_t k = 0; k < sizeof SQL / sizeof SQL[0]; k++) {
-            if (prepare(l, &st, SQL[k], err) != SP_OK)
-                return -1;
+        if (exec(l, "BEGIN IMMEDIATE", "begin", err) != SP_OK)
+            return -1;
+        rc = SP_OK;
+        for (size_t k = 0; k < sizeof SQL / sizeof SQL[0] && rc == SP_OK; k++) {
+            if ((rc = prepare(l, &st, SQL[k], err)) != SP_OK)
+                break;
             bind_text(st, 1, ids[i]);
             bind_text(st, 2, now);
             bind_text(st, 3, msg);
-            if (finish(l, st, "mark an abandoned run", err) != SP_OK)
-                return -1;
+            rc = finish(l, st, "mark an abandoned run", err);
         }
+        if (end_transaction(l, rc, err) != SP_OK)
+            return -1;
     }
     return n;
 }

@@ -1,9 +1,12 @@
-/* lock.c — one run per ds at a time: an exclusive flock on
- * STATE_DIR/locks/<ds>.lock, held for the run's lifetime and released by the
- * kernel when the process ends however it ends, so a ledger row "running"
- * whose lock nobody holds belongs to a dead process. The file holds
- * "pid run_id" of the holder for the refusal message; never deleted (a
- * deleted lock file could be held by one process and re-created by another). */
+/* lock.c — runs and single tasks of one ds never interleave: a flock on
+ * STATE_DIR/locks/<ds>.lock, exclusive for a run's lifetime, shared for a
+ * single task's (tasks of one ds may overlap, as they are built to: the
+ * warehouse's own lock orders two loads), released by the kernel when the
+ * process ends however it ends, so a ledger row "running" whose lock nobody
+ * holds exclusively belongs to a dead process. The file holds "pid holder"
+ * ("run RUN_ID" or "task NAME", the latest to take it) for the refusal
+ * message; never deleted (a deleted lock file could be held by one process
+ * and re-created by another). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,17 +25,41 @@ static int lock_path(const char *state_dir, const char *ds, char *out, size_t ou
     return SP_OK;
 }
 
-void orch_lock_note(int fd, const char *run_id)
+void orch_lock_note(int fd, const char *holder)
 {
     char line[128];
-    int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), run_id);
-    if (ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)n, 0) == n)
+    int n = snprintf(line, sizeof line, "%ld %s\n", (long)getpid(), holder);
+    if (n > 0 && (size_t)n < sizeof line && ftruncate(fd, 0) == 0 &&
+        pwrite(fd, line, (size_t)n, 0) == n)
         return;
-    /* Only the refusal message of another run reads this: not fatal. */
+    /* Only the refusal message of another process reads this: not fatal. */
 }
 
-int orch_lock_acquire(const char *state_dir, const char *ds, const char *run_id, int *fd,
-                      bool *busy, sp_error *err)
+/* The refusal: names what holds the lock ("run R" or "task T") and its pid,
+ * from the "pid holder" line of the lock file (empty while the holder is
+ * still writing it). A two-field line is an older salespipe's "pid run_id". */
+static int refuse(const char *ds, const char *path, const char *holder, sp_error *err)
+{
+    long pid = 0;
+    char kind[16] = "", name[100] = "";
+    int n = sscanf(holder, "%ld %15s %99s", &pid, kind, name);
+    if (n == 2) {
+        snprintf(name, sizeof name, "%s", kind);
+        snprintf(kind, sizeof kind, "run");
+        n = 3;
+    }
+    if (n == 3 && (strcmp(kind, "run") == 0 || strcmp(kind, "task") == 0))
+        return sp_fail(err, SP_ERR_IO,
+                       "a %s for ds %s is already in progress: %s %s (pid %ld) holds %s; "
+                       "refusing to start (runs and tasks of one ds never interleave)",
+                       kind, ds, kind, name, pid, path);
+    return sp_fail(err, SP_ERR_IO,
+                   "a run or task for ds %s is already in progress: another process holds %s; "
+                   "refusing to start (runs and tasks of one ds never interleave)", ds, path);
+}
+
+int orch_lock_acquire(const char *state_dir, const char *ds, bool shared, const char *holder,
+                      int *fd, bool *busy, sp_error *err)
 {
     *fd = -1;
     *busy = false;
@@ -51,7 +78,7 @@ int orch_lock_acquire(const char *state_dir, const char *ds, const char *run_id,
     for (int i = 0; i < 5 && locked != 0; i++) {
         if (i)
             usleep(20000);
-        locked = flock(f, LOCK_EX | LOCK_NB);
+        locked = flock(f, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
         e = errno;
         if (locked != 0 && e != EWOULDBLOCK)
             break;
@@ -61,23 +88,14 @@ int orch_lock_acquire(const char *state_dir, const char *ds, const char *run_id,
             close(f);
             return sp_fail(err, SP_ERR_IO, "run lock %s: %s", path, strerror(e));
         }
-        char holder[128] = "";
-        ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+        char line[128] = "";
+        ssize_t n = pread(f, line, sizeof line - 1, 0);
         close(f);
-        holder[n > 0 ? n : 0] = '\0';
-        long pid = 0;
-        char id[100] = "";
+        line[n > 0 ? n : 0] = '\0';
         *busy = true;
-        if (sscanf(holder, "%ld %99s", &pid, id) == 2)
-            return sp_fail(err, SP_ERR_IO,
-                           "a run for ds %s is already in progress: run %s (pid %ld) holds %s; "
-                           "refusing to start another (runs of one ds never interleave)",
-                           ds, id, pid, path);
-        return sp_fail(err, SP_ERR_IO,
-                       "a run for ds %s is already in progress: another process holds %s; "
-                       "refusing to start another (runs of one ds never interleave)", ds, path);
+        return refuse(ds, path, line, err);
     }
-    orch_lock_note(f, run_id);
+    orch_lock_note(f, holder);
     *fd = f;
     return SP_OK;
 }

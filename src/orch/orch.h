@@ -111,18 +111,21 @@ int ledger_each_attempt(ledger *l, const char *run_id, const char *task,
                                    const char *error, void *arg),
                         void *arg, sp_error *err);
 
-/* ---- the per-ds run lock (lock.c) ------------------------------------- */
+/* ---- the per-ds lock (lock.c) ------------------------------------------ */
 
-/* Take STATE_DIR/locks/<ds>.lock (an exclusive flock held for the run's
- * lifetime) and write "pid run_id" into it. When another process holds it,
- * fails with *busy set and a message naming that run_id and pid.
- * On success *fd is the lock; orch_lock_release closes it. */
-int orch_lock_acquire(const char *state_dir, const char *ds, const char *run_id, int *fd,
-                      bool *busy, sp_error *err);
+/* Take STATE_DIR/locks/<ds>.lock for the lifetime of a run (exclusive:
+ * shared false) or of a single task run alone (shared: tasks of one ds may
+ * overlap; a run and a task may not) and write "pid holder" into it; holder
+ * is "run RUN_ID" or "task NAME". When another process holds it in a
+ * conflicting mode, fails at once with *busy set and a message naming the
+ * holder recorded in the file and its pid. On success *fd is the lock;
+ * orch_lock_release closes it. */
+int orch_lock_acquire(const char *state_dir, const char *ds, bool shared, const char *holder,
+                      int *fd, bool *busy, sp_error *err);
 /* Rewrite the holder recorded in the lock (after the run_id is known). */
-void orch_lock_note(int fd, const char *run_id);
+void orch_lock_note(int fd, const char *holder);
 void orch_lock_release(int fd);
-/* Is the lock of ds held by some process right now? (Probes without
+/* Is the lock of ds held exclusively (by a run) right now? (Probes without
  * blocking; a lock file that does not exist is not held.) */
 bool orch_lock_held(const char *state_dir, const char *ds);
 

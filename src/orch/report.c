@@ -19,25 +19,26 @@ typedef struct printer {
 
 static const char *or_dash(const char *s) { return s && *s ? s : "-"; }
 
+/* A run's fields as the start of a JSON object (no closing brace): the
+ * same keys in the list and in `runs RUN_ID --json`. */
+static void run_json(sp_buf *b, const ledger_run *r)
+{
+    static const char *const KEYS[] = {"run_id", "ds",          "state", "started",
+                                       "ended",  "failed_task", "error"};
+    const char *values[] = {r->run_id, r->ds, r->state, r->started, r->ended, r->failed_task,
+                            r->error};
+    for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
+        sp_buf_printf(b, "%s\"%s\":", i ? "," : "{", KEYS[i]);
+        sp_json_cstr(b, values[i]);
+    }
+}
+
 static void list_one(const ledger_run *r, void *arg)
 {
     printer *p = arg;
     if (p->json) {
         sp_buf_puts(&p->out, p->n ? ",\n  " : "\n  ");
-        sp_buf_puts(&p->out, "{\"run_id\":");
-        sp_json_cstr(&p->out, r->run_id);
-        sp_buf_puts(&p->out, ",\"ds\":");
-        sp_json_cstr(&p->out, r->ds);
-        sp_buf_puts(&p->out, ",\"state\":");
-        sp_json_cstr(&p->out, r->state);
-        sp_buf_puts(&p->out, ",\"started\":");
-        sp_json_cstr(&p->out, r->started);
-        sp_buf_puts(&p->out, ",\"ended\":");
-        sp_json_cstr(&p->out, r->ended);
-        sp_buf_puts(&p->out, ",\"failed_task\":");
-        sp_json_cstr(&p->out, r->failed_task);
-        sp_buf_puts(&p->out, ",\"error\":");
-        sp_json_cstr(&p->out, r->error);
+        run_json(&p->out, r);
         sp_buf_puts(&p->out, "}");
     } else {
         if (p->n == 0)
@@ -68,18 +69,7 @@ static void show_run(const ledger_run *r, const ledger_task *tasks, int n, void 
     one_run *o = arg;
     printer *p = o->p;
     if (p->json) {
-        sp_buf_puts(&p->out, "{\"run_id\":");
-        sp_json_cstr(&p->out, r->run_id);
-        sp_buf_puts(&p->out, ",\"ds\":");
-        sp_json_cstr(&p->out, r->ds);
-        sp_buf_puts(&p->out, ",\"state\":");
-        sp_json_cstr(&p->out, r->state);
-        sp_buf_puts(&p->out, ",\"started\":");
-        sp_json_cstr(&p->out, r->started);
-        sp_buf_puts(&p->out, ",\"ended\":");
-        sp_json_cstr(&p->out, r->ended);
-        sp_buf_puts(&p->out, ",\"error\":");
-        sp_json_cstr(&p->out, r->error);
+        run_json(&p->out, r);
         sp_buf_puts(&p->out, ",\"tasks\":[");
         for (int i = 0; i < n; i++) {
             const ledger_task *t = &tasks[i];

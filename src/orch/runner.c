@@ -2,7 +2,8 @@
  * retried (RETRIES, RETRY_DELAY, RETRY_BACKOFF) unless its error is
  * permanent (policy.c), every attempt logged and recorded in the ledger,
  * one alert when the run finally fails. Holds the ds lock (lock.c) for the
- * whole run, so a second run of the same ds refuses at once. SIGINT or
+ * whole run, so a second run, or a single task, of the same ds refuses at
+ * once (and the run refuses while one of those holds it). SIGINT or
  * SIGTERM during a retry delay ends the run as failed (recorded, alerted);
  * during a task they keep their default action, and the next `run` or
  * `runs` finds the run abandoned (its lock free) and marks it failed. */
@@ -149,7 +150,9 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
 
     int lock = -1;
     bool busy;
-    if (orch_lock_acquire(state_dir, ctx.ds, ctx.run_id, &lock, &busy, err) != SP_OK) {
+    char holder[96];
+    snprintf(holder, sizeof holder, "run %s", ctx.run_id);
+    if (orch_lock_acquire(state_dir, ctx.ds, false, holder, &lock, &busy, err) != SP_OK) {
         pl_ctx_free(&ctx);
         return err->code;
     }
@@ -189,7 +192,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
         if (rc == SP_OK) {
             snprintf(ctx.run_id, sizeof ctx.run_id, "%s", f.run_id);
             memcpy(plan, rp.run, sizeof plan);
-            orch_lock_note(lock, ctx.run_id);
+            snprintf(holder, sizeof holder, "run %s", ctx.run_id);
+            orch_lock_note(lock, holder);
             rc = ledger_reopen_run(l, ctx.run_id, (long long)getpid(), err);
         }
         if (rc == SP_OK) {

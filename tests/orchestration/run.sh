@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — orchestration tests (issue 6): retries and their spacing, permanent
-# errors not retried, the run ledger (`runs --json`), resume, one run per ds,
-# SIGTERM during a retry delay, abandoned runs, and alerts received by a local
+# errors not retried, the run ledger (`runs --json`), resume, one run or single
+# task per ds (both directions), SIGTERM during a retry delay, abandoned runs,
+# and alerts received by a local
 # webhook listener and a local SMTP sink (tests/orchestration/sinks.mjs on
 # 127.0.0.1 free ports). Failures are real (a missing input folder, a missing
 # required column), not injected. Ends "N passed, N failed".
@@ -38,7 +39,7 @@ if [ ! -s "$tmp/sink/ports" ]; then
   bad sinks-start "the webhook listener / SMTP sink did not start: $(cat "$tmp/sink.err")"
   finish
 fi
-read -r HP MP <"$tmp/sink/ports"
+read -r HP MP XP <"$tmp/sink/ports"
 ok sinks-start
 HOOK_SECRET=T0kenInThePath9x
 SMTP_SECRET=SmtpPassw0rd7q
@@ -76,7 +77,6 @@ sp_bg() {
 q() { local dir=$1; shift; (cd "$dir" && "${clean_env[@]}" "$bin" "$@"); }
 # elapsed_ge T0 T1 SECONDS
 elapsed_ge() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { exit !(b - a >= n) }'; }
-elapsed_lt() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { exit !(b - a < n) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 project() { mkdir -p "$tmp/$1/data" && echo "$tmp/$1"; }
 with_data() { cp -r "$tmp/data-src" "$1/data/raw"; }
@@ -194,6 +194,14 @@ assert "attempts:  3" in msg, msg
 check always-no-secret-printed "secret in output" no_secrets "$d/out" "$d/err"
 { q "$d" runs; q "$d" runs --json; q "$d" runs "$(q "$d" runs --json | py "d[-1]['run_id']")"; } >"$d/runs.txt" 2>&1
 check runs-no-secret "secret in runs" no_secrets "$d/runs.txt"
+check ledger-no-secret "secret in the ledger" no_secrets "$d/.salespipe/ledger.db"
+# What the sinks received, less the request URL (the webhook's own secret path).
+python3 -c '
+import glob, json, sys
+for line in open(sys.argv[1] + "/http.log"): print(json.loads(line)["body"])
+for f in glob.glob(sys.argv[1] + "/mail-*.json"): print(json.load(open(f))["message"])
+' "$tmp/sink" >"$d/alerts.txt"
+check alerts-no-secret "secret in an alert" no_secrets "$d/alerts.txt"
 
 # ---- 3. exponential backoff: 1 s, then 2 s -----------------------------------
 d=$(project backoff)
@@ -219,6 +227,17 @@ check permanent-error-recorded "$(cat "$d/run.json")" \
   grep -q "missing required column 'Product ID'" "$d/run.json"
 check permanent-one-alert "$(hooks_for 2024-01-04) POSTs, $(mails_for 2024-01-04) mails" \
   [ "$(hooks_for 2024-01-04)/$(mails_for 2024-01-04)" = 1/1 ]
+
+# A date-order conflict (day-first and month-first dates in one file) neither.
+d=$(project dateorder)
+with_data "$d"
+sed -i '2s#,\([0-9]*\)/\([0-9]*\)/\(20[0-9][0-9]\),#,13/\1/\3,#' "$d/data/raw/West_orders.csv"
+sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= -- run --ds 2024-01-12 --retries 3 --retry-delay 30; rc=$?
+run_of "$d" 2024-01-12 >"$d/run.json" 2>/dev/null
+check dateorder-one-attempt "exit $rc: $(cat "$d/run.json")" \
+  [ "$rc/$(task_field "$d/run.json" transform attempts 2>&1)" = 1/1 ]
+check dateorder-not-retried "$(grep transform "$d/err" | tail -3)" \
+  grep -q 'dates are day-first on line 2 .*transform: permanent error (data): not retried' <(tr '\n' ' ' <"$d/err")
 
 # ---- 5. resume: same run_id, succeeded tasks not run again, attempts add up --
 d=$(project resume)
@@ -250,6 +269,12 @@ check resume-nothing-left "exit $rc: $(cat "$d/err")" \
   exits_with 1 "$rc" "nothing to resume: the latest run of ds 2024-01-05 ($id1) succeeded" "$d/err"
 
 # ---- 6. one run per ds: a second refuses at once; SIGTERM in the delay -------
+# first_still_waiting PID ERRFILE: the run PID is alive and has not begun its
+# second attempt (so whatever was refused meanwhile did not wait for it).
+first_still_waiting() {
+  kill -0 "$1" 2>/dev/null && ! grep -q 'started (.*attempt 2 of' "$2"
+}
+not_started() { ! grep -q "$1: started" "$2"; }
 d=$(project concurrent)
 sp_bg "$d" -- run --ds 2024-01-06 --retries 5 --retry-delay 30 &
 pid=$!
@@ -263,8 +288,16 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   id=$(q "$d" runs --json | py "d[-1]['run_id']")
   check second-run-refused "exit $rc: $(cat "$d/second/err")" \
     exits_with 1 "$rc" "already in progress: run $id (pid $pid)" "$d/second/err"
-  check second-run-refused-at-once "took $(secs "$t0" "$t1")s" elapsed_lt "$t0" "$t1" 20
+  # At once: the first run was still in its 30 s delay, its second attempt not begun.
+  check second-run-refused-at-once "took $(secs "$t0" "$t1")s; first run: $(tail -2 "$d/err")" \
+    first_still_waiting "$pid" "$d/err"
   check second-run-not-recorded "$(q "$d" runs)" [ "$(q "$d" runs --json | py 'len(d)')" = 1 ]
+  # A single task of that ds (as Airflow or a person calls it) refuses too.
+  q "$d" stage --ds 2024-01-06 >"$d/second/out" 2>"$d/second/err"; rc=$?
+  check task-refused-during-run "exit $rc: $(cat "$d/second/err")" \
+    exits_with 1 "$rc" "stage: a run for ds 2024-01-06 is already in progress: run $id (pid $pid)" "$d/second/err"
+  check task-refused-did-nothing "$(cat "$d/second/err")" not_started stage "$d/second/err"
+  check task-refused-at-once "first run: $(tail -2 "$d/err")" first_still_waiting "$pid" "$d/err"
   q "$d" run --ds 2024-01-07 --only create-tables >/dev/null 2>"$d/other.err"; rc=$?
   check other-ds-runs-meanwhile "exit $rc: $(cat "$d/other.err")" [ $rc -eq 0 ]
   kill -TERM $pid
@@ -294,6 +327,36 @@ else
   bad killed-marked-failed "the run never reached its retry delay: $(tail -3 "$d/err")"
 fi
 
+# ---- 7b. a single task holds the ds: a run refuses (another task may start) --
+# create-tables against a PostgreSQL "server" that accepts and never answers
+# (the sinks' hang port) stays in its connect for up to PGCONNECT_TIMEOUT.
+d=$(project tasklock)
+(cd "$d" && exec "${clean_env[@]}" DATABASE_URL="postgresql://u@127.0.0.1:$XP/db" \
+   PGCONNECT_TIMEOUT=120 "$bin" create-tables --ds 2024-01-11 >"$d/task.out" 2>"$d/task.err") &
+tpid=$!
+pids+=("$tpid")
+if wait_for "$d/task.err" 'create-tables: started' 60 $tpid && kill -0 $tpid 2>/dev/null; then
+  sp "$d" -- run --ds 2024-01-11 --retries 0; rc=$?
+  check run-refused-during-task "exit $rc: $(cat "$d/err")" \
+    exits_with 1 "$rc" "a task for ds 2024-01-11 is already in progress: task create-tables (pid $tpid)" "$d/err"
+  check run-refused-ran-nothing "$(cat "$d/err")" not_started preflight "$d/err"
+  check run-refused-not-recorded "$(q "$d" runs 2>&1)" \
+    [ "$(q "$d" runs --json | py 'len(d)')" = 0 ]
+  check run-refused-no-alert "$(hooks_for 2024-01-11) POSTs" [ "$(hooks_for 2024-01-11)" = 0 ]
+  # Tasks of one ds may overlap (they are built to): load starts, and fails
+  # on its own account (nothing transformed), not on the lock.
+  q "$d" load --ds 2024-01-11 >/dev/null 2>"$d/load.err"
+  task_ran_not_refused() { grep -q 'load: started' "$1" && ! grep -q 'already in progress' "$1"; }
+  check task-alongside-task "$(cat "$d/load.err")" task_ran_not_refused "$d/load.err"
+  check task-still-holding "the task ended before the refusals were checked" kill -0 $tpid
+  kill -TERM $tpid
+  wait $tpid 2>/dev/null
+  q "$d" run --ds 2024-01-11 --only create-tables >/dev/null 2>"$d/again.err"; rc=$?
+  check task-lock-released "exit $rc: $(cat "$d/again.err")" [ $rc -eq 0 ]
+else
+  bad run-refused-during-task "the task never started, or ended at once: $(cat "$d/task.err")"
+fi
+
 # ---- 8. an alert that cannot be delivered never hides the task's error -------
 d=$(project undeliverable)
 sp "$d" ALERT_WEBHOOK_URL="http://127.0.0.1:1/services/$HOOK_SECRET" SMTP_URL="smtp://alerts:$SMTP_SECRET@127.0.0.1:1" \
@@ -305,6 +368,36 @@ check undeliverable-mail-logged "$(grep alert "$d/err")" \
   grep -qF "alert: mail to ops@example.com via smtp://alerts:***@127.0.0.1:1 not delivered" "$d/err"
 check undeliverable-task-error-shown "$(tail -4 "$d/out")" grep -q "FAILED at preflight after 1 attempt: input folder" "$d/out"
 check undeliverable-no-secret "secret in output" no_secrets "$d/out" "$d/err"
+
+# ---- 8b. the mail is RFC 5322: CRLF lines of at most 998 bytes, the headers --
+# A long error (the task cuts it at 1023 bytes: DATA_DIR twice) is wrapped in
+# the body, not cut further.
+d=$(project longmail)
+long=$(python3 -c 'print("/nonexistent/" + "/".join(["d" * 60 + " x" * 20] * 12))')
+sp "$d" ALERT_WEBHOOK_URL= DATA_DIR="$long" ALERT_EMAIL="ops@example.com, oncall@example.com" \
+  -- run --ds 2024-01-13 --retries 0; rc=$?
+mail=$(python3 -c '
+import glob, json, sys
+for f in glob.glob(sys.argv[1] + "/mail-*.json"):
+    m = json.load(open(f))
+    if "(ds 2024-01-13)" in m["message"]: print(json.dumps(m))
+' "$tmp/sink")
+check mail-rfc5322 "exit $rc: ${mail:0:600}" python3 -c '
+import json, re, sys
+m = json.loads(sys.argv[1]); msg = m["message"]; long = sys.argv[2]
+assert m["to"] == ["<ops@example.com>", "<oncall@example.com>"], m["to"]
+assert "\n" not in msg.replace("\r\n", ""), "a bare LF or CR"
+lines = msg.split("\r\n")
+assert max(len(l.encode()) for l in lines) <= 998, max(len(l) for l in lines)
+head = msg.split("\r\n\r\n")[0].replace("\r\n", "\n")
+for h in ("Date", "From", "To", "Subject", "Message-ID"):
+    assert re.search("^%s: \\S" % h, head, re.M), h
+assert re.search(r"^Message-ID: <[^<>@\s]+@[^<>@\s]+>$", head, re.M), head
+assert re.search(r"^To: ops@example.com, oncall@example.com$", head, re.M), head
+body = msg.split("\r\n\r\n", 1)[1]
+err = body.split("error:\r\n", 1)[1].split("\r\nrejected:", 1)[0]
+assert ("input folder " + long)[:900] in " ".join(l.strip() for l in err.split("\r\n")), err[:300]
+' "$mail" "$long"
 
 # ---- 9. runs --json: the shapes of the issue --------------------------------
 d="$tmp/resume"
@@ -354,6 +447,67 @@ assert all(p >= 0 for p in pos) and pos == sorted(pos), pos
 assert "salespipe {task} --ds {{{{ ds }}}}" in src or "--ds {{ ds }}" in src
 assert "BashOperator" in src and "DockerOperator" in src
 EOF
+# The DAG loaded against stand-ins for Airflow's classes (no Airflow here):
+# the arguments each operator gets, in both modes, and the task chain.
+mkdir -p "$tmp/fakeairflow"
+cat >"$tmp/fakeairflow/fake.py" <<'EOF'
+import sys, types
+made, edges, dags = [], [], []
+class Op:
+    def __init__(self, **kw): self.kw = kw; made.append(self)
+    def __rshift__(self, other): edges.append((self.kw["task_id"], other.kw["task_id"])); return other
+class DAG:
+    def __init__(self, **kw): self.kw = kw; dags.append(self)
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+class Mount:
+    def __init__(self, **kw): self.kw = kw
+def mod(name, **attrs):
+    m = types.ModuleType(name); m.__dict__.update(attrs); sys.modules[name] = m
+for n in ("airflow.operators", "airflow.providers", "airflow.providers.docker",
+          "airflow.providers.docker.operators", "docker"):
+    mod(n)
+mod("airflow", DAG=DAG)
+mod("airflow.operators.bash", BashOperator=type("BashOperator", (Op,), {}))
+mod("airflow.providers.docker.operators.docker", DockerOperator=type("DockerOperator", (Op,), {}))
+mod("docker.types", Mount=Mount)
+EOF
+dag_check() { # MODE: load the DAG with the stand-ins and check it
+  local vars=()
+  [ "$1" = docker ] && vars=(PIPELINE_IMAGE=img:1 HOST_DATA_DIR=/srv/data DATA_DIR=/srv/data
+                             RDS_PASS=pw STATE_DIR=/state)
+  env -i PATH="$PATH" PYTHONPATH="$tmp/fakeairflow" PYTHONDONTWRITEBYTECODE=1 "${vars[@]}" \
+    ALERT_EMAIL=a@example.com,b@example.com python3 - "$dag" "$1" <<'EOF'
+import datetime, runpy, sys
+import fake
+runpy.run_path(sys.argv[1])
+mode = sys.argv[2]
+(dag,) = fake.dags
+kw = dag.kw
+assert kw["dag_id"] == "sales_data_aggregation" and kw["schedule"] == "@daily", kw
+a = kw["default_args"]
+assert a["retries"] == 2 and a["retry_delay"] == datetime.timedelta(minutes=10), a
+assert a["email_on_failure"] is True and a["email"] == ["a@example.com", "b@example.com"], a
+tasks = ["preflight", "stage", "transform", "create-tables", "load"]
+assert [o.kw["task_id"] for o in fake.made] == tasks
+assert fake.edges == list(zip(tasks, tasks[1:])), fake.edges
+for o in fake.made:
+    t = o.kw["task_id"]
+    if mode == "bash":
+        assert type(o).__name__ == "BashOperator", o
+        assert o.kw["bash_command"] == "salespipe %s --ds {{ ds }}" % t, o.kw
+    else:
+        assert type(o).__name__ == "DockerOperator", o
+        assert o.kw["command"] == "%s --ds {{ ds }}" % t and o.kw["image"] == "img:1", o.kw
+        env, priv = o.kw["environment"], o.kw["private_environment"]
+        assert env["DATA_DIR"] == "/data" and env["STATE_DIR"] == "/state", env
+        assert "RDS_PASS" not in env and priv == {"RDS_PASS": "pw"}, (env, priv)
+        (m,) = o.kw["mounts"]
+        assert m.kw == {"source": "/srv/data", "target": "/data", "type": "bind", "read_only": True}, m.kw
+EOF
+}
+check dag-bash-operators "see the traceback above" dag_check bash
+check dag-docker-operators "see the traceback above" dag_check docker
 check systemd-service "deploy/systemd/salespipe.service" grep -qE '^ExecStart=.*salespipe .*run$' deploy/systemd/salespipe.service
 check systemd-timer "deploy/systemd/salespipe.timer" grep -q '^OnCalendar=daily' deploy/systemd/salespipe.timer
 check cron-line "deploy/cron/salespipe" grep -qE '^[0-9]+ [0-9]+ \* \* \* [a-z_]+ .*salespipe .*run' deploy/cron/salespipe

@@ -4,6 +4,9 @@
 // ("HTTP_PORT SMTP_PORT") once both listen; every request goes to
 // OUTDIR/http.log (one JSON line each), every mail to OUTDIR/mail-N.json
 // (envelope, AUTH user and the message). HTTP_STATUS sets the reply status.
+// A third listener accepts connections and never answers (a server that
+// hangs: keeps a task busy for as long as its client waits); ports has
+// "HTTP_PORT SMTP_PORT HANG_PORT".
 // Test-only: accepts any credentials, delivers nothing anywhere.
 import { createServer as createHttp } from 'node:http';
 import { createServer as createTcp } from 'node:net';
@@ -77,12 +80,16 @@ const smtp = createTcp((sock) => {
   sock.on('error', () => {});
 });
 
+const held = [];
+const hang = createTcp((sock) => { held.push(sock); sock.on('error', () => {}); });
+
 let ready = 0;
 const done = () => {
-  if (++ready < 2) return;
-  writeFileSync(join(out, 'ports.tmp'), `${http.address().port} ${smtp.address().port}\n`);
+  if (++ready < 3) return;
+  writeFileSync(join(out, 'ports.tmp'), `${http.address().port} ${smtp.address().port} ${hang.address().port}\n`);
   renameSync(join(out, 'ports.tmp'), join(out, 'ports'));
 };
 http.listen(0, '127.0.0.1', done);
 smtp.listen(0, '127.0.0.1', done);
+hang.listen(0, '127.0.0.1', done);
 for (const s of ['SIGTERM', 'SIGINT']) process.on(s, () => process.exit(0));

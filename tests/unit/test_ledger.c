@@ -164,19 +164,32 @@ TEST(orch_lock_is_exclusive_per_ds)
 {
     const char *dir = test_tmpdir();
     sp_error err;
-    int fd1 = -1, fd2 = -1, fd3 = -1;
+    int fd1 = -1, fd2 = -1, fd3 = -1, fd4 = -1;
     bool busy;
     CHECK(!orch_lock_held(dir, "2024-01-02"));
-    CHECK_INT(orch_lock_acquire(dir, "2024-01-02", "run-a", &fd1, &busy, &err), SP_OK);
+    CHECK_INT(orch_lock_acquire(dir, "2024-01-02", false, "run run-a", &fd1, &busy, &err), SP_OK);
     CHECK(orch_lock_held(dir, "2024-01-02"));
-    CHECK(orch_lock_acquire(dir, "2024-01-02", "run-b", &fd2, &busy, &err) != SP_OK);
+    /* A run refuses a second run, and a task, of its ds. */
+    CHECK(orch_lock_acquire(dir, "2024-01-02", false, "run run-b", &fd2, &busy, &err) != SP_OK);
     CHECK(busy);
-    CHECK_CONTAINS(err.msg, "already in progress: run run-a (pid ");
-    CHECK_INT(orch_lock_acquire(dir, "2024-01-03", "run-c", &fd3, &busy, &err), SP_OK);
+    CHECK_CONTAINS(err.msg, "a run for ds 2024-01-02 is already in progress: run run-a (pid ");
+    CHECK(orch_lock_acquire(dir, "2024-01-02", true, "task stage", &fd2, &busy, &err) != SP_OK);
+    CHECK(busy);
+    CHECK_CONTAINS(err.msg, "a run for ds 2024-01-02 is already in progress: run run-a (pid ");
+    /* Tasks of one ds share the lock; a run refuses while one holds it. */
+    CHECK_INT(orch_lock_acquire(dir, "2024-01-03", true, "task stage", &fd3, &busy, &err), SP_OK);
+    CHECK(!orch_lock_held(dir, "2024-01-03"));
+    CHECK_INT(orch_lock_acquire(dir, "2024-01-03", true, "task load", &fd4, &busy, &err), SP_OK);
+    CHECK(orch_lock_acquire(dir, "2024-01-03", false, "run run-c", &fd2, &busy, &err) != SP_OK);
+    CHECK(busy);
+    CHECK_CONTAINS(err.msg, "a task for ds 2024-01-03 is already in progress: task load (pid ");
     orch_lock_release(fd1);
     orch_lock_release(fd3);
+    orch_lock_release(fd4);
     CHECK(!orch_lock_held(dir, "2024-01-02"));
-    CHECK_INT(orch_lock_acquire(dir, "2024-01-02", "run-b", &fd2, &busy, &err), SP_OK);
+    CHECK_INT(orch_lock_acquire(dir, "2024-01-02", false, "run run-b", &fd2, &busy, &err), SP_OK);
+    orch_lock_release(fd2);
+    CHECK_INT(orch_lock_acquire(dir, "2024-01-03", false, "run run-c", &fd2, &busy, &err), SP_OK);
     orch_lock_release(fd2);
 }
 
