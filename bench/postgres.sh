@@ -7,76 +7,51 @@
 #              joining the dimensions, one transaction, constraints in place;
 #   limit      a server-side binary COPY FROM a file into a bare table (no
 #              keys, no indexes): what the server alone needs for the rows.
-# Only the load is timed (transform runs once before). Prints the times and
-# the ratios; a benchmark, never a test: it asserts nothing about time.
+# Each of the three runs on two servers, one after the other, data directory
+# on the same disk:
+#   fast       fsync=off, synchronous_commit=off, full_page_writes=off (the
+#              test suite's server);
+#   durable    PostgreSQL's defaults (fsync, synchronous_commit and
+#              full_page_writes on), as a production server runs.
+# Only the load is timed (gen/stage/transform run once before). Prints the
+# times and the same-run ratios; a benchmark, never a test: it asserts
+# nothing about time.
 # BENCH_PG_ROWS overrides gen's --rows (500000 → about 2 M facts); BENCH_PG_RUNS
-# how often our load and the limit run (the best and the median are shown).
+# how often our load and the limit run (the best and the median are shown);
+# BENCH_PG_REF_RUNS how often the reference runs (1: about 25-35 s each);
+# BENCH_PG_CONFIGS which servers ("fast durable"; e.g. "durable" alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 rows=${BENCH_PG_ROWS:-500000}
 runs=${BENCH_PG_RUNS:-3}
+ref_runs=${BENCH_PG_REF_RUNS:-1}
+configs=${BENCH_PG_CONFIGS:-fast durable}
 sp="$root/build/salespipe"
 work=$(mktemp -d)
 # As root the server runs as `postgres`, which must reach its directory:
 # /tmp rather than a private TMPDIR.
 pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
-pgdir=$(mktemp -d "$pgbase/salespipe-pgbench.XXXXXX")
-trap '"$root/tests/postgres/pg.sh" stop "$pgdir"; rm -rf "$work"' EXIT
-"$root/tests/postgres/pg.sh" start "$pgdir"
-# shellcheck disable=SC1091
-. "$pgdir/env"
-export PGPASSWORD=$PG_PASS
-URL="postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+pgdir=
+trap 'cd "$pgbase"; [ -z "$pgdir" ] || "$root/tests/postgres/pg.sh" stop "$pgdir"; rm -rf "$work"' EXIT
 DS=2024-01-01
 now() { date +%s.%N; }
-admin() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" "$@"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+best() { printf '%s\n' "$@" | sort -n | head -n 1; }
+mid() { printf '%s\n' "$@" | median; }
+load1() { uptime | sed 's/.*load average: \([0-9.]*\).*/\1/'; }
 
-echo "== PostgreSQL load benchmark ($(nproc) cores, $(uname -m), $(admin -c 'SHOW server_version'))"
+echo "== PostgreSQL load benchmark ($(nproc) cores, $(uname -m), $(/usr/lib/postgresql/15/bin/postgres --version 2>/dev/null || echo 'PostgreSQL 15'))"
 mkdir -p "$work/data/raw"
 cd "$work"
 "$sp" -q gen --out data/raw --rows "$rows" --seed 1
-DATABASE_URL=$URL "$sp" -q stage --ds $DS
-DATABASE_URL=$URL "$sp" -q transform --ds $DS
-DATABASE_URL=$URL "$sp" -q create-tables
+"$sp" -q stage --ds $DS
+"$sp" -q transform --ds $DS
 out="$work/lake/processed/runs/$DS"
 facts=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tables"]["fact_sales"])' "$out/_manifest.json")
-echo "input: $facts facts, $(du -m "$out/fact_sales.parquet" | cut -f1) MB of Parquet; server: fsync=off, synchronous_commit=off (tests/postgres/pg.sh), same for all three methods"
+echo "input: $facts facts, $(du -m "$out/fact_sales.parquet" | cut -f1) MB of Parquet; configurations: $configs"
 
-# ---- ours: salespipe load (Parquet → binary COPY) --------------------------------
-# Statement durations go to the server log, for the breakdown printed below.
-admin -c "ALTER DATABASE $PG_DB SET log_min_duration_statement = 0"
-ours=()
-for _ in $(seq 1 "$runs"); do
-  t0=$(now)
-  DATABASE_URL=$URL "$sp" -q load --ds $DS
-  ours+=("$(echo "$(now) - $t0" | bc)")
-done
-check=$(admin -c "SELECT count(*) || ' ' || sum(total_sales) FROM fact_sales")
-# The last load's statements: the facts' COPY, and the keys re-created.
-breakdown=$(awk '/duration: .* statement: COPY fact_sales/ {c=$0} /duration: .* statement: ALTER TABLE fact_sales ADD CONSTRAINT/ {k[++n]=$0}
-  /duration: .* statement: BEGIN/ {n=0; delete k}
-  END {match(c, /duration: [0-9.]+/); cs=substr(c, RSTART+10, RLENGTH-10)/1000;
-       for (i in k) {match(k[i], /duration: [0-9.]+/); ks+=substr(k[i], RSTART+10, RLENGTH-10)/1000}
-       printf "COPY fact_sales %.2f s, primary and foreign keys re-created %.2f s", cs, ks}' "$pgdir/server.log")
-
-# ---- the limit: server-side binary COPY FROM file into a bare table ----------------
-srvdir="$pgdir/bench"
-mkdir -p "$srvdir"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$srvdir"
-admin -c "COPY fact_sales TO '$srvdir/facts.bin' (FORMAT binary)"
-limit=()
-for _ in $(seq 1 "$runs"); do
-  admin -c "DROP TABLE IF EXISTS bare; CREATE TABLE bare (LIKE fact_sales)"
-  t0=$(now)
-  admin -c "COPY bare FROM '$srvdir/facts.bin' (FORMAT binary)"
-  limit+=("$(echo "$(now) - $t0" | bc)")
-done
-admin -c "DROP TABLE bare"
-
-# ---- the reference's method: CSV, staging table, INSERT … SELECT -------------------
-# The CSVs it starts from (not timed): the same rows, written by DuckDB.
+# The CSVs the reference starts from (not timed): the same rows, written by DuckDB.
 if [ ! -d "$root/tests/interop/node_modules/@duckdb/node-api" ]; then
   npm ci --prefix "$root/tests/interop" --no-audit --no-fund --loglevel=error >/dev/null
 fi
@@ -101,20 +76,101 @@ INSERT INTO fact_sales(date_id, product_sk, quantity, total_sales, profit, unit_
   FROM staging s JOIN dim_date d USING (order_date) JOIN dim_product p USING (product_id);
 COMMIT;
 SQL
-t0=$(now)
-psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -f "$work/reference.sql"
-reference=$(echo "$(now) - $t0" | bc)
-check_ref=$(admin -c "SELECT count(*) || ' ' || sum(total_sales) FROM fact_sales")
 
-best() { printf '%s\n' "$@" | sort -n | head -n 1; }
-mid() { printf '%s\n' "$@" | median; }
-ob=$(best "${ours[@]}"); om=$(mid "${ours[@]}")
-lb=$(best "${limit[@]}"); lm=$(mid "${limit[@]}")
-printf '%-58s %9s %9s\n' "method ($facts facts; $runs runs where shown)" "best s" "median s"
-printf '%-58s %9.2f %9.2f\n' "salespipe load (binary COPY, keys rebuilt, 1 transaction)" "$ob" "$om"
-printf '%-58s %9.2f %9s\n' "reference: \\copy CSV + staging + INSERT…SELECT (1 run)" "$reference" ""
-printf '%-58s %9.2f %9.2f\n' "limit: server-side COPY FROM binary file, bare table" "$lb" "$lm"
-echo "our last load, from the server log: $breakdown"
-echo "same rows loaded by ours and the reference: $([ "$check" = "$check_ref" ] && echo "yes ($check)" || echo "NO: $check vs $check_ref")"
-echo "ratio reference / ours: $(echo "scale=1; $reference / $om" | bc)x (median; target >= 8x)"
-echo "ratio ours / limit:     $(echo "scale=2; $om / $lm" | bc)x (medians; target <= 1.5x)"
+# One configuration: start its server, time the three methods, stop it.
+# Sets R_<name>_<field> for the summary.
+bench_config() {
+  local name=$1 durable=0
+  [ "$name" = durable ] && durable=1
+  pgdir=$(mktemp -d "$pgbase/salespipe-pgbench.XXXXXX")
+  # (from a directory the server's user may enter: $work is private)
+  (cd "$pgbase" && PG_DURABLE=$durable "$root/tests/postgres/pg.sh" start "$pgdir")
+  # shellcheck disable=SC1091
+  . "$pgdir/env"
+  export PGPASSWORD=$PG_PASS
+  local url="postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+  admin() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" "$@"; }
+  echo
+  echo "-- server '$name': $(admin -c "SELECT 'fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit') || ', full_page_writes=' || current_setting('full_page_writes') || ', wal_level=' || current_setting('wal_level')"); data directory $pgdir"
+  DATABASE_URL=$url "$sp" -q create-tables
+  local la; la=$(load1)
+
+  # ---- ours: salespipe load (Parquet → binary COPY) ------------------------------
+  # Statement durations go to the server log, for the breakdown printed below;
+  # the client's CPU time beside the wall clock.
+  admin -c "ALTER DATABASE $PG_DB SET log_min_duration_statement = 0"
+  local ours=() cpu=() t
+  for _ in $(seq 1 "$runs"); do
+    admin -c "CHECKPOINT" # each timed method starts from a clean checkpoint
+    t=$( { TIMEFORMAT='%R %U %S'; time DATABASE_URL=$url "$sp" -q load --ds $DS; } 2>&1 )
+    ours+=("${t%% *}")
+    cpu+=("$(echo "$t" | awk '{print $2 + $3}')")
+  done
+  local check; check=$(admin -c "SELECT count(*) || ' ' || sum(total_sales) FROM fact_sales")
+  # The last load's statements, from its BEGIN: the facts' COPY, each key
+  # re-created, COMMIT, and everything else.
+  local breakdown
+  breakdown=$(awk '/duration: .* statement: BEGIN/ {n=0; delete s}
+    /duration: .* statement: / {s[++n]=$0}
+    END {for (i = 1; i <= n; i++) {match(s[i], /duration: [0-9.]+/); d = substr(s[i], RSTART+10, RLENGTH-10)/1000;
+           if (s[i] ~ /statement: COPY fact_sales/) c += d
+           else if (s[i] ~ /ADD CONSTRAINT .* PRIMARY KEY/) pk += d
+           else if (s[i] ~ /ADD CONSTRAINT .* FOREIGN KEY/) fk = fk sprintf("%s%.2f", fk == "" ? "" : " + ", d)
+           else if (s[i] ~ /statement: COMMIT/) cm += d
+           else rest += d}
+         printf "COPY fact_sales %.2f s, primary key %.2f s, foreign keys %s s, COMMIT %.2f s, the rest %.2f s", c, pk, fk, cm, rest}' "$pgdir/server.log")
+  admin -c "ALTER DATABASE $PG_DB RESET log_min_duration_statement"
+
+  # ---- the limit: server-side binary COPY FROM file into a bare table --------------
+  local srvdir="$pgdir/bench" limit=()
+  mkdir -p "$srvdir"
+  [ "$(id -u)" -eq 0 ] && chown postgres: "$srvdir"
+  admin -c "COPY fact_sales TO '$srvdir/facts.bin' (FORMAT binary)"
+  for _ in $(seq 1 "$runs"); do
+    admin -c "DROP TABLE IF EXISTS bare; CREATE TABLE bare (LIKE fact_sales); CHECKPOINT"
+    t0=$(now)
+    admin -c "COPY bare FROM '$srvdir/facts.bin' (FORMAT binary)"
+    limit+=("$(echo "$(now) - $t0" | bc)")
+  done
+  admin -c "DROP TABLE bare"
+
+  # ---- the reference's method: CSV, staging table, INSERT … SELECT -----------------
+  local refs=()
+  for _ in $(seq 1 "$ref_runs"); do
+    admin -c "CHECKPOINT"
+    t0=$(now)
+    psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -f "$work/reference.sql"
+    refs+=("$(echo "$(now) - $t0" | bc)")
+  done
+  local reference; reference=$(mid "${refs[@]}")
+  local check_ref; check_ref=$(admin -c "SELECT count(*) || ' ' || sum(total_sales) FROM fact_sales")
+  la="$la/$(load1)"
+  (cd "$pgbase" && "$root/tests/postgres/pg.sh" stop "$pgdir"); pgdir=
+
+  local om lm; om=$(mid "${ours[@]}"); lm=$(mid "${limit[@]}")
+  printf '%-58s %9s %9s\n' "method ($facts facts; runs in brackets)" "best s" "median s"
+  printf '%-58s %9.2f %9.2f\n' "salespipe load: binary COPY, keys rebuilt ($runs)" "$(best "${ours[@]}")" "$om"
+  printf '%-58s %9.2f %9.2f\n' "reference: \\copy CSV + staging + INSERT…SELECT ($ref_runs)" "$(best "${refs[@]}")" "$reference"
+  printf '%-58s %9.2f %9.2f\n' "limit: server-side COPY FROM binary file, bare table ($runs)" "$(best "${limit[@]}")" "$lm"
+  echo "our loads' wall clock: ${ours[*]} s; client CPU (user+sys): ${cpu[*]} s"
+  echo "our last load, from the server log: $breakdown"
+  echo "same rows loaded by ours and the reference: $([ "$check" = "$check_ref" ] && echo "yes ($check)" || echo "NO: $check vs $check_ref")"
+  printf -v "R_${name}_ours" '%s' "$om"
+  printf -v "R_${name}_ref" '%s' "$reference"
+  printf -v "R_${name}_limit" '%s' "$lm"
+  printf -v "R_${name}_load" '%s' "$la"
+}
+
+for c in $configs; do
+  case $c in fast|durable) bench_config "$c" ;; *) echo "BENCH_PG_CONFIGS: unknown '$c' (fast, durable)" >&2; exit 2 ;; esac
+done
+
+echo
+echo "summary (seconds; ours and limit: medians of $runs; reference: median of $ref_runs; same-run ratios; load average at start/end)"
+printf '%-8s %8s %10s %8s %12s %11s %11s\n' server ours reference limit "ref / ours" "ours / lim" "load avg"
+for c in $configs; do
+  o=R_${c}_ours r=R_${c}_ref l=R_${c}_limit a=R_${c}_load
+  printf '%-8s %8.2f %10.2f %8.2f %11.1fx %10.2fx %11s\n' "$c" "${!o}" "${!r}" "${!l}" \
+    "$(echo "scale=3; ${!r} / ${!o}" | bc)" "$(echo "scale=3; ${!o} / ${!l}" | bc)" "${!a}"
+done
+echo "targets: reference / ours >= 8x; ours / limit <= 1.5x"

@@ -8,6 +8,9 @@
 #                     PG_USER / PG_PASS / PG_DB (a password role owning PG_DB,
 #                     which must log in over TCP with its password)
 #   pg.sh stop DIR    stop the server (immediate) and delete DIR
+# The server runs with fsync=off, synchronous_commit=off, full_page_writes=off
+# (throwaway data); PG_DURABLE=1 keeps PostgreSQL's durable defaults instead
+# (bench/postgres.sh measures both).
 # Exits non-zero with a message when the server cannot be started.
 set -euo pipefail
 bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -33,8 +36,9 @@ start)
   as_owner "$bin/initdb" -D "$dir/data" -U spadmin -E UTF8 --no-locale \
     --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 \
     || { echo "pg.sh: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
-  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+  opts="-p $port -k $dir/sock -c listen_addresses=127.0.0.1"
+  [ "${PG_DURABLE:-0}" = 1 ] || opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$opts" \
     start >/dev/null \
     || { echo "pg.sh: the server did not start:" >&2; tail -n 20 "$dir/server.log" >&2; exit 1; }
   psql -X -q -v ON_ERROR_STOP=1 -h "$dir/sock" -p "$port" -U spadmin -d postgres \
