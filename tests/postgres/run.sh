@@ -119,12 +119,23 @@ check_run() {
   else
     bad "$name: rows" "$(diff "$tmp/$name.parquet.txt" "$tmp/$name.pg.txt" 2>&1 | head -n 4)"
   fi
-  got=$(q "SELECT (SELECT last_value FROM dim_date_date_id_seq) || ' ' ||
-      (SELECT last_value FROM dim_product_product_sk_seq) || ' ' || (SELECT last_value FROM fact_sales_sale_id_seq) || ' ' ||
-      (SELECT max(date_id) FROM dim_date) || ' ' || (SELECT max(product_sk) FROM dim_product) || ' ' || (SELECT max(sale_id) FROM fact_sales)")
+  check_sequences "$name"
+}
+
+# next_keys: what nextval would hand out on each key sequence (without calling
+# it), then each table's last key + 1; both halves must be equal.
+next_keys() {
+  q "SELECT concat_ws(' ', $(for s in dim_date_date_id_seq dim_product_product_sk_seq fact_sales_sale_id_seq; do
+        printf '(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM %s), ' "$s"; done)
+      (SELECT coalesce(max(date_id), 0) + 1 FROM dim_date), (SELECT coalesce(max(product_sk), 0) + 1 FROM dim_product),
+      (SELECT coalesce(max(sale_id), 0) + 1 FROM fact_sales))"
+}
+check_sequences() {
+  local got a b c x y z
+  got=$(next_keys)
   read -r a b c x y z <<<"$got"
-  if [ "$a $b $c" = "$x $y $z" ]; then ok "$name: each key sequence stands at its table's last key"
-  else bad "$name: sequences" "$got"; fi
+  if [ -n "$x" ] && [ "$a $b $c" = "$x $y $z" ]; then ok "$1: each key sequence's next value is its table's last key + 1 ($a $b $c)"
+  else bad "$1: sequences" "next values, then last keys + 1: $got"; fi
 }
 
 # ---- the NUMERIC wire format, judged by the server --------------------------------------
@@ -224,6 +235,15 @@ if [ "$rc" -eq 0 ] && grep -q "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" 
   ok "dirty: gen --dirty then run with RDS_HOST/RDS_PORT/RDS_DB/RDS_USER/RDS_PASS exits 0"
 else bad dirty-run "exit $rc: ${out: -600}"; fi
 check_run dirty "$D"
+
+# No row kept: the load empties the warehouse and each sequence hands out 1 next.
+E=$(project empty)
+echo 'Order Date,Ship Date,Product ID,Category,Sales,Quantity,Profit' >"$E/data/raw/East_orders.csv"
+sp "$E" "DATABASE_URL=$URL" -- run --ds "$DS" --retries 0
+got=$(q "SELECT (SELECT count(*) FROM dim_date) + (SELECT count(*) FROM dim_product) + (SELECT count(*) FROM fact_sales)")
+if [ "$rc" -eq 0 ] && [ "$got" = 0 ] && [ "$(next_keys)" = "1 1 1 1 1 1" ]; then
+  ok "empty: a run that keeps no row loads empty tables, every key sequence at 1"
+else bad empty "exit $rc, $got rows, next keys $(next_keys): ${out: -300}"; fi
 
 # ---- atomicity ---------------------------------------------------------------------------
 B=$(project big)
