@@ -314,8 +314,14 @@ if [ "$killed" = "t" ] && [ "$krc" = 1 ] && grep -q "127.0.0.1:$PG_PORT" "$tmp/k
 else bad atomic-terminate "terminated '$killed', exit $krc: $(tail -c 500 "$tmp/killed.out")"; fi
 
 # The server cancels a statement of the load (statement_timeout through
-# PGOPTIONS, which libpq passes on): rolled back, named, unchanged.
+# PGOPTIONS, which libpq passes on): rolled back, named, unchanged. A trigger
+# holds the COPY one second at fact 50000, so the timeout fires mid-COPY
+# however fast the machine is.
+q "CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS
+   'BEGIN IF NEW.sale_id = 50000 THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END';
+   CREATE TRIGGER test_hold BEFORE INSERT ON fact_sales FOR EACH ROW EXECUTE FUNCTION test_hold()" >/dev/null
 sp "$B" "DATABASE_URL=$URL" "PGOPTIONS=-c statement_timeout=150" -- load --ds "$DS"
+q "DROP TRIGGER test_hold ON fact_sales; DROP FUNCTION test_hold()" >/dev/null
 if [ "$rc" -eq 1 ] && grep -q 'statement timeout' <<<"$out" && grep -q '57014' <<<"$out" \
    && [ "$(state)" = "$base" ]; then
   ok "atomicity: a statement cancelled by the server (statement_timeout) → exit 1, unchanged"
@@ -337,6 +343,29 @@ if [ "$rc" -eq 1 ] && grep -q 'cannot truncate a table referenced in a foreign k
    && grep -q 'audit_ref' <<<"$out" && grep -q 'hint:' <<<"$out" && [ "$(state)" = "$base" ]; then
   ok "a foreign key from another table onto dim_date → exit 1 naming it, with PostgreSQL's hint, unchanged"
 else bad truncate-referenced "exit $rc: $(tail -c 500 <<<"$out")"; fi
+
+# The advisory lock: while another session holds it, a load waits before
+# touching anything (TRUNCATE alone would also serialise two loads, so the
+# wait itself is what is checked), then proceeds once it is released.
+psql -X -q -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" -v ON_ERROR_STOP=1 \
+  -c "SELECT pg_advisory_xact_lock(8313495815447570544), pg_sleep(600)" >/dev/null 2>&1 &
+holder=$!
+(cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/locked.out" 2>&1; echo $? >"$tmp/locked.rc") &
+loader=$!
+waiting=""
+for _ in $(seq 1 300); do
+  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'salespipe'
+               AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+  [ "$waiting" = 1 ] && break
+  sleep 0.1
+done
+during=$(state)
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock(8313495815447570544), pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$loader"; wait "$holder"
+cat "$tmp/locked.out" >>"$all"
+if [ "$waiting" = 1 ] && [ "$during" = "$base" ] && [ "$(cat "$tmp/locked.rc")" = 0 ] && [ "$(state)" = "$base" ]; then
+  ok "a load waits on the salespipe advisory lock held elsewhere, then loads once it is released"
+else bad advisory-lock "waiting '$waiting', exit $(cat "$tmp/locked.rc"): $(tail -c 300 "$tmp/locked.out")"; fi
 
 # Two loads at once: the advisory lock serialises them; both succeed.
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l1.out" 2>&1; echo $? >"$tmp/l1.rc") &
