@@ -568,8 +568,10 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
                 return value_error(p, r, i, c, err);
             break;
         case WH_K_DATE: {
-            int32_t d = ((const int32_t *)col->values)[i];
-            o = put32(put32(o, 4), (uint32_t)(d - PG_DAYS_1970_TO_2000));
+            /* Unsigned: a day near INT32_MIN must not overflow here; the
+             * server refuses a date out of its range, naming the line. */
+            uint32_t d = (uint32_t)((const int32_t *)col->values)[i];
+            o = put32(put32(o, 4), d - PG_DAYS_1970_TO_2000);
             break;
         }
         case WH_K_DECIMAL: {
