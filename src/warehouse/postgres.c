@@ -625,6 +625,9 @@ static int copy_result(pg *p, wh_table t, sp_error *err)
 
 static int flush(pg *p, sp_error *err)
 {
+    if (p->out.broken) /* a header or trailer append failed: never send a torn stream */
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory for the COPY buffer",
+                       p->describe);
     if (p->out.len == 0)
         return SP_OK;
     int r = PQputCopyData(p->conn, (const char *)p->out.data, (int)p->out.len);
@@ -691,7 +694,7 @@ static void end_txn(pg *p)
             PQclear(res);
     }
     p->copying = -1;
-    p->out.len = 0;
+    sp_buf_reset(&p->out); /* and its broken flag: the next load starts clean */
     if (p->in_txn && PQstatus(p->conn) == CONNECTION_OK)
         PQclear(PQexec(p->conn, "ROLLBACK"));
     p->in_txn = false;
