@@ -5,7 +5,8 @@
 # exact sums and every fact row compared with DuckDB reading the Parquet;
 # the schema in pg_catalog; load twice; atomicity (corrupt Parquet halfway,
 # a CHECK constraint violated mid-COPY, the backend terminated during COPY);
-# preflight (closed port, refused password, missing privileges); RDS_*,
+# one handle loading again after loads that failed mid-COPY (unit_tests
+# pg_live); preflight (closed port, refused password, missing privileges); RDS_*,
 # PGPASSWORD and PG* settings; and no line of output holding the password.
 # psql is the independent reader. Runs the sanitizer build when present.
 # A server that cannot be started is a FAILURE, never a skip.
@@ -144,6 +145,15 @@ if [ -x "$check_tool" ] && out=$("$check_tool" "$URL" 2>&1); then
   ok "binary NUMERIC: $out (tests/tools/pg_numeric_check.c)"
 else bad numeric-wire "${out:-$check_tool missing (make tools)}"; fi
 printf '%s\n' "${out:-}" >>"$all"
+
+# ---- one handle, loads that fail with a COPY open, then a load (tests/unit/test_postgres.c) ----
+q "CREATE DATABASE unit OWNER $PG_USER" >/dev/null
+unit_bin=$(dirname "$bin")/unit_tests
+out=$(SALESPIPE_TEST_PG_URL="postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/unit" "$unit_bin" pg_live 2>&1)
+printf '%s\n' "$out" >>"$all"
+if grep -qx '1 passed, 0 failed, 0 skipped' <<<"$out"; then
+  ok "a handle whose loads failed mid-COPY (ours, then the server's) rolls back and loads again (unit_tests pg_live)"
+else bad handle-reuse "${out:-$unit_bin missing (make unit)}"; fi
 
 # ---- create-tables: SPEC §5 exactly, idempotent ----------------------------------------
 P=$(project schema)
