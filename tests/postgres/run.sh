@@ -24,8 +24,12 @@ tmp=$(mktemp -d)
 # /tmp rather than a private TMPDIR.
 pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
 pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
-trap '"$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
-[ -n "${PG_SUITE_KEEP:-}" ] && trap '"$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
+trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
+[ -n "${PG_SUITE_KEEP:-}" ] && trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
+# bash skips the EXIT trap when a signal kills it: this watcher stops the
+# server once the suite's shell is gone, however it ended.
+( while kill -0 $$ 2>/dev/null; do sleep 1; done; "$here/pg.sh" stop "$pgdir" ) >/dev/null 2>&1 &
+watcher=$!
 pass=0 fail=0 skip=0
 all="$tmp/all-output.log"   # every line the suite saw, for the password check
 : >"$all"
