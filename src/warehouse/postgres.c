@@ -94,7 +94,7 @@ typedef struct pg_col {
 typedef struct pg {
     PGconn *conn;
     const char *describe; /* the wh's, for messages */
-    char *password;       /* the password libpq used, to scrub from messages */
+    char *secret[3];      /* passwords to scrub from messages: libpq's, the URL's raw ones */
     bool in_txn;
     int copying;          /* the table in COPY, or -1 */
     size_t ncols[WH_NTABLES];
@@ -114,15 +114,18 @@ static pg *pg_of(wh *w)
 
 /* ---- messages -------------------------------------------------------- */
 
-/* Replace every occurrence of the password in s with "***" (in place). */
+/* Replace every occurrence of each secret in s with "***" (in place). */
 static void scrub(const pg *p, char *s)
 {
-    if (!p->password || strlen(p->password) < 3)
-        return;
-    size_t n = strlen(p->password);
-    for (char *hit; (hit = strstr(s, p->password));) {
-        memcpy(hit, "***", 3);
-        memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+    for (size_t i = 0; i < sizeof p->secret / sizeof p->secret[0]; i++) {
+        const char *pw = p->secret[i];
+        size_t n = pw ? strlen(pw) : 0;
+        if (n < 3)
+            continue;
+        for (char *hit; (hit = strstr(s, pw));) {
+            memcpy(hit, "***", 3);
+            memmove(hit + 3, hit + n, strlen(hit + n) + 1);
+        }
     }
 }
 
@@ -565,8 +568,10 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
                 return value_error(p, r, i, c, err);
             break;
         case WH_K_DATE: {
-            int32_t d = ((const int32_t *)col->values)[i];
-            o = put32(put32(o, 4), (uint32_t)(d - PG_DAYS_1970_TO_2000));
+            /* Unsigned: a day near INT32_MIN must not overflow here; the
+             * server refuses a date out of its range, naming the line. */
+            uint32_t d = (uint32_t)((const int32_t *)col->values)[i];
+            o = put32(put32(o, 4), d - PG_DAYS_1970_TO_2000);
             break;
         }
         case WH_K_DECIMAL: {
@@ -620,6 +625,9 @@ static int copy_result(pg *p, wh_table t, sp_error *err)
 
 static int flush(pg *p, sp_error *err)
 {
+    if (p->out.broken) /* a header or trailer append failed: never send a torn stream */
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory for the COPY buffer",
+                       p->describe);
     if (p->out.len == 0)
         return SP_OK;
     int r = PQputCopyData(p->conn, (const char *)p->out.data, (int)p->out.len);
@@ -686,7 +694,7 @@ static void end_txn(pg *p)
             PQclear(res);
     }
     p->copying = -1;
-    p->out.len = 0;
+    sp_buf_reset(&p->out); /* and its broken flag: the next load starts clean */
     if (p->in_txn && PQstatus(p->conn) == CONNECTION_OK)
         PQclear(PQexec(p->conn, "ROLLBACK"));
     p->in_txn = false;
@@ -837,10 +845,11 @@ static void pg_close(wh *w)
         PQfinish(p->conn);
     }
     sp_buf_free(&p->out);
-    if (p->password) {
-        memset(p->password, 0, strlen(p->password));
-        free(p->password);
-    }
+    for (size_t i = 0; i < sizeof p->secret / sizeof p->secret[0]; i++)
+        if (p->secret[i]) {
+            memset(p->secret[i], 0, strlen(p->secret[i]));
+            free(p->secret[i]);
+        }
     free(p);
     w->impl = NULL;
 }
@@ -865,9 +874,51 @@ static void ignore_notice(void *arg, const char *message)
     (void)message; /* "relation already exists, skipping" and the like */
 }
 
-/* "postgresql://user@host:port/db" as libpq resolved it. */
-static char *describe_conn(PGconn *c)
+/* Where the password of a postgresql:// URL's user info sits, found as
+ * libpq's parser finds it: the user info ends at the first '@' or '/', the
+ * password follows its first ':'. *len is 0 when there is none. */
+static size_t url_password(const char *url, size_t *len)
 {
+    const char *info = strstr(url, "://");
+    *len = 0;
+    if (!info)
+        return 0;
+    info += 3;
+    const char *at = info + strcspn(info, "@/");
+    const char *colon = memchr(info, ':', (size_t)(at - info));
+    if (*at != '@' || !colon)
+        return 0;
+    *len = (size_t)(at - colon - 1);
+    return (size_t)(colon + 1 - url);
+}
+
+/* A copy of the URL's password exactly as written (percent-encoded), and
+ * of a "password=" query parameter's: libpq quotes such text when it cannot
+ * parse it, before it knows any password. */
+static void keep_url_secrets(pg *p, const char *url)
+{
+    size_t len, off = url_password(url, &len);
+    if (len)
+        p->secret[1] = strndup(url + off, len);
+    const char *q = strchr(url, '?');
+    for (const char *k = q; k; k = strchr(k + 1, '&'))
+        if (strncmp(k + 1, "password=", 9) == 0) {
+            p->secret[2] = strndup(k + 10, strcspn(k + 10, "&"));
+            break;
+        }
+}
+
+/* "postgresql://user@host:port/db" as libpq resolved it; when libpq could
+ * not even parse the URL, the URL itself without its password and query. */
+static char *describe_conn(PGconn *c, const char *url)
+{
+    if (url && (!c || !PQdb(c))) {
+        size_t len, off = url_password(url, &len), end = strcspn(url, "?#");
+        char *d = strndup(url, end);
+        if (d && len && off + len < end)
+            memmove(d + off - 1, d + off + len, end - off - len + 1); /* drops ":pw" */
+        return d;
+    }
     const char *host = c ? PQhost(c) : NULL, *port = c ? PQport(c) : NULL;
     const char *db = c ? PQdb(c) : NULL, *user = c ? PQuser(c) : NULL;
     char buf[768];
@@ -915,7 +966,7 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
     w->impl = p;
     p->conn = PQconnectdbParams(keys, vals, expand);
     free(w->describe);
-    w->describe = describe_conn(p->conn);
+    w->describe = describe_conn(p->conn, url);
     if (!w->describe) {
         pg_close(w);
         return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
@@ -923,7 +974,9 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
     p->describe = w->describe;
     const char *used = p->conn ? PQpass(p->conn) : NULL;
     if (used && *used)
-        p->password = strdup(used);
+        p->secret[0] = strdup(used);
+    if (url)
+        keep_url_secrets(p, url);
     if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
         char msg[SP_ERROR_MSG_MAX];
         snprintf(msg, sizeof msg, "%s", p->conn ? PQerrorMessage(p->conn) : "out of memory");

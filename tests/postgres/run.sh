@@ -5,7 +5,8 @@
 # exact sums and every fact row compared with DuckDB reading the Parquet;
 # the schema in pg_catalog; load twice; atomicity (corrupt Parquet halfway,
 # a CHECK constraint violated mid-COPY, the backend terminated during COPY);
-# preflight (closed port, refused password, missing privileges); RDS_*,
+# one handle loading again after loads that failed mid-COPY (unit_tests
+# pg_live); preflight (closed port, refused password, missing privileges); RDS_*,
 # PGPASSWORD and PG* settings; and no line of output holding the password.
 # psql is the independent reader. Runs the sanitizer build when present.
 # A server that cannot be started is a FAILURE, never a skip.
@@ -23,8 +24,12 @@ tmp=$(mktemp -d)
 # /tmp rather than a private TMPDIR.
 pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
 pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
-trap '"$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
-[ -n "${PG_SUITE_KEEP:-}" ] && trap '"$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
+trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
+[ -n "${PG_SUITE_KEEP:-}" ] && trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
+# bash skips the EXIT trap when a signal kills it: this watcher stops the
+# server once the suite's shell is gone, however it ended.
+( while kill -0 $$ 2>/dev/null; do sleep 1; done; "$here/pg.sh" stop "$pgdir" ) >/dev/null 2>&1 &
+watcher=$!
 pass=0 fail=0 skip=0
 all="$tmp/all-output.log"   # every line the suite saw, for the password check
 : >"$all"
@@ -119,12 +124,23 @@ check_run() {
   else
     bad "$name: rows" "$(diff "$tmp/$name.parquet.txt" "$tmp/$name.pg.txt" 2>&1 | head -n 4)"
   fi
-  got=$(q "SELECT (SELECT last_value FROM dim_date_date_id_seq) || ' ' ||
-      (SELECT last_value FROM dim_product_product_sk_seq) || ' ' || (SELECT last_value FROM fact_sales_sale_id_seq) || ' ' ||
-      (SELECT max(date_id) FROM dim_date) || ' ' || (SELECT max(product_sk) FROM dim_product) || ' ' || (SELECT max(sale_id) FROM fact_sales)")
+  check_sequences "$name"
+}
+
+# next_keys: what nextval would hand out on each key sequence (without calling
+# it), then each table's last key + 1; both halves must be equal.
+next_keys() {
+  q "SELECT concat_ws(' ', $(for s in dim_date_date_id_seq dim_product_product_sk_seq fact_sales_sale_id_seq; do
+        printf '(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM %s), ' "$s"; done)
+      (SELECT coalesce(max(date_id), 0) + 1 FROM dim_date), (SELECT coalesce(max(product_sk), 0) + 1 FROM dim_product),
+      (SELECT coalesce(max(sale_id), 0) + 1 FROM fact_sales))"
+}
+check_sequences() {
+  local got a b c x y z
+  got=$(next_keys)
   read -r a b c x y z <<<"$got"
-  if [ "$a $b $c" = "$x $y $z" ]; then ok "$name: each key sequence stands at its table's last key"
-  else bad "$name: sequences" "$got"; fi
+  if [ -n "$x" ] && [ "$a $b $c" = "$x $y $z" ]; then ok "$1: each key sequence's next value is its table's last key + 1 ($a $b $c)"
+  else bad "$1: sequences" "next values, then last keys + 1: $got"; fi
 }
 
 # ---- the NUMERIC wire format, judged by the server --------------------------------------
@@ -133,6 +149,15 @@ if [ -x "$check_tool" ] && out=$("$check_tool" "$URL" 2>&1); then
   ok "binary NUMERIC: $out (tests/tools/pg_numeric_check.c)"
 else bad numeric-wire "${out:-$check_tool missing (make tools)}"; fi
 printf '%s\n' "${out:-}" >>"$all"
+
+# ---- one handle, loads that fail with a COPY open, then a load (tests/unit/test_postgres.c) ----
+q "CREATE DATABASE unit OWNER $PG_USER" >/dev/null
+unit_bin=$(dirname "$bin")/unit_tests
+out=$(SALESPIPE_TEST_PG_URL="postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/unit" "$unit_bin" pg_live 2>&1)
+printf '%s\n' "$out" >>"$all"
+if grep -qx '1 passed, 0 failed, 0 skipped' <<<"$out"; then
+  ok "a handle whose loads failed mid-COPY (ours, then the server's) rolls back and loads again (unit_tests pg_live)"
+else bad handle-reuse "${out:-$unit_bin missing (make unit)}"; fi
 
 # ---- create-tables: SPEC §5 exactly, idempotent ----------------------------------------
 P=$(project schema)
@@ -225,6 +250,15 @@ if [ "$rc" -eq 0 ] && grep -q "postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB" 
 else bad dirty-run "exit $rc: ${out: -600}"; fi
 check_run dirty "$D"
 
+# No row kept: the load empties the warehouse and each sequence hands out 1 next.
+E=$(project empty)
+echo 'Order Date,Ship Date,Product ID,Category,Sales,Quantity,Profit' >"$E/data/raw/East_orders.csv"
+sp "$E" "DATABASE_URL=$URL" -- run --ds "$DS" --retries 0
+got=$(q "SELECT (SELECT count(*) FROM dim_date) + (SELECT count(*) FROM dim_product) + (SELECT count(*) FROM fact_sales)")
+if [ "$rc" -eq 0 ] && [ "$got" = 0 ] && [ "$(next_keys)" = "1 1 1 1 1 1" ]; then
+  ok "empty: a run that keeps no row loads empty tables, every key sequence at 1"
+else bad empty "exit $rc, $got rows, next keys $(next_keys): ${out: -300}"; fi
+
 # ---- atomicity ---------------------------------------------------------------------------
 B=$(project big)
 sp "$B" -- gen --out data/raw --rows 100000 --seed 5
@@ -294,8 +328,14 @@ if [ "$killed" = "t" ] && [ "$krc" = 1 ] && grep -q "127.0.0.1:$PG_PORT" "$tmp/k
 else bad atomic-terminate "terminated '$killed', exit $krc: $(tail -c 500 "$tmp/killed.out")"; fi
 
 # The server cancels a statement of the load (statement_timeout through
-# PGOPTIONS, which libpq passes on): rolled back, named, unchanged.
+# PGOPTIONS, which libpq passes on): rolled back, named, unchanged. A trigger
+# holds the COPY one second at fact 50000, so the timeout fires mid-COPY
+# however fast the machine is.
+q "CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS
+   'BEGIN IF NEW.sale_id = 50000 THEN PERFORM pg_sleep(1); END IF; RETURN NEW; END';
+   CREATE TRIGGER test_hold BEFORE INSERT ON fact_sales FOR EACH ROW EXECUTE FUNCTION test_hold()" >/dev/null
 sp "$B" "DATABASE_URL=$URL" "PGOPTIONS=-c statement_timeout=150" -- load --ds "$DS"
+q "DROP TRIGGER test_hold ON fact_sales; DROP FUNCTION test_hold()" >/dev/null
 if [ "$rc" -eq 1 ] && grep -q 'statement timeout' <<<"$out" && grep -q '57014' <<<"$out" \
    && [ "$(state)" = "$base" ]; then
   ok "atomicity: a statement cancelled by the server (statement_timeout) → exit 1, unchanged"
@@ -317,6 +357,29 @@ if [ "$rc" -eq 1 ] && grep -q 'cannot truncate a table referenced in a foreign k
    && grep -q 'audit_ref' <<<"$out" && grep -q 'hint:' <<<"$out" && [ "$(state)" = "$base" ]; then
   ok "a foreign key from another table onto dim_date → exit 1 naming it, with PostgreSQL's hint, unchanged"
 else bad truncate-referenced "exit $rc: $(tail -c 500 <<<"$out")"; fi
+
+# The advisory lock: while another session holds it, a load waits before
+# touching anything (TRUNCATE alone would also serialise two loads, so the
+# wait itself is what is checked), then proceeds once it is released.
+psql -X -q -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" -v ON_ERROR_STOP=1 \
+  -c "SELECT pg_advisory_xact_lock(8313495815447570544), pg_sleep(600)" >/dev/null 2>&1 &
+holder=$!
+(cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/locked.out" 2>&1; echo $? >"$tmp/locked.rc") &
+loader=$!
+waiting=""
+for _ in $(seq 1 300); do
+  waiting=$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'salespipe'
+               AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+  [ "$waiting" = 1 ] && break
+  sleep 0.1
+done
+during=$(state)
+q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock(8313495815447570544), pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$loader"; wait "$holder"
+cat "$tmp/locked.out" >>"$all"
+if [ "$waiting" = 1 ] && [ "$during" = "$base" ] && [ "$(cat "$tmp/locked.rc")" = 0 ] && [ "$(state)" = "$base" ]; then
+  ok "a load waits on the salespipe advisory lock held elsewhere, then loads once it is released"
+else bad advisory-lock "waiting '$waiting', exit $(cat "$tmp/locked.rc"): $(tail -c 300 "$tmp/locked.out")"; fi
 
 # Two loads at once: the advisory lock serialises them; both succeed.
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l1.out" 2>&1; echo $? >"$tmp/l1.rc") &

@@ -310,6 +310,18 @@ TEST(test_wh_open_targets)
     CHECK(w == NULL);
     CHECK_INT(wh_open(&w, "postgres://etl:s3cr3t@127.0.0.1:1/sales", &err), SP_ERR_NET);
     CHECK(strstr(err.msg, "s3cr3t") == NULL);
+    /* A URL libpq cannot parse: its message quotes the bad token, written
+     * before libpq knows any password; the server is named from the URL. */
+    CHECK_INT(wh_open(&w, "postgresql://etl:s3%zzcr3t@127.0.0.1:1/sales?sslmode=require", &err),
+              SP_ERR_NET);
+    CHECK_CONTAINS(err.msg, "percent-encoded");
+    CHECK_CONTAINS(err.msg, "warehouse postgresql://etl@127.0.0.1:1/sales: ");
+    CHECK(strstr(err.msg, "s3%zzcr3t") == NULL);
+    CHECK(!err.retryable);
+    CHECK_INT(wh_open(&w, "postgresql://etl@127.0.0.1:1/sales?password=t0p%zzsecret", &err),
+              SP_ERR_NET);
+    CHECK_CONTAINS(err.msg, "percent-encoded");
+    CHECK(strstr(err.msg, "t0p%zzsecret") == NULL);
     CHECK_INT(wh_open(&w, "mysql://etl:s3cr3t@db/sales", &err), SP_ERR_USAGE);
     CHECK_CONTAINS(err.msg, "mysql://");
     CHECK(strstr(err.msg, "s3cr3t") == NULL);
