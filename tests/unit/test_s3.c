@@ -220,6 +220,16 @@ TEST(s3_xml_reader)
     CHECK_STR(out, "2");
     p = doc;
     CHECK_INT(s3_xml_next(&p, end, "Open", &v, &vl), -1); /* never closed */
+    /* Empty and full elements in document order, whichever comes first. */
+    const char *mix = "<L><X>1</X><X/><X>2</X><X/></L>";
+    const char *want[] = {"1", "", "2", ""};
+    p = mix;
+    for (size_t i = 0; i < 4; i++) {
+        REQUIRE(s3_xml_next(&p, mix + strlen(mix), "X", &v, &vl) == 1);
+        CHECK_INT((long)vl, (long)strlen(want[i]));
+        CHECK(memcmp(v, want[i], vl) == 0);
+    }
+    CHECK_INT(s3_xml_next(&p, mix + strlen(mix), "X", &v, &vl), 0);
 
     static const char *const bad[] = {"&bogus;", "&#0;", "&#xD800;", "&#x110000;", "a<b",
                                       "&amp", "&#;", "&#x;", "&#12a;"};
