@@ -690,12 +690,17 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
     s3_store *s3 = S3(s);
     char full[STORE_KEY_MAX + 1];
     SP_TRY(full_key(s, prefix[0] ? prefix : "", full, "list", err));
-    char *token = calloc(1, S3_TOKEN_MAX + 1), *prev = calloc(1, S3_TOKEN_MAX + 1);
-    char *key = malloc(STORE_KEY_MAX + 8);
+    /* A server must not page forever over the same listing: keys only go
+     * up, and a continuation token never comes back (Brent's cycle check:
+     * each token is compared with one saved at power-of-two pages, so a
+     * cycle of any length is caught in bounded memory). */
+    char *token = calloc(1, S3_TOKEN_MAX + 1), *saved = calloc(1, S3_TOKEN_MAX + 1);
+    char *key = malloc(STORE_KEY_MAX + 8), *last = calloc(1, STORE_KEY_MAX + 8);
+    long pages_since_save = 0, power = 1;
     sp_buf q;
     sp_buf_init(&q, 64 << 10);
     int rc = SP_OK;
-    if (!token || !prev || !key) {
+    if (!token || !saved || !key || !last) {
         rc = sp_fail(err, SP_ERR_NOMEM, "store %s: list: out of memory", s->url);
         goto out;
     }
@@ -750,6 +755,13 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
                              s3->bucket, s3->endpoint);
                 break;
             }
+            if (last[0] && strcmp(key, last) <= 0) {
+                rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': the server returned keys out "
+                             "of order or repeated (bucket %s, endpoint %s)", s->url, prefix,
+                             s3->bucket, s3->endpoint);
+                break;
+            }
+            strcpy(last, key);
             sp_error ignore;
             if (store_check_key(key + plen, &ignore) != SP_OK)
                 continue; /* not a key this store could have written (e.g. "a//b") */
@@ -757,22 +769,27 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
         }
         char truncated[16];
         s3_xml_find(b, end, "IsTruncated", truncated, sizeof truncated);
-        strcpy(prev, token);
         bool more = strcmp(truncated, "true") == 0;
         if (rc == SP_OK && more && !one_page &&
             (!s3_xml_find(b, end, "NextContinuationToken", token, S3_TOKEN_MAX + 1) ||
-             !token[0] || strcmp(token, prev) == 0))
+             !token[0] || strcmp(token, saved) == 0))
             rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a truncated page without a new "
                          "continuation token (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
+        if (++pages_since_save == power) {
+            strcpy(saved, token);
+            power *= 2;
+            pages_since_save = 0;
+        }
         call_free(&c);
         if (rc != SP_OK || !more || one_page)
             break;
     }
 out:
     free(token);
-    free(prev);
+    free(saved);
     free(key);
+    free(last);
     sp_buf_free(&q);
     return rc;
 }

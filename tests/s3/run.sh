@@ -344,7 +344,7 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile() { # NAME EXPECT CMD…
     local name=$1 expect=$2 out rc
     shift 2
-    out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 "$CP" "$@" 2>&1)
+    out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 timeout 60 "$CP" "$@" 2>&1)
     rc=$?
     if [ $rc -eq 1 ] && grep -q -- "$expect" <<<"$out" && ! grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
       ok "hostile server, $name: exit 1, '$expect'"
@@ -354,6 +354,8 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile "unclosed element" "malformed <Contents>" ls s3://badxml
   hostile "entry without Size" "malformed <Contents>" ls s3://nosize
   hostile "same continuation token" "continuation token" ls s3://loop/p
+  hostile "continuation tokens in a cycle" "continuation token" ls s3://cycle/p
+  hostile "the same page again and again" "out of order or repeated" ls s3://repeat/p
   hostile "key outside the prefix" "outside the prefix" ls s3://outside/p
   hostile "not XML" "not a ListObjectsV2 result" ls s3://notxml
   hostile "truncated body" "partial" get s3://trunc k "$tmp/trunc.out"
