@@ -527,12 +527,17 @@ static bool transient_curl(CURLcode cc)
     }
 }
 
+/* Is an HTTP answer worth another attempt? 5xx and throttling: AWS says
+ * 503 SlowDown, S3-compatible servers (R2, Ceph, proxies) often 429; 408 and
+ * S3's 400 RequestTimeout mean the body arrived too slowly. */
 static bool transient_code(long status, const char *code)
 {
-    if (status == 500 || status == 502 || status == 503 || status == 504)
+    if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+        status == 504)
         return true;
     return strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0 ||
-           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0;
+           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+           strcmp(code, "TooManyRequests") == 0;
 }
 
 /* Printable, single-line copy of a server string (it may be hostile). */

@@ -367,6 +367,12 @@ if [ -s "$tmp/hostile.port" ]; then
   if [ "$(cut -f2 <<<"$out")" = "$want" ] && [ "$seen" = "3 pages, tokens: -,T1000,T2000" ]; then
     ok "ListObjectsV2 paging: 2500 keys in order over 3 pages with continuation tokens"
   else bad "ListObjectsV2 paging" "server saw '$seen'; got $(wc -l <<<"$out") lines: ${out:0:300}"; fi
+  out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 timeout 60 "$CP" ls s3://throttle/p 2>&1)
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q "TooManyRequests (HTTP 429)" <<<"$out" && grep -q "retrying" <<<"$out" \
+    && grep -qP '^3\tone$' <<<"$out"; then
+    ok "429 TooManyRequests is retried and the listing then succeeds"
+  else bad "429 retried" "exit $rc: ${out:0:400}"; fi
   curl -s -o "$tmp/body.want" "$H/body/k"
   for b in resume norange; do
     rm -f "$tmp/$b.out"
