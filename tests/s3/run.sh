@@ -361,6 +361,8 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile "truncated body" "partial" get s3://trunc k "$tmp/trunc.out"
   hostile "10 MiB error body" "AccessDenied (HTTP 403): go away" ls s3://errbig
   [ -e "$tmp/trunc.out" ] && bad "truncated get" "left a file behind"
+  hostile "body unlike its x-amz-meta-sha256" "x-amz-meta-sha256 says" get s3://badsum k "$tmp/badsum.out"
+  [ -e "$tmp/badsum.out" ] && bad "get with a wrong checksum" "left a file behind"
   out=$(AWS_ENDPOINT_URL_S3=$H "$CP" ls s3://paged/p pre/ 2>&1)
   seen=$(curl -s "$H/paged-requests")
   want=$(seq -f 'pre/key-%05g' 0 2499)
