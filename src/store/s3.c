@@ -28,6 +28,7 @@
 
 #include "../util/buf.h"
 #include "../util/log.h"
+#include "../util/sha256.h"
 #include "aws_config.h"
 #include "s3_xml.h"
 #include "sigv4.h"
@@ -867,13 +868,13 @@ static int s3_delete(store *s, const char *key, sp_error *err)
 typedef struct get_sink {
     store_write_fn fn;
     void *ctx;
-    EVP_MD_CTX *sha;
+    sp_sha256 sha;
 } get_sink;
 
 static int get_through(void *ud, const void *p, size_t n)
 {
     get_sink *g = ud;
-    EVP_DigestUpdate(g->sha, p, n);
+    sp_sha256_update(&g->sha, p, n);
     return g->fn(g->ctx, p, n);
 }
 
@@ -882,27 +883,22 @@ static int s3_get(store *s, const char *key, store_write_fn fn, void *ctx, sp_er
     s3_store *s3 = S3(s);
     char obj[STORE_KEY_MAX + 1];
     SP_TRY(full_key(s, key, obj, "get", err));
-    get_sink g = {fn, ctx, EVP_MD_CTX_new()};
-    if (!g.sha || EVP_DigestInit_ex(g.sha, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(g.sha);
-        return sp_fail(err, SP_ERR_NOMEM, "store %s: get '%s': out of memory", s->url, key);
-    }
+    get_sink g = {fn, ctx, {NULL}};
+    if (sp_sha256_init(&g.sha, err) != SP_OK)
+        return sp_error_prefix(err, "store %s: get '%s'", s->url, key);
     s3_call c = {.method = "GET", .op = "get", .key = key, .obj = obj, .query = "",
                  .body = {.fd = -1}, .sink = get_through, .sink_ctx = &g};
     int rc = perform(s, &c, err);
     if (rc == SP_OK) {
-        unsigned char md[32];
-        unsigned int len = 0;
         char hex[65];
-        EVP_DigestFinal_ex(g.sha, md, &len);
-        sigv4_hex(md, 32, hex);
+        sp_sha256_final(&g.sha, hex);
         /* The checksum stored at upload, when we uploaded it. */
         if (is_hex64(c.meta) && strcmp(hex, c.meta) != 0)
             rc = sp_fail(err, SP_ERR_CORRUPT, "store %s: get '%s': the bytes received have "
                          "SHA-256 %s, the object's x-amz-meta-sha256 says %s (bucket %s, "
                          "endpoint %s)", s->url, key, hex, c.meta, s3->bucket, s3->endpoint);
     }
-    EVP_MD_CTX_free(g.sha);
+    sp_sha256_free(&g.sha);
     call_free(&c);
     return rc;
 }
