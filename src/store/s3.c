@@ -114,14 +114,11 @@ static int64_t backoff_ms(int attempt)
     return (int64_t)(rand_r(&seed) % (unsigned)ceiling) + 1;
 }
 
-static void b64(const unsigned char *p, int n, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, p, n);
-}
-
-/* SHA-256 (hex) and, when asked, MD5 (base64) of a byte range, one pass. */
+/* SHA-256 (hex) and, when asked, MD5 (base64) of a byte range, one pass.
+ * A libcrypto failure is sticky and reported by digest_final. */
 typedef struct s3_digest {
     EVP_MD_CTX *sha, *md5;
+    bool failed;
 } s3_digest;
 
 static void digest_free(s3_digest *d)
@@ -134,6 +131,7 @@ static void digest_free(s3_digest *d)
 static int digest_init(s3_digest *d, bool with_md5)
 {
     d->md5 = NULL;
+    d->failed = false;
     d->sha = EVP_MD_CTX_new();
     if (with_md5)
         d->md5 = EVP_MD_CTX_new();
@@ -147,23 +145,36 @@ static int digest_init(s3_digest *d, bool with_md5)
 
 static void digest_update(s3_digest *d, const void *p, size_t n)
 {
-    EVP_DigestUpdate(d->sha, p, n);
-    if (d->md5)
-        EVP_DigestUpdate(d->md5, p, n);
+    if (EVP_DigestUpdate(d->sha, p, n) != 1 || (d->md5 && EVP_DigestUpdate(d->md5, p, n) != 1))
+        d->failed = true;
 }
 
-/* Finish into sha_hex[65] and (with MD5) md5_b64[25]; frees the state. */
-static void digest_final(s3_digest *d, char *sha_hex, char *md5_b64)
+/* Finish into sha_hex[65] and (with MD5) md5_b64[25]; frees the state.
+ * Returns 0, or -1 when libcrypto failed along the way. */
+static int digest_final(s3_digest *d, char *sha_hex, char *md5_b64)
 {
     unsigned char md[32];
     unsigned int len = 0;
-    EVP_DigestFinal_ex(d->sha, md, &len);
-    sigv4_hex(md, 32, sha_hex);
-    if (d->md5) {
-        EVP_DigestFinal_ex(d->md5, md, &len);
-        b64(md, 16, md5_b64);
+    bool ok = !d->failed && EVP_DigestFinal_ex(d->sha, md, &len) == 1;
+    if (ok)
+        sigv4_hex(md, 32, sha_hex);
+    if (ok && d->md5) {
+        ok = EVP_DigestFinal_ex(d->md5, md, &len) == 1;
+        if (ok)
+            EVP_EncodeBlock((unsigned char *)md5_b64, md, 16);
     }
     digest_free(d);
+    return ok ? 0 : -1;
+}
+
+/* The digests of bytes in memory (a small PUT, a Complete body). */
+static int digest_mem(const void *p, size_t n, char *sha_hex, char *md5_b64)
+{
+    s3_digest d;
+    if (digest_init(&d, md5_b64 != NULL) != 0)
+        return -1;
+    digest_update(&d, p, n);
+    return digest_final(&d, sha_hex, md5_b64);
 }
 
 /* ---- one request, with retries --------------------------------------------- */
@@ -461,43 +472,57 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *e
     }
 
     errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, (char *)url.data);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "salespipe/" SP_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)S3_CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->read_timeout);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    /* A failed setopt (out of memory copying a string) stops the attempt. */
+    CURLcode sc = CURLE_OK;
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (sc == CURLE_OK)                                                                        \
+            sc = curl_easy_setopt(h, opt, val);                                                    \
+    } while (0)
+    SETOPT(CURLOPT_URL, (char *)url.data);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_PATH_AS_IS, 1L);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(CURLOPT_USERAGENT, "salespipe/" SP_VERSION);
+    SETOPT(CURLOPT_HTTPHEADER, list);
+    SETOPT(CURLOPT_CONNECTTIMEOUT, (long)S3_CONNECT_TIMEOUT);
+    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, s3->read_timeout);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
     if (s3->aws.ca_bundle[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, s3->aws.ca_bundle);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+        SETOPT(CURLOPT_CAINFO, s3->aws.ca_bundle);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, c);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_write);
+    SETOPT(CURLOPT_WRITEDATA, c);
     c->body.pos = 0;
     c->body.read_errno = 0;
     if (strcmp(c->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        SETOPT(CURLOPT_NOBODY, 1L);
     } else if (strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0) {
         if (c->method[1] == 'U') {
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body.len);
+            SETOPT(CURLOPT_UPLOAD, 1L);
+            SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body.len);
         } else {
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body.len);
+            SETOPT(CURLOPT_POST, 1L);
+            SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body.len);
         }
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &c->body);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &c->body);
+        SETOPT(CURLOPT_READFUNCTION, on_read);
+        SETOPT(CURLOPT_READDATA, &c->body);
+        SETOPT(CURLOPT_SEEKFUNCTION, on_seek);
+        SETOPT(CURLOPT_SEEKDATA, &c->body);
     } else if (strcmp(c->method, "DELETE") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+        SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+#undef SETOPT
+    if (sc != CURLE_OK) {
+        curl_slist_free_all(list);
+        sp_buf_free(&url);
+        snprintf(errbuf, CURL_ERROR_SIZE, "cannot set up the request");
+        return sc;
     }
     CURLcode cc = curl_easy_perform(h);
     c->status = 0;
@@ -973,11 +998,9 @@ static int s3_put_bytes(store *s, const char *key, const void *p, size_t n, sp_e
 {
     char obj[STORE_KEY_MAX + 1], sha[65], md5[25];
     SP_TRY(full_key(s, key, obj, "put", err));
-    s3_digest d;
-    if (digest_init(&d, true) != 0)
-        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-    digest_update(&d, p, n);
-    digest_final(&d, sha, md5);
+    if (digest_mem(p, n, sha, md5) != 0)
+        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': cannot compute the checksums",
+                       s->url, key);
     s3_body b = {.fd = -1, .mem = p, .len = (int64_t)n};
     return put_single(s, key, obj, b, sha, md5, err);
 }
@@ -1011,8 +1034,9 @@ static int hash_range(store *s, const char *key, const char *path, int fd, int64
         digest_update(&d, buf, (size_t)r);
         done += r;
     }
-    if (rc == SP_OK)
-        digest_final(&d, sha_hex, md5_b64);
+    if (rc == SP_OK && digest_final(&d, sha_hex, md5_b64) != 0)
+        rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': cannot compute the checksums of %s",
+                     s->url, key, path);
     digest_free(&d);
     free(buf);
     return rc;
@@ -1176,12 +1200,9 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
         }
         sp_buf_puts(&xml, "</CompleteMultipartUpload>");
         char xsha[65], xmd5[25];
-        s3_digest d;
-        if (xml.broken || digest_init(&d, true) != 0) {
+        if (xml.broken || digest_mem(xml.data, xml.len, xsha, xmd5) != 0) {
             rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
         } else {
-            digest_update(&d, xml.data, xml.len);
-            digest_final(&d, xsha, xmd5);
             s3_call c = {.method = "POST", .op = "put (complete multipart upload)", .key = key,
                          .obj = obj, .query = upload_q,
                          .body = {.fd = -1, .mem = xml.data, .len = (int64_t)xml.len},
