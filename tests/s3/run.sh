@@ -319,11 +319,15 @@ fault '{"method":"HEAD","path":"/raw/backoff-probe","action":"503","count":-1}'
 log_clear
 out=$(AWS_MAX_ATTEMPTS=5 "$CP" stat s3://raw backoff-probe 2>&1)
 rc=$?
+# The waits the client chose (its log says "retrying in X.XXs") must lie under
+# the ceilings, and the server must have seen at least that much between
+# attempts; no upper bound on wall-clock gaps (a loaded machine is slow).
+waits=$(grep -oE 'attempt [0-9]+ of 5, retrying in [0-9.]+s' <<<"$out" | sed -E 's/.* in ([0-9.]+)s/\1/' | paste -sd,)
 gaps=$(logq "' '.join(str(b['time']-a['time']) for a,b in zip(l,l[1:]))")
-within=$(logq "len(l)==5 and all(b['time']-a['time'] <= 100*2**i + 250 for i,(a,b) in enumerate(zip(l,l[1:])))")
+within=$(logq "len(l)==5 and len([$waits])==4 and all(0 <= w*1000 <= 100*2**i + 5 and b['time']-a['time'] >= w*1000 - 10 for i,(w,(a,b)) in enumerate(zip([$waits], zip(l,l[1:]))))")
 if [ $rc -eq 1 ] && grep -q "after 5 attempts" <<<"$out" && [ "$within" = True ]; then
-  ok "retries back off with jitter under 100/200/400/800 ms ceilings (gaps: $gaps ms)"
-else bad "backoff" "exit $rc within=$within gaps='$gaps': $out"; fi
+  ok "retries back off with jitter under 100/200/400/800 ms ceilings (waits: $waits s; gaps seen: $gaps ms)"
+else bad "backoff" "exit $rc within=$within waits='$waits' gaps='$gaps': $out"; fi
 faults_clear
 fault '{"method":"PUT","path":"/processed/runs/2024-03-05/fact_sales","action":"reset","count":-1}'
 out=$(AWS_MAX_ATTEMPTS=2 s3run "$B" run --ds 2024-03-05 --retries 0 2>&1)
