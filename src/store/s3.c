@@ -1042,14 +1042,15 @@ static int hash_range(store *s, const char *key, const char *path, int fd, int64
     return rc;
 }
 
-static void abort_upload(store *s, const char *key, const char *obj, const char *upload_q)
+static void abort_upload(store *s, const char *key, const char *obj, const char *upload_id,
+                         const char *upload_q)
 {
     sp_error e;
     s3_call c = {.method = "DELETE", .op = "abort multipart upload", .key = key, .obj = obj,
                  .query = upload_q, .body = {.fd = -1}, .ok404 = true};
     if (perform(s, &c, &e) != SP_OK)
-        sp_log(SP_LOG_ERROR, "%s (its parts stay on the server until a lifecycle rule removes "
-               "them)", e.msg);
+        sp_log(SP_LOG_ERROR, "%s; upload id %s: its parts stay on the server until it is "
+               "aborted or a lifecycle rule removes them", e.msg, upload_id);
     call_free(&c);
 }
 
@@ -1218,7 +1219,7 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
         }
     }
     if (rc != SP_OK)
-        abort_upload(s, key, obj, upload_q);
+        abort_upload(s, key, obj, upload_id, upload_q);
 out:
     sp_buf_free(&uq);
     sp_buf_free(&xml);

@@ -313,6 +313,25 @@ if [ $rc -eq 1 ] && grep -q "ServiceUnavailable" <<<"$out" && grep -q "after 3 a
   ok "a part failing for good: exit 1 after 3 attempts, upload aborted, no object, no open upload"
 else bad "persistent part fault" "exit $rc aborted=$aborted uploads=$(uploads) head=$(backend_status raw runs/2024-03-04/Big_orders.csv): $(grep ERROR <<<"$out" | head -3)"; fi
 faults_clear
+# The abort itself failing for good: the log names the upload left open.
+fault '{"method":"PUT","query":"partNumber=2(&|$)","action":"503","count":-1}'
+fault '{"method":"DELETE","query":"uploadId=","action":"503","count":-1}'
+out=$(cd "$F" && RAW_STORE=s3://raw PROCESSED_STORE=s3://processed S3_PART_SIZE_MB=5 AWS_MAX_ATTEMPTS=2 \
+  "$SP" stage --ds 2024-03-04 2>&1)
+rc=$?
+faults_clear
+id=$(sed -nE 's/.*upload id ([^ :]+): its parts stay.*/\1/p' <<<"$out" | head -1)
+if [ $rc -eq 1 ] && [ -n "$id" ] && [ "$(uploads)" = 1 ]; then
+  ok "an abort failing for good: the error log names the open upload"
+else bad "failed abort" "exit $rc id='$id' uploads=$(uploads): $(grep ERROR <<<"$out" | head -3)"; fi
+code=
+if [ -n "$id" ]; then # abort it ourselves, so later checks start with no open upload
+  code=$(curl -sS -o "$tmp/abort.out" -w '%{http_code}' -X DELETE --aws-sigv4 "aws:amz:${AWS_REGION}:s3" \
+    --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+    "$S3_TEST_ENDPOINT/raw/runs/2024-03-04/Big_orders.csv?uploadId=$(enc "$id")")
+fi
+[ "$(uploads)" = 0 ] || bad "failed abort" "upload '$id' could not be aborted afterwards: HTTP $code $(cat "$tmp/abort.out" 2>/dev/null)"
 # Backoff: five attempts of a HEAD answered 503, spaced by full jitter under
 # ceilings of 100, 200, 400, 800 ms (plus the request's own time).
 fault '{"method":"HEAD","path":"/raw/backoff-probe","action":"503","count":-1}'
