@@ -217,9 +217,10 @@ typedef struct s3_call {
     int64_t skip;         /* bytes of a restarted body already delivered */
     int64_t resume_from;  /* delivered when this attempt started */
     bool first_chunk;     /* no body byte of this attempt seen yet */
+    int64_t range_start;  /* first byte of a 206 answer's Content-Range; -1: none */
+    bool bad_range;       /* a 206 that does not start where we asked */
     int sink_rc;
     bool overflow;
-    bool in_final;        /* the headers being read belong to the final answer */
 } s3_call;
 
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
@@ -290,6 +291,13 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new answer (after 100 Continue) */
         c->etag[0] = c->meta[0] = c->request_id[0] = '\0';
         c->has_length = false;
+        c->range_start = -1;
+    } else if (header_is(p, n, "content-range", &v, &vl)) {
+        char num[32];
+        copy_view(num, sizeof num, v, vl);
+        char *end;
+        long long x = strncmp(num, "bytes ", 6) == 0 ? strtoll(num + 6, &end, 10) : -1;
+        c->range_start = x >= 0 && *end == '-' ? x : -1;
     } else if (header_is(p, n, "etag", &v, &vl)) {
         copy_view(c->etag, sizeof c->etag, v, vl);
     } else if (header_is(p, n, "x-amz-meta-sha256", &v, &vl)) {
@@ -320,6 +328,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
              * 200 (Range ignored) starts over and repeats what we have. */
             c->first_chunk = false;
             c->skip = st == 200 ? c->resume_from : 0;
+            if (st == 206 && c->range_start != c->resume_from) {
+                c->bad_range = true; /* appending it would corrupt the download */
+                return 0;
+            }
         }
         size_t off = 0;
         if (c->skip > 0) {
@@ -647,6 +659,8 @@ static int perform(store *s, s3_call *c, sp_error *err)
         c->resume_from = before;
         c->first_chunk = true;
         c->skip = 0;
+        c->range_start = -1;
+        c->bad_range = false;
         CURLcode cc = attempt_once(s3, c, (const char *)path.data, errbuf);
         if (c->sink_rc != 0) {
             rc = c->sink_rc; /* the consumer stopped; its error is in err */
@@ -655,6 +669,13 @@ static int perform(store *s, s3_call *c, sp_error *err)
         if (c->body.read_errno) {
             rc = sp_fail(err, SP_ERR_IO, "store %s: %s '%s': cannot read the local file: %s",
                          s->url, c->op, c->key, strerror(c->body.read_errno));
+            break;
+        }
+        if (c->bad_range) {
+            rc = sp_fail(err, SP_ERR_NET, "store %s: %s '%s': asked for the bytes from %" PRId64
+                         ", the server answered 206 with a range starting at %" PRId64
+                         " (bucket %s, endpoint %s)", s->url, c->op, c->key, c->resume_from,
+                         c->range_start, s3->bucket, s3->endpoint);
             break;
         }
         if (c->overflow) {

@@ -386,6 +386,8 @@ if [ -s "$tmp/hostile.port" ]; then
   [ -e "$tmp/trunc.out" ] && bad "truncated get" "left a file behind"
   hostile "body unlike its x-amz-meta-sha256" "x-amz-meta-sha256 says" get s3://badsum k "$tmp/badsum.out"
   [ -e "$tmp/badsum.out" ] && bad "get with a wrong checksum" "left a file behind"
+  hostile "a resumed GET answered from the wrong byte" "range starting at 0" get s3://badrange k "$tmp/badrange.out"
+  [ -e "$tmp/badrange.out" ] && bad "resumed get from the wrong byte" "left a file behind"
   out=$(AWS_ENDPOINT_URL_S3=$H "$CP" ls s3://paged/p pre/ 2>&1)
   seen=$(curl -s "$H/paged-requests")
   want=$(seq -f 'pre/key-%05g' 0 2499)

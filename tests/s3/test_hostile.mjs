@@ -23,6 +23,8 @@
 //            honour Range (206) when If-Match carries the ETag (else 412)
 //   norange  GET: the first answer stops after 600 bytes; later ones ignore
 //            Range and send all 1000 bytes with 200
+//   badrange GET: the first answer stops after 600 bytes; later ones say 206
+//            but send all 1000 bytes from byte 0 (Content-Range bytes 0-999)
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 
@@ -141,6 +143,18 @@ const server = createServer((req, res) => {
         return res.end(body.subarray(from));
       }
       res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
+      return res.end(body);
+    }
+    case 'badrange': {
+      const n = (seen.get(bucket) || 0) + 1;
+      seen.set(bucket, n);
+      if (n === 1) {
+        res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
+        res.write(body.subarray(0, 600));
+        return setTimeout(() => res.socket.destroy(), 50);
+      }
+      res.writeHead(206, { 'Content-Length': body.length, ETag: ETAG,
+        'Content-Range': `bytes 0-${body.length - 1}/${body.length}` });
       return res.end(body);
     }
     case 'body':
