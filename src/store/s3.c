@@ -5,7 +5,7 @@
  * retried with exponential backoff and full jitter, re-signed and re-sent
  * from the start; other errors name the S3 code, bucket, key and endpoint.
  * Never prints a secret or a signature; never holds an object in memory
- * (bodies stream through 1 MiB buffers; XML answers are capped). An object
+ * (bodies stream through libcurl's buffers; XML answers are capped). An object
  * appears whole or not at all: a multipart upload completes last and is
  * aborted on any failure. */
 #include "store_impl.h"
