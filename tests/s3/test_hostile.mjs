@@ -123,13 +123,19 @@ const server = createServer((req, res) => {
       res.write('<Error><Code>AccessDenied</Code><Message>go away</Message></Error>');
       return res.end(' '.repeat(10 << 20));
     case 'resume':
-    case 'norange': {
+    case 'norange':
+    case 'badrange': {
       const n = (seen.get(bucket) || 0) + 1;
       seen.set(bucket, n);
       if (n === 1) {
         res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
         res.write(body.subarray(0, 600));
         return setTimeout(() => res.socket.destroy(), 50);
+      }
+      if (bucket === 'badrange') {
+        res.writeHead(206, { 'Content-Length': body.length, ETag: ETAG,
+          'Content-Range': `bytes 0-${body.length - 1}/${body.length}` });
+        return res.end(body);
       }
       const m = /^bytes=(\d+)-$/.exec(req.headers.range || '');
       if (bucket === 'resume' && m) {
@@ -143,18 +149,6 @@ const server = createServer((req, res) => {
         return res.end(body.subarray(from));
       }
       res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
-      return res.end(body);
-    }
-    case 'badrange': {
-      const n = (seen.get(bucket) || 0) + 1;
-      seen.set(bucket, n);
-      if (n === 1) {
-        res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
-        res.write(body.subarray(0, 600));
-        return setTimeout(() => res.socket.destroy(), 50);
-      }
-      res.writeHead(206, { 'Content-Length': body.length, ETag: ETAG,
-        'Content-Range': `bytes 0-${body.length - 1}/${body.length}` });
       return res.end(body);
     }
     case 'body':
