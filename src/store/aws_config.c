@@ -4,10 +4,13 @@
 #include "aws_config.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "../util/log.h"
 
 #define AWS_INI_MAX (1 << 20)
 
@@ -30,12 +33,21 @@ int aws_ini_get(const char *path, const char *section, const char *key, char *ou
             return 0;
         return sp_fail(err, SP_ERR_IO, "AWS file %s: %s", path, strerror(errno)), -1;
     }
-    char line[4096];
+    char line[8192]; /* room for the longest value we keep (a 4 KiB session token) */
     long total = 0;
     bool in = false;
     int found = 0;
     while (fgets(line, sizeof line, f)) {
-        total += (long)strlen(line);
+        size_t ll = strlen(line);
+        total += (long)ll;
+        if (ll == sizeof line - 1 && line[ll - 1] != '\n' && !feof(f)) {
+            /* fgets would hand back the rest as another line: a value cut
+             * short without a word (a truncated token only fails at AWS). */
+            OPENSSL_cleanse(line, sizeof line);
+            fclose(f);
+            return sp_fail(err, SP_ERR_LIMIT, "AWS file %s: a line is longer than %zu bytes",
+                           path, sizeof line - 2), -1;
+        }
         if (total > AWS_INI_MAX) {
             fclose(f);
             return sp_fail(err, SP_ERR_LIMIT, "AWS file %s: larger than %d bytes", path,
@@ -70,6 +82,7 @@ int aws_ini_get(const char *path, const char *section, const char *key, char *ou
         found = 1; /* the last one wins, as in the AWS CLI */
     }
     bool bad = ferror(f);
+    OPENSSL_cleanse(line, sizeof line); /* it may hold a secret */
     fclose(f);
     if (bad)
         return sp_fail(err, SP_ERR_IO, "AWS file %s: read error", path), -1;
@@ -155,6 +168,10 @@ int aws_settings_resolve(aws_settings *o, store_env_fn env, void *ctx, sp_error 
                             sizeof o->session_token, err) < 0)
                 return err->code;
             snprintf(o->cred_source, sizeof o->cred_source, "profile %s (%s)", pname, files[i]);
+            /* The configuration's secrets are registered by the CLI; these
+             * come from a file it never saw. */
+            sp_log_add_secret(o->secret_key);
+            sp_log_add_secret(o->session_token);
         }
         if (!o->access_key[0])
             return sp_fail(err, SP_ERR_IO,

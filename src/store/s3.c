@@ -5,7 +5,7 @@
  * retried with exponential backoff and full jitter, re-signed and re-sent
  * from the start; other errors name the S3 code, bucket, key and endpoint.
  * Never prints a secret or a signature; never holds an object in memory
- * (bodies stream through 1 MiB buffers; XML answers are capped). An object
+ * (bodies stream through libcurl's buffers; XML answers are capped). An object
  * appears whole or not at all: a multipart upload completes last and is
  * aborted on any failure. */
 #include "store_impl.h"
@@ -28,6 +28,7 @@
 
 #include "../util/buf.h"
 #include "../util/log.h"
+#include "../util/sha256.h"
 #include "aws_config.h"
 #include "s3_xml.h"
 #include "sigv4.h"
@@ -113,14 +114,11 @@ static int64_t backoff_ms(int attempt)
     return (int64_t)(rand_r(&seed) % (unsigned)ceiling) + 1;
 }
 
-static void b64(const unsigned char *p, int n, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, p, n);
-}
-
-/* SHA-256 (hex) and, when asked, MD5 (base64) of a byte range, one pass. */
+/* SHA-256 (hex) and, when asked, MD5 (base64) of a byte range, one pass.
+ * A libcrypto failure is sticky and reported by digest_final. */
 typedef struct s3_digest {
     EVP_MD_CTX *sha, *md5;
+    bool failed;
 } s3_digest;
 
 static void digest_free(s3_digest *d)
@@ -133,6 +131,7 @@ static void digest_free(s3_digest *d)
 static int digest_init(s3_digest *d, bool with_md5)
 {
     d->md5 = NULL;
+    d->failed = false;
     d->sha = EVP_MD_CTX_new();
     if (with_md5)
         d->md5 = EVP_MD_CTX_new();
@@ -146,23 +145,36 @@ static int digest_init(s3_digest *d, bool with_md5)
 
 static void digest_update(s3_digest *d, const void *p, size_t n)
 {
-    EVP_DigestUpdate(d->sha, p, n);
-    if (d->md5)
-        EVP_DigestUpdate(d->md5, p, n);
+    if (EVP_DigestUpdate(d->sha, p, n) != 1 || (d->md5 && EVP_DigestUpdate(d->md5, p, n) != 1))
+        d->failed = true;
 }
 
-/* Finish into sha_hex[65] and (with MD5) md5_b64[25]; frees the state. */
-static void digest_final(s3_digest *d, char *sha_hex, char *md5_b64)
+/* Finish into sha_hex[65] and (with MD5) md5_b64[25]; frees the state.
+ * Returns 0, or -1 when libcrypto failed along the way. */
+static int digest_final(s3_digest *d, char *sha_hex, char *md5_b64)
 {
     unsigned char md[32];
     unsigned int len = 0;
-    EVP_DigestFinal_ex(d->sha, md, &len);
-    sigv4_hex(md, 32, sha_hex);
-    if (d->md5) {
-        EVP_DigestFinal_ex(d->md5, md, &len);
-        b64(md, 16, md5_b64);
+    bool ok = !d->failed && EVP_DigestFinal_ex(d->sha, md, &len) == 1;
+    if (ok)
+        sigv4_hex(md, 32, sha_hex);
+    if (ok && d->md5) {
+        ok = EVP_DigestFinal_ex(d->md5, md, &len) == 1;
+        if (ok)
+            EVP_EncodeBlock((unsigned char *)md5_b64, md, 16);
     }
     digest_free(d);
+    return ok ? 0 : -1;
+}
+
+/* The digests of bytes in memory (a small PUT, a Complete body). */
+static int digest_mem(const void *p, size_t n, char *sha_hex, char *md5_b64)
+{
+    s3_digest d;
+    if (digest_init(&d, md5_b64 != NULL) != 0)
+        return -1;
+    digest_update(&d, p, n);
+    return digest_final(&d, sha_hex, md5_b64);
 }
 
 /* ---- one request, with retries --------------------------------------------- */
@@ -205,9 +217,10 @@ typedef struct s3_call {
     int64_t skip;         /* bytes of a restarted body already delivered */
     int64_t resume_from;  /* delivered when this attempt started */
     bool first_chunk;     /* no body byte of this attempt seen yet */
+    int64_t range_start;  /* first byte of a 206 answer's Content-Range; -1: none */
+    bool bad_range;       /* a 206 that does not start where we asked */
     int sink_rc;
     bool overflow;
-    bool in_final;        /* the headers being read belong to the final answer */
 } s3_call;
 
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
@@ -278,6 +291,13 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new answer (after 100 Continue) */
         c->etag[0] = c->meta[0] = c->request_id[0] = '\0';
         c->has_length = false;
+        c->range_start = -1;
+    } else if (header_is(p, n, "content-range", &v, &vl)) {
+        char num[32];
+        copy_view(num, sizeof num, v, vl);
+        char *end;
+        long long x = strncmp(num, "bytes ", 6) == 0 ? strtoll(num + 6, &end, 10) : -1;
+        c->range_start = x >= 0 && *end == '-' ? x : -1;
     } else if (header_is(p, n, "etag", &v, &vl)) {
         copy_view(c->etag, sizeof c->etag, v, vl);
     } else if (header_is(p, n, "x-amz-meta-sha256", &v, &vl)) {
@@ -308,6 +328,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
              * 200 (Range ignored) starts over and repeats what we have. */
             c->first_chunk = false;
             c->skip = st == 200 ? c->resume_from : 0;
+            if (st == 206 && c->range_start != c->resume_from) {
+                c->bad_range = true; /* appending it would corrupt the download */
+                return 0;
+            }
         }
         size_t off = 0;
         if (c->skip > 0) {
@@ -460,43 +484,57 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *e
     }
 
     errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, (char *)url.data);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "salespipe/" SP_VERSION);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)S3_CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s3->read_timeout);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    /* A failed setopt (out of memory copying a string) stops the attempt. */
+    CURLcode sc = CURLE_OK;
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (sc == CURLE_OK)                                                                        \
+            sc = curl_easy_setopt(h, opt, val);                                                    \
+    } while (0)
+    SETOPT(CURLOPT_URL, (char *)url.data);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(CURLOPT_PATH_AS_IS, 1L);
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(CURLOPT_USERAGENT, "salespipe/" SP_VERSION);
+    SETOPT(CURLOPT_HTTPHEADER, list);
+    SETOPT(CURLOPT_CONNECTTIMEOUT, (long)S3_CONNECT_TIMEOUT);
+    SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SETOPT(CURLOPT_LOW_SPEED_TIME, s3->read_timeout);
+    SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
     if (s3->aws.ca_bundle[0])
-        curl_easy_setopt(h, CURLOPT_CAINFO, s3->aws.ca_bundle);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+        SETOPT(CURLOPT_CAINFO, s3->aws.ca_bundle);
+    SETOPT(CURLOPT_HEADERFUNCTION, on_header);
+    SETOPT(CURLOPT_HEADERDATA, c);
+    SETOPT(CURLOPT_WRITEFUNCTION, on_write);
+    SETOPT(CURLOPT_WRITEDATA, c);
     c->body.pos = 0;
     c->body.read_errno = 0;
     if (strcmp(c->method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+        SETOPT(CURLOPT_NOBODY, 1L);
     } else if (strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0) {
         if (c->method[1] == 'U') {
-            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body.len);
+            SETOPT(CURLOPT_UPLOAD, 1L);
+            SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->body.len);
         } else {
-            curl_easy_setopt(h, CURLOPT_POST, 1L);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body.len);
+            SETOPT(CURLOPT_POST, 1L);
+            SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body.len);
         }
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &c->body);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &c->body);
+        SETOPT(CURLOPT_READFUNCTION, on_read);
+        SETOPT(CURLOPT_READDATA, &c->body);
+        SETOPT(CURLOPT_SEEKFUNCTION, on_seek);
+        SETOPT(CURLOPT_SEEKDATA, &c->body);
     } else if (strcmp(c->method, "DELETE") == 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+        SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+#undef SETOPT
+    if (sc != CURLE_OK) {
+        curl_slist_free_all(list);
+        sp_buf_free(&url);
+        snprintf(errbuf, CURL_ERROR_SIZE, "cannot set up the request");
+        return sc;
     }
     CURLcode cc = curl_easy_perform(h);
     c->status = 0;
@@ -527,12 +565,17 @@ static bool transient_curl(CURLcode cc)
     }
 }
 
+/* Is an HTTP answer worth another attempt? 5xx and throttling: AWS says
+ * 503 SlowDown, S3-compatible servers (R2, Ceph, proxies) often 429; 408 and
+ * S3's 400 RequestTimeout mean the body arrived too slowly. */
 static bool transient_code(long status, const char *code)
 {
-    if (status == 500 || status == 502 || status == 503 || status == 504)
+    if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+        status == 504)
         return true;
     return strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0 ||
-           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0;
+           strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+           strcmp(code, "TooManyRequests") == 0;
 }
 
 /* Printable, single-line copy of a server string (it may be hostile). */
@@ -616,6 +659,8 @@ static int perform(store *s, s3_call *c, sp_error *err)
         c->resume_from = before;
         c->first_chunk = true;
         c->skip = 0;
+        c->range_start = -1;
+        c->bad_range = false;
         CURLcode cc = attempt_once(s3, c, (const char *)path.data, errbuf);
         if (c->sink_rc != 0) {
             rc = c->sink_rc; /* the consumer stopped; its error is in err */
@@ -624,6 +669,13 @@ static int perform(store *s, s3_call *c, sp_error *err)
         if (c->body.read_errno) {
             rc = sp_fail(err, SP_ERR_IO, "store %s: %s '%s': cannot read the local file: %s",
                          s->url, c->op, c->key, strerror(c->body.read_errno));
+            break;
+        }
+        if (c->bad_range) {
+            rc = sp_fail(err, SP_ERR_NET, "store %s: %s '%s': asked for the bytes from %" PRId64
+                         ", the server answered 206 with a range starting at %" PRId64
+                         " (bucket %s, endpoint %s)", s->url, c->op, c->key, c->resume_from,
+                         c->range_start, s3->bucket, s3->endpoint);
             break;
         }
         if (c->overflow) {
@@ -690,12 +742,17 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
     s3_store *s3 = S3(s);
     char full[STORE_KEY_MAX + 1];
     SP_TRY(full_key(s, prefix[0] ? prefix : "", full, "list", err));
-    char *token = calloc(1, S3_TOKEN_MAX + 1), *prev = calloc(1, S3_TOKEN_MAX + 1);
-    char *key = malloc(STORE_KEY_MAX + 8);
+    /* A server must not page forever over the same listing: keys only go
+     * up, and a continuation token never comes back (Brent's cycle check:
+     * each token is compared with one saved at power-of-two pages, so a
+     * cycle of any length is caught in bounded memory). */
+    char *token = calloc(1, S3_TOKEN_MAX + 1), *saved = calloc(1, S3_TOKEN_MAX + 1);
+    char *key = malloc(STORE_KEY_MAX + 8), *last = calloc(1, STORE_KEY_MAX + 8);
+    long pages_since_save = 0, power = 1;
     sp_buf q;
     sp_buf_init(&q, 64 << 10);
     int rc = SP_OK;
-    if (!token || !prev || !key) {
+    if (!token || !saved || !key || !last) {
         rc = sp_fail(err, SP_ERR_NOMEM, "store %s: list: out of memory", s->url);
         goto out;
     }
@@ -750,6 +807,13 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
                              s3->bucket, s3->endpoint);
                 break;
             }
+            if (last[0] && strcmp(key, last) <= 0) {
+                rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': the server returned keys out "
+                             "of order or repeated (bucket %s, endpoint %s)", s->url, prefix,
+                             s3->bucket, s3->endpoint);
+                break;
+            }
+            strcpy(last, key);
             sp_error ignore;
             if (store_check_key(key + plen, &ignore) != SP_OK)
                 continue; /* not a key this store could have written (e.g. "a//b") */
@@ -757,22 +821,27 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
         }
         char truncated[16];
         s3_xml_find(b, end, "IsTruncated", truncated, sizeof truncated);
-        strcpy(prev, token);
         bool more = strcmp(truncated, "true") == 0;
         if (rc == SP_OK && more && !one_page &&
             (!s3_xml_find(b, end, "NextContinuationToken", token, S3_TOKEN_MAX + 1) ||
-             !token[0] || strcmp(token, prev) == 0))
+             !token[0] || strcmp(token, saved) == 0))
             rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a truncated page without a new "
                          "continuation token (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
+        if (++pages_since_save == power) {
+            strcpy(saved, token);
+            power *= 2;
+            pages_since_save = 0;
+        }
         call_free(&c);
         if (rc != SP_OK || !more || one_page)
             break;
     }
 out:
     free(token);
-    free(prev);
+    free(saved);
     free(key);
+    free(last);
     sp_buf_free(&q);
     return rc;
 }
@@ -845,13 +914,13 @@ static int s3_delete(store *s, const char *key, sp_error *err)
 typedef struct get_sink {
     store_write_fn fn;
     void *ctx;
-    EVP_MD_CTX *sha;
+    sp_sha256 sha;
 } get_sink;
 
 static int get_through(void *ud, const void *p, size_t n)
 {
     get_sink *g = ud;
-    EVP_DigestUpdate(g->sha, p, n);
+    sp_sha256_update(&g->sha, p, n);
     return g->fn(g->ctx, p, n);
 }
 
@@ -860,27 +929,22 @@ static int s3_get(store *s, const char *key, store_write_fn fn, void *ctx, sp_er
     s3_store *s3 = S3(s);
     char obj[STORE_KEY_MAX + 1];
     SP_TRY(full_key(s, key, obj, "get", err));
-    get_sink g = {fn, ctx, EVP_MD_CTX_new()};
-    if (!g.sha || EVP_DigestInit_ex(g.sha, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(g.sha);
-        return sp_fail(err, SP_ERR_NOMEM, "store %s: get '%s': out of memory", s->url, key);
-    }
+    get_sink g = {fn, ctx, {NULL}};
+    if (sp_sha256_init(&g.sha, err) != SP_OK)
+        return sp_error_prefix(err, "store %s: get '%s'", s->url, key);
     s3_call c = {.method = "GET", .op = "get", .key = key, .obj = obj, .query = "",
                  .body = {.fd = -1}, .sink = get_through, .sink_ctx = &g};
     int rc = perform(s, &c, err);
     if (rc == SP_OK) {
-        unsigned char md[32];
-        unsigned int len = 0;
         char hex[65];
-        EVP_DigestFinal_ex(g.sha, md, &len);
-        sigv4_hex(md, 32, hex);
+        sp_sha256_final(&g.sha, hex);
         /* The checksum stored at upload, when we uploaded it. */
         if (is_hex64(c.meta) && strcmp(hex, c.meta) != 0)
             rc = sp_fail(err, SP_ERR_CORRUPT, "store %s: get '%s': the bytes received have "
                          "SHA-256 %s, the object's x-amz-meta-sha256 says %s (bucket %s, "
                          "endpoint %s)", s->url, key, hex, c.meta, s3->bucket, s3->endpoint);
     }
-    EVP_MD_CTX_free(g.sha);
+    sp_sha256_free(&g.sha);
     call_free(&c);
     return rc;
 }
@@ -955,11 +1019,9 @@ static int s3_put_bytes(store *s, const char *key, const void *p, size_t n, sp_e
 {
     char obj[STORE_KEY_MAX + 1], sha[65], md5[25];
     SP_TRY(full_key(s, key, obj, "put", err));
-    s3_digest d;
-    if (digest_init(&d, true) != 0)
-        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-    digest_update(&d, p, n);
-    digest_final(&d, sha, md5);
+    if (digest_mem(p, n, sha, md5) != 0)
+        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': cannot compute the checksums",
+                       s->url, key);
     s3_body b = {.fd = -1, .mem = p, .len = (int64_t)n};
     return put_single(s, key, obj, b, sha, md5, err);
 }
@@ -993,21 +1055,23 @@ static int hash_range(store *s, const char *key, const char *path, int fd, int64
         digest_update(&d, buf, (size_t)r);
         done += r;
     }
-    if (rc == SP_OK)
-        digest_final(&d, sha_hex, md5_b64);
+    if (rc == SP_OK && digest_final(&d, sha_hex, md5_b64) != 0)
+        rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': cannot compute the checksums of %s",
+                     s->url, key, path);
     digest_free(&d);
     free(buf);
     return rc;
 }
 
-static void abort_upload(store *s, const char *key, const char *obj, const char *upload_q)
+static void abort_upload(store *s, const char *key, const char *obj, const char *upload_id,
+                         const char *upload_q)
 {
     sp_error e;
     s3_call c = {.method = "DELETE", .op = "abort multipart upload", .key = key, .obj = obj,
                  .query = upload_q, .body = {.fd = -1}, .ok404 = true};
     if (perform(s, &c, &e) != SP_OK)
-        sp_log(SP_LOG_ERROR, "%s (its parts stay on the server until a lifecycle rule removes "
-               "them)", e.msg);
+        sp_log(SP_LOG_ERROR, "%s; upload id %s: its parts stay on the server until it is "
+               "aborted or a lifecycle rule removes them", e.msg, upload_id);
     call_free(&c);
 }
 
@@ -1158,12 +1222,9 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
         }
         sp_buf_puts(&xml, "</CompleteMultipartUpload>");
         char xsha[65], xmd5[25];
-        s3_digest d;
-        if (xml.broken || digest_init(&d, true) != 0) {
+        if (xml.broken || digest_mem(xml.data, xml.len, xsha, xmd5) != 0) {
             rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
         } else {
-            digest_update(&d, xml.data, xml.len);
-            digest_final(&d, xsha, xmd5);
             s3_call c = {.method = "POST", .op = "put (complete multipart upload)", .key = key,
                          .obj = obj, .query = upload_q,
                          .body = {.fd = -1, .mem = xml.data, .len = (int64_t)xml.len},
@@ -1179,7 +1240,7 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
         }
     }
     if (rc != SP_OK)
-        abort_upload(s, key, obj, upload_q);
+        abort_upload(s, key, obj, upload_id, upload_q);
 out:
     sp_buf_free(&uq);
     sp_buf_free(&xml);

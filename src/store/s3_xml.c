@@ -35,8 +35,10 @@ int s3_xml_next(const char **pos, const char *end, const char *tag, const char *
     size_t el = (size_t)(stpcpy(stpcpy(stpcpy(empty, "<"), tag), "/>") - empty);
     size_t cl = (size_t)(stpcpy(stpcpy(stpcpy(close, "</"), tag), ">") - close);
     const char *o = find_bytes(*pos, end, open, ol);
-    const char *e = find_bytes(*pos, end, empty, el);
-    if (e && (!o || e < o)) {
+    /* An empty element counts only before the next open tag; searching no
+     * further keeps a page of many entries linear, not quadratic. */
+    const char *e = find_bytes(*pos, o ? o : end, empty, el);
+    if (e) {
         *val = e + el;
         *vlen = 0;
         *pos = e + el;

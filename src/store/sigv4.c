@@ -5,20 +5,26 @@
  * The secret and the derived key live only on this file's stack. */
 #include "sigv4.h"
 
+#include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-void sigv4_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
+#include "../util/sha256.h"
+
+bool sigv4_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
                 unsigned char out[32])
 {
     unsigned int len = 32;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &len))
+    if (keylen > INT_MAX || !HMAC(EVP_sha256(), key, (int)keylen, msg, msglen, out, &len)) {
         memset(out, 0, 32);
+        return false;
+    }
+    return true;
 }
 
 void sigv4_hex(const unsigned char *p, size_t n, char *out)
@@ -31,14 +37,6 @@ void sigv4_hex(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static void sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char md[32];
-    unsigned int len = 0;
-    if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL))
-        memset(md, 0, sizeof md);
-    sigv4_hex(md, 32, out);
-}
 
 void sigv4_uri_encode(sp_buf *out, const char *s, size_t n, bool keep_slash)
 {
@@ -135,7 +133,12 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
     int rc = -1;
     if (creq.broken || signed_names.broken || sl < 0 || sl >= (int)sizeof scope)
         goto out;
-    sha256_hex(creq.data, creq.len, creq_hash);
+    sp_sha256 digest;
+    sp_error e;
+    if (sp_sha256_init(&digest, &e) != SP_OK)
+        goto out;
+    sp_sha256_update(&digest, creq.data, creq.len);
+    sp_sha256_final(&digest, creq_hash);
     sp_buf_printf(&sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", r->amz_date, scope, creq_hash);
     if (sts.broken)
         goto out;
@@ -149,15 +152,17 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
         goto out;
     memcpy(ksecret, "AWS4", 4);
     memcpy(ksecret + 4, r->secret_key, secl + 1);
-    sigv4_hmac(ksecret, secl + 4, r->amz_date, 8, k);
+    bool hmac_ok = sigv4_hmac(ksecret, secl + 4, r->amz_date, 8, k);
     OPENSSL_cleanse(ksecret, secl + 4);
     free(ksecret);
-    sigv4_hmac(k, 32, r->region, strlen(r->region), k);
-    sigv4_hmac(k, 32, r->service, strlen(r->service), k);
-    sigv4_hmac(k, 32, "aws4_request", 12, k);
+    hmac_ok = hmac_ok && sigv4_hmac(k, 32, r->region, strlen(r->region), k) &&
+              sigv4_hmac(k, 32, r->service, strlen(r->service), k) &&
+              sigv4_hmac(k, 32, "aws4_request", 12, k);
     unsigned char sig[32];
-    sigv4_hmac(k, 32, sts.data, sts.len, sig);
+    hmac_ok = hmac_ok && sigv4_hmac(k, 32, sts.data, sts.len, sig);
     OPENSSL_cleanse(k, sizeof k);
+    if (!hmac_ok) /* a signature from a zero key would only earn a 403 */
+        goto out;
     char sighex[65];
     sigv4_hex(sig, 32, sighex);
     int n = snprintf(auth, authsz,

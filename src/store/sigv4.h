@@ -43,7 +43,8 @@ typedef struct sigv4_request {
  * canonical is not NULL the canonical request is appended to it, and when
  * to_sign is not NULL the string to sign (both for tests and debugging;
  * neither holds a secret). Returns 0, or -1 when an input is malformed
- * (too many headers, a bad date, auth too small, out of memory). */
+ * (too many headers, a bad date, auth too small, out of memory, libcrypto
+ * failing). */
 int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canonical,
                sp_buf *to_sign);
 
@@ -52,8 +53,9 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
  * paths) and encoded otherwise (query values). */
 void sigv4_uri_encode(sp_buf *out, const char *s, size_t n, bool keep_slash);
 
-/* HMAC-SHA256 of msg under key into out[32]. */
-void sigv4_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
+/* HMAC-SHA256 of msg under key into out[32]. false (out zeroed) when
+ * libcrypto fails. */
+bool sigv4_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
                 unsigned char out[32]);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes with the NUL). */

@@ -313,17 +313,40 @@ if [ $rc -eq 1 ] && grep -q "ServiceUnavailable" <<<"$out" && grep -q "after 3 a
   ok "a part failing for good: exit 1 after 3 attempts, upload aborted, no object, no open upload"
 else bad "persistent part fault" "exit $rc aborted=$aborted uploads=$(uploads) head=$(backend_status raw runs/2024-03-04/Big_orders.csv): $(grep ERROR <<<"$out" | head -3)"; fi
 faults_clear
+# The abort itself failing for good: the log names the upload left open.
+fault '{"method":"PUT","query":"partNumber=2(&|$)","action":"503","count":-1}'
+fault '{"method":"DELETE","query":"uploadId=","action":"503","count":-1}'
+out=$(cd "$F" && RAW_STORE=s3://raw PROCESSED_STORE=s3://processed S3_PART_SIZE_MB=5 AWS_MAX_ATTEMPTS=2 \
+  "$SP" stage --ds 2024-03-04 2>&1)
+rc=$?
+faults_clear
+id=$(sed -nE 's/.*upload id ([^ :]+): its parts stay.*/\1/p' <<<"$out" | head -1)
+if [ $rc -eq 1 ] && [ -n "$id" ] && [ "$(uploads)" = 1 ]; then
+  ok "an abort failing for good: the error log names the open upload"
+else bad "failed abort" "exit $rc id='$id' uploads=$(uploads): $(grep ERROR <<<"$out" | head -3)"; fi
+code=
+if [ -n "$id" ]; then # abort it ourselves, so later checks start with no open upload
+  code=$(curl -sS -o "$tmp/abort.out" -w '%{http_code}' -X DELETE --aws-sigv4 "aws:amz:${AWS_REGION}:s3" \
+    --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+    "$S3_TEST_ENDPOINT/raw/runs/2024-03-04/Big_orders.csv?uploadId=$(enc "$id")")
+fi
+[ "$(uploads)" = 0 ] || bad "failed abort" "upload '$id' could not be aborted afterwards: HTTP $code $(cat "$tmp/abort.out" 2>/dev/null)"
 # Backoff: five attempts of a HEAD answered 503, spaced by full jitter under
 # ceilings of 100, 200, 400, 800 ms (plus the request's own time).
 fault '{"method":"HEAD","path":"/raw/backoff-probe","action":"503","count":-1}'
 log_clear
 out=$(AWS_MAX_ATTEMPTS=5 "$CP" stat s3://raw backoff-probe 2>&1)
 rc=$?
+# The waits the client chose (its log says "retrying in X.XXs") must lie under
+# the ceilings, and the server must have seen at least that much between
+# attempts; no upper bound on wall-clock gaps (a loaded machine is slow).
+waits=$(grep -oE 'attempt [0-9]+ of 5, retrying in [0-9.]+s' <<<"$out" | sed -E 's/.* in ([0-9.]+)s/\1/' | paste -sd,)
 gaps=$(logq "' '.join(str(b['time']-a['time']) for a,b in zip(l,l[1:]))")
-within=$(logq "len(l)==5 and all(b['time']-a['time'] <= 100*2**i + 250 for i,(a,b) in enumerate(zip(l,l[1:])))")
+within=$(logq "len(l)==5 and len([$waits])==4 and all(0 <= w*1000 <= 100*2**i + 5 and b['time']-a['time'] >= w*1000 - 10 for i,(w,(a,b)) in enumerate(zip([$waits], zip(l,l[1:]))))")
 if [ $rc -eq 1 ] && grep -q "after 5 attempts" <<<"$out" && [ "$within" = True ]; then
-  ok "retries back off with jitter under 100/200/400/800 ms ceilings (gaps: $gaps ms)"
-else bad "backoff" "exit $rc within=$within gaps='$gaps': $out"; fi
+  ok "retries back off with jitter under 100/200/400/800 ms ceilings (waits: $waits s; gaps seen: $gaps ms)"
+else bad "backoff" "exit $rc within=$within waits='$waits' gaps='$gaps': $out"; fi
 faults_clear
 fault '{"method":"PUT","path":"/processed/runs/2024-03-05/fact_sales","action":"reset","count":-1}'
 out=$(AWS_MAX_ATTEMPTS=2 s3run "$B" run --ds 2024-03-05 --retries 0 2>&1)
@@ -344,7 +367,7 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile() { # NAME EXPECT CMD…
     local name=$1 expect=$2 out rc
     shift 2
-    out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 "$CP" "$@" 2>&1)
+    out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 timeout 60 "$CP" "$@" 2>&1)
     rc=$?
     if [ $rc -eq 1 ] && grep -q -- "$expect" <<<"$out" && ! grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
       ok "hostile server, $name: exit 1, '$expect'"
@@ -354,17 +377,29 @@ if [ -s "$tmp/hostile.port" ]; then
   hostile "unclosed element" "malformed <Contents>" ls s3://badxml
   hostile "entry without Size" "malformed <Contents>" ls s3://nosize
   hostile "same continuation token" "continuation token" ls s3://loop/p
+  hostile "continuation tokens in a cycle" "continuation token" ls s3://cycle/p
+  hostile "the same page again and again" "out of order or repeated" ls s3://repeat/p
   hostile "key outside the prefix" "outside the prefix" ls s3://outside/p
   hostile "not XML" "not a ListObjectsV2 result" ls s3://notxml
   hostile "truncated body" "partial" get s3://trunc k "$tmp/trunc.out"
   hostile "10 MiB error body" "AccessDenied (HTTP 403): go away" ls s3://errbig
   [ -e "$tmp/trunc.out" ] && bad "truncated get" "left a file behind"
+  hostile "body unlike its x-amz-meta-sha256" "x-amz-meta-sha256 says" get s3://badsum k "$tmp/badsum.out"
+  [ -e "$tmp/badsum.out" ] && bad "get with a wrong checksum" "left a file behind"
+  hostile "a resumed GET answered from the wrong byte" "range starting at 0" get s3://badrange k "$tmp/badrange.out"
+  [ -e "$tmp/badrange.out" ] && bad "resumed get from the wrong byte" "left a file behind"
   out=$(AWS_ENDPOINT_URL_S3=$H "$CP" ls s3://paged/p pre/ 2>&1)
   seen=$(curl -s "$H/paged-requests")
   want=$(seq -f 'pre/key-%05g' 0 2499)
   if [ "$(cut -f2 <<<"$out")" = "$want" ] && [ "$seen" = "3 pages, tokens: -,T1000,T2000" ]; then
     ok "ListObjectsV2 paging: 2500 keys in order over 3 pages with continuation tokens"
   else bad "ListObjectsV2 paging" "server saw '$seen'; got $(wc -l <<<"$out") lines: ${out:0:300}"; fi
+  out=$(AWS_ENDPOINT_URL_S3=$H AWS_MAX_ATTEMPTS=2 timeout 60 "$CP" ls s3://throttle/p 2>&1)
+  rc=$?
+  if [ $rc -eq 0 ] && grep -q "TooManyRequests (HTTP 429)" <<<"$out" && grep -q "retrying" <<<"$out" \
+    && grep -qP '^3\tone$' <<<"$out"; then
+    ok "429 TooManyRequests is retried and the listing then succeeds"
+  else bad "429 retried" "exit $rc: ${out:0:400}"; fi
   curl -s -o "$tmp/body.want" "$H/body/k"
   for b in resume norange; do
     rm -f "$tmp/$b.out"

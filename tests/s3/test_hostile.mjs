@@ -6,18 +6,25 @@
 //   badxml   a <Contents> that never closes
 //   nosize   a <Contents> without <Size>
 //   loop     IsTruncated true with the same continuation token forever
+//   cycle    IsTruncated true, empty pages, tokens going round A, B, C, A, …
+//   repeat   IsTruncated true, a fresh token each time, the same key each page
 //   outside  a key outside the requested prefix
 //   notxml   200 with a body that is not XML at all
 //   trunc    GET: Content-Length 1000, 10 bytes, then the connection closes
 //   errbig   403 with a 10 MiB error body (kept to its first 64 KiB)
+//   badsum   GET: 1000 bytes whose x-amz-meta-sha256 is another file's
 //   paged    a well-behaved ListObjectsV2 of 2500 keys "p/pre/key-NNNNN",
 //            paged by max-keys with opaque continuation tokens; GET
 //            /paged-requests tells what the client asked for
-// and two that misbehave once, so a retry must get the bytes right:
+// and some that misbehave once, so a retry must get the bytes right:
+//   throttle ListObjectsV2: the first answer is 429 TooManyRequests, then a
+//            page with one key
 //   resume   GET: the first answer stops after 600 of 1000 bytes; later ones
 //            honour Range (206) when If-Match carries the ETag (else 412)
 //   norange  GET: the first answer stops after 600 bytes; later ones ignore
 //            Range and send all 1000 bytes with 200
+//   badrange GET: the first answer stops after 600 bytes; later ones say 206
+//            but send all 1000 bytes from byte 0 (Content-Range bytes 0-999)
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 
@@ -75,9 +82,34 @@ const server = createServer((req, res) => {
       return res.end(list('<IsTruncated>false</IsTruncated><Contents><Key>a</Key><Size>1'));
     case 'nosize':
       return res.end(list('<Contents><Key>a</Key></Contents>'));
-    case 'loop':
+    case 'loop': {
+      // One key on the first page only, so the token is what gives it away.
+      const first = !url.searchParams.has('continuation-token');
       return res.end(list('<IsTruncated>true</IsTruncated><NextContinuationToken>same' +
+        '</NextContinuationToken>' + (first ? '<Contents><Key>p/a</Key><Size>1</Size></Contents>' : '')));
+    }
+    case 'cycle': {
+      const t = url.searchParams.get('continuation-token') ?? 'C';
+      const next = { A: 'B', B: 'C', C: 'A' }[t] ?? 'A';
+      return res.end(list(`<IsTruncated>true</IsTruncated><NextContinuationToken>${next}` +
+        '</NextContinuationToken>'));
+    }
+    case 'repeat': {
+      const n = (seen.get(bucket) || 0) + 1;
+      seen.set(bucket, n);
+      return res.end(list(`<IsTruncated>true</IsTruncated><NextContinuationToken>T${n}` +
         '</NextContinuationToken><Contents><Key>p/a</Key><Size>1</Size></Contents>'));
+    }
+    case 'throttle': {
+      const n = (seen.get(bucket) || 0) + 1;
+      seen.set(bucket, n);
+      if (n === 1) {
+        res.writeHead(429, { 'Content-Type': 'application/xml' });
+        return res.end('<Error><Code>TooManyRequests</Code><Message>slow down</Message></Error>');
+      }
+      return res.end(list('<IsTruncated>false</IsTruncated>' +
+        '<Contents><Key>p/one</Key><Size>3</Size></Contents>'));
+    }
     case 'outside':
       return res.end(list('<Contents><Key>elsewhere/a</Key><Size>1</Size></Contents>'));
     case 'notxml':
@@ -91,13 +123,19 @@ const server = createServer((req, res) => {
       res.write('<Error><Code>AccessDenied</Code><Message>go away</Message></Error>');
       return res.end(' '.repeat(10 << 20));
     case 'resume':
-    case 'norange': {
+    case 'norange':
+    case 'badrange': {
       const n = (seen.get(bucket) || 0) + 1;
       seen.set(bucket, n);
       if (n === 1) {
         res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG });
         res.write(body.subarray(0, 600));
         return setTimeout(() => res.socket.destroy(), 50);
+      }
+      if (bucket === 'badrange') {
+        res.writeHead(206, { 'Content-Length': body.length, ETag: ETAG,
+          'Content-Range': `bytes 0-${body.length - 1}/${body.length}` });
+        return res.end(body);
       }
       const m = /^bytes=(\d+)-$/.exec(req.headers.range || '');
       if (bucket === 'resume' && m) {
@@ -114,6 +152,10 @@ const server = createServer((req, res) => {
       return res.end(body);
     }
     case 'body':
+      return res.end(body);
+    case 'badsum':
+      res.writeHead(200, { 'Content-Length': body.length, ETag: ETAG,
+        'x-amz-meta-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
       return res.end(body);
     default:
       res.writeHead(404);

@@ -10,6 +10,7 @@
 #include "../../src/store/aws_config.h"
 #include "../../src/store/s3_xml.h"
 #include "../../src/store/store.h"
+#include "../../src/util/log.h"
 
 /* An environment as a NULL-terminated list of "NAME=value". */
 static const char *table_env(void *ctx, const char *name)
@@ -87,6 +88,10 @@ TEST(s3_settings_from_profiles)
     CHECK_STR(a.session_token, "tok");
     CHECK_STR(a.region, "ap-south-1");
     CHECK_CONTAINS(a.cred_source, "profile etl");
+    char line[128]; /* a secret read from a profile is masked in any log line */
+    snprintf(line, sizeof line, "oops %s", SECRET);
+    sp_log_scrub(line);
+    CHECK_STR(line, "oops ***");
 
     const char *etl_region[] = {credvar, confvar, "AWS_PROFILE=etl", "AWS_REGION=ca-central-1",
                                 "AWS_DEFAULT_REGION=eu-west-1", NULL};
@@ -105,6 +110,21 @@ TEST(s3_settings_from_profiles)
     CHECK_INT(aws_settings_resolve(&a, table_env, missing, &err), SP_ERR_IO);
     CHECK_CONTAINS(err.msg, "profile 'nope'");
     CHECK(strstr(err.msg, SECRET) == NULL);
+
+    /* A line longer than the reader's buffer is an error, not a value cut
+     * short (the rest would have been read as another line). */
+    static char longtok[10000];
+    memset(longtok, 'T', sizeof longtok - 1);
+    char *body = malloc(sizeof longtok + 200);
+    REQUIRE(body != NULL);
+    snprintf(body, sizeof longtok + 200,
+             "[long]\naws_access_key_id = AKIDLONG\naws_secret_access_key = x1234\n"
+             "aws_session_token = %s\n", longtok);
+    write_text(cred, body);
+    free(body);
+    const char *lng[] = {credvar, confvar, "AWS_PROFILE=long", NULL};
+    CHECK_INT(aws_settings_resolve(&a, table_env, lng, &err), SP_ERR_LIMIT);
+    CHECK_CONTAINS(err.msg, "a line is longer than");
 }
 
 TEST(s3_open_checks_settings)
@@ -220,6 +240,16 @@ TEST(s3_xml_reader)
     CHECK_STR(out, "2");
     p = doc;
     CHECK_INT(s3_xml_next(&p, end, "Open", &v, &vl), -1); /* never closed */
+    /* Empty and full elements in document order, whichever comes first. */
+    const char *mix = "<L><X>1</X><X/><X>2</X><X/></L>";
+    const char *want[] = {"1", "", "2", ""};
+    p = mix;
+    for (size_t i = 0; i < 4; i++) {
+        REQUIRE(s3_xml_next(&p, mix + strlen(mix), "X", &v, &vl) == 1);
+        CHECK_INT((long)vl, (long)strlen(want[i]));
+        CHECK(memcmp(v, want[i], vl) == 0);
+    }
+    CHECK_INT(s3_xml_next(&p, mix + strlen(mix), "X", &v, &vl), 0);
 
     static const char *const bad[] = {"&bogus;", "&#0;", "&#xD800;", "&#x110000;", "a<b",
                                       "&amp", "&#;", "&#x;", "&#12a;"};
