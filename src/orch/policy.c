@@ -23,7 +23,11 @@ bool orch_is_retryable(const sp_error *err)
     case SP_ERR_LIMIT:       /* a safety cap: the same input hits it again */
     case SP_ERR_UNSUPPORTED: /* a feature we do not implement */
         return false;
-    default:                 /* io, net, nomem, internal: may pass on their own */
+    case SP_ERR_NET:         /* a server answered: the backend judged it (a 5xx or a
+                              * lost connection is marked retryable; refused
+                              * credentials, AccessDenied, a missing privilege not) */
+        return false;
+    default:                 /* io, nomem, internal: may pass on their own */
         return true;
     }
 }

@@ -154,9 +154,7 @@ static int map_state(const char *state, bool *retry)
     }
     if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2))
         return SP_ERR_DATA;
-    if (!strcmp(state, "42501"))
-        return SP_ERR_IO;
-    return SP_ERR_NET;
+    return SP_ERR_NET; /* 42501 (a missing privilege) included: permanent */
 }
 
 /* Fail with "warehouse <describe>: <context>: <server message> (detail)
@@ -372,7 +370,7 @@ static int pg_check(wh *w, sp_error *err)
     bool can_create = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
     PQclear(res);
     if (read_only)
-        return sp_fail(err, SP_ERR_IO, "warehouse %s: the server accepts only read-only "
+        return sp_fail_retry(err, SP_ERR_NET, "warehouse %s: the server accepts only read-only "
                        "transactions (a standby, or default_transaction_read_only)",
                        p->describe);
     bool exists[WH_NTABLES];
@@ -393,18 +391,18 @@ static int pg_check(wh *w, sp_error *err)
     for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
         for (int k = 0; k < 3 && rc == SP_OK; k++)
             if (strcmp(PQgetvalue(res, r, k + 1), "t") != 0)
-                rc = sp_fail(err, SP_ERR_IO, "warehouse %s: role %s lacks the %s privilege on "
+                rc = sp_fail(err, SP_ERR_NET, "warehouse %s: role %s lacks the %s privilege on "
                              "table %s (GRANT it, or load as the tables' owner)",
                              p->describe, user, PRIVS[k], PQgetvalue(res, r, 0));
         if (rc == SP_OK && strcmp(PQgetvalue(res, r, 4), "t") != 0)
-            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: role %s lacks the UPDATE privilege on "
+            rc = sp_fail(err, SP_ERR_NET, "warehouse %s: role %s lacks the UPDATE privilege on "
                          "sequence %s, which the load sets after filling %s",
                          p->describe, user, PQgetvalue(res, r, 5), PQgetvalue(res, r, 0));
     }
     PQclear(res);
     for (int t = 0; t < WH_NTABLES && rc == SP_OK; t++)
         if (!exists[t] && !can_create)
-            rc = sp_fail(err, SP_ERR_IO, "warehouse %s: table %s does not exist and role %s "
+            rc = sp_fail(err, SP_ERR_NET, "warehouse %s: table %s does not exist and role %s "
                          "may not create tables in the current schema (GRANT CREATE ON SCHEMA, "
                          "or set search_path)",
                          p->describe, wh_table_name((wh_table)t), user);

@@ -364,6 +364,12 @@ else bad truncate-referenced "exit $rc: $(tail -c 500 <<<"$out")"; fi
 psql -X -q -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" -v ON_ERROR_STOP=1 \
   -c "SELECT pg_advisory_xact_lock(8313495815447570544), pg_sleep(600)" >/dev/null 2>&1 &
 holder=$!
+held=""
+for _ in $(seq 1 300); do # the holder first, or the load could take the lock before it
+  held=$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+  [ "$held" = 1 ] && break
+  sleep 0.1
+done
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/locked.out" 2>&1; echo $? >"$tmp/locked.rc") &
 loader=$!
 waiting=""
@@ -377,9 +383,9 @@ during=$(state)
 q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_advisory_xact_lock(8313495815447570544), pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
 wait "$loader"; wait "$holder"
 cat "$tmp/locked.out" >>"$all"
-if [ "$waiting" = 1 ] && [ "$during" = "$base" ] && [ "$(cat "$tmp/locked.rc")" = 0 ] && [ "$(state)" = "$base" ]; then
+if [ "$held" = 1 ] && [ "$waiting" = 1 ] && [ "$during" = "$base" ] && [ "$(cat "$tmp/locked.rc")" = 0 ] && [ "$(state)" = "$base" ]; then
   ok "a load waits on the salespipe advisory lock held elsewhere, then loads once it is released"
-else bad advisory-lock "waiting '$waiting', exit $(cat "$tmp/locked.rc"): $(tail -c 300 "$tmp/locked.out")"; fi
+else bad advisory-lock "held '$held', waiting '$waiting', exit $(cat "$tmp/locked.rc"): $(tail -c 300 "$tmp/locked.out")"; fi
 
 # Two loads at once: the advisory lock serialises them; both succeed.
 (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l1.out" 2>&1; echo $? >"$tmp/l1.rc") &
@@ -408,6 +414,13 @@ sp "$P" "DATABASE_URL=postgresql://$PG_USER:not-$PG_PASS@127.0.0.1:$PG_PORT/$PG_
 if [ "$rc" -eq 1 ] && grep -q 'password authentication failed' <<<"$out" && ! grep -q "not-$PG_PASS" <<<"$out"; then
   ok "preflight: a wrong password → exit 1, the cause named, the password not printed"
 else bad preflight-password "exit $rc: $out"; fi
+
+sp "$P" "DATABASE_URL=postgresql://$PG_USER:not-$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB" RETRIES=2 \
+  RETRY_DELAY=0 -- run --only preflight
+if [ "$rc" -eq 1 ] && grep -q 'permanent error (net): not retried' <<<"$out" &&
+   ! grep -q 'attempt 2 of 3' <<<"$out" && ! grep -q "not-$PG_PASS" <<<"$out"; then
+  ok "run: refused credentials are permanent → one attempt, not retried"
+else bad run-password-permanent "exit $rc: $out"; fi
 
 q "CREATE ROLE reader LOGIN PASSWORD '$PG_PASS-r'; GRANT SELECT ON dim_date, dim_product, fact_sales TO reader" >/dev/null
 sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- preflight

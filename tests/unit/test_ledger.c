@@ -19,8 +19,9 @@ TEST(orch_retry_policy_table)
         {SP_ERR_USAGE, false, false},       {SP_ERR_DATA, false, false},
         {SP_ERR_CORRUPT, false, false},     {SP_ERR_LIMIT, false, false},
         {SP_ERR_UNSUPPORTED, false, false}, {SP_ERR_IO, false, true},
-        {SP_ERR_NET, false, true},          {SP_ERR_NOMEM, false, true},
-        {SP_ERR_INTERNAL, false, true},     {SP_ERR_DATA, true, true},
+        {SP_ERR_NET, false, false},         {SP_ERR_NET, true, true},
+        {SP_ERR_NOMEM, false, true},        {SP_ERR_INTERNAL, false, true},
+        {SP_ERR_DATA, true, true},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         sp_error e;
