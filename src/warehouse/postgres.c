@@ -207,6 +207,10 @@ static int exec(pg *p, const char *sql, const char *what, sp_error *err)
     int rc = SP_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_fail(p, res, err, "%s", what);
+    else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        /* COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK. */
+        rc = sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s: the server rolled the "
+                     "transaction back (%s)", p->describe, what, PQcmdStatus(res));
     PQclear(res);
     return rc;
 }
