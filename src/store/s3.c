@@ -184,6 +184,7 @@ typedef struct s3_body {
     const void *mem; /* else these bytes */
     int64_t off, len, pos;
     int read_errno;  /* a failed or short read of the local file */
+    int sends;       /* times the body was sent from its start (ours and libcurl's retries) */
 } s3_body;
 
 typedef struct s3_call {
@@ -211,6 +212,7 @@ typedef struct s3_call {
     int64_t length;
     bool has_length;
     char request_id[128];
+    char code[64];        /* the S3 error code of the last failed answer, "" when none */
     /* internal */
     CURL *curl;
     int64_t delivered;    /* body bytes given to sink so far (resumed on retry) */
@@ -230,6 +232,8 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
     int64_t left = b->len - b->pos;
     if (left <= 0)
         return 0;
+    if (b->pos == 0)
+        b->sends++;
     if ((int64_t)want > left)
         want = (size_t)left;
     if (b->fd < 0) {
@@ -588,7 +592,7 @@ static void sanitize(char *s)
 
 /* Describe the failed attempt into cause (no secrets: codes, messages,
  * curl's text); sets *transient. */
-static void describe(const s3_call *c, CURLcode cc, const char *errbuf, char *cause,
+static void describe(s3_call *c, CURLcode cc, const char *errbuf, char *cause,
                      size_t causesz, bool *transient)
 {
     if (cc != CURLE_OK) {
@@ -610,6 +614,7 @@ static void describe(const s3_call *c, CURLcode cc, const char *errbuf, char *ca
     }
     sanitize(code);
     sanitize(msg);
+    copy_view(c->code, sizeof c->code, code, strlen(code));
     *transient = transient_code(c->status, code);
     if (code[0])
         snprintf(cause, causesz, "%s (HTTP %ld)%s%s", code, c->status, msg[0] ? ": " : "", msg);
@@ -655,6 +660,7 @@ static int perform(store *s, s3_call *c, sp_error *err)
         sp_buf_init(&c->resp, 0);
         c->overflow = false;
         c->sink_rc = 0;
+        c->code[0] = '\0';
         int64_t before = c->delivered;
         c->resume_from = before;
         c->first_chunk = true;
@@ -1075,6 +1081,39 @@ static void abort_upload(store *s, const char *key, const char *obj, const char 
     call_free(&c);
 }
 
+/* A CompleteMultipartUpload sent more than once (its answer lost: a reset
+ * or timeout after the server acted; the retry is ours or libcurl's own on a
+ * reused connection) whose last answer is NoSuchUpload: an earlier one may
+ * have completed the upload, which then no longer exists. As AWS advises,
+ * look at the object: it is ours when a HEAD gives the file's size and our
+ * x-amz-meta-sha256. True so; else false, with err (the NoSuchUpload from
+ * perform) saying what the HEAD found. */
+static bool complete_landed(store *s, const char *key, int sends, int64_t size, const char *sha,
+                            sp_error *err)
+{
+    store_stat st = {0};
+    sp_error e;
+    char found[400];
+    if (s3_stat(s, key, true, &st, &e) != SP_OK)
+        snprintf(found, sizeof found, "the HEAD to check the object failed: %.300s", e.msg);
+    else if (!st.exists)
+        snprintf(found, sizeof found, "no object at the key");
+    else if (st.size == size && strcmp(st.sha256, sha) == 0) {
+        sp_log(SP_LOG_INFO, "store %s: put '%s': CompleteMultipartUpload, sent %d times, last "
+               "answered NoSuchUpload, but the object has the file's size (%" PRId64 ") and "
+               "SHA-256: an earlier Complete succeeded and its answer was lost", s->url, key,
+               sends, size);
+        return true;
+    } else
+        snprintf(found, sizeof found, "the object there is not this file (%" PRId64 " bytes, "
+                 "x-amz-meta-sha256 '%s'; the file: %" PRId64 " bytes, %s)", st.size, st.sha256,
+                 size, sha);
+    char first[SP_ERROR_MSG_MAX];
+    memcpy(first, err->msg, sizeof first);
+    sp_fail(err, err->code, "%s; Complete was sent %d times, and %s", first, sends, found);
+    return false;
+}
+
 /* The parts of one upload, shared by its workers: each takes the next part
  * number, hashes that part, then sends it; the first failure stops them. */
 typedef struct mp_upload {
@@ -1149,6 +1188,7 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     if (!parts)
         return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
     char whole_sha[65], upload_id[1024] = "";
+    bool completed = false; /* a lost answer to Complete, whose object checks out */
     sp_buf xml, uq;
     sp_buf_init(&xml, (size_t)S3_PARTS_MAX * 300);
     sp_buf_init(&uq, 1100);
@@ -1232,14 +1272,20 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
                          .content_type = "application/xml", .body_error = true};
             rc = perform(s, &c, err);
             const char *b = (const char *)c.resp.data;
-            if (rc == SP_OK && (!b || !memmem(b, c.resp.len, "CompleteMultipartUploadResult", 29)))
+            if (rc != SP_OK && c.body.sends > 1 && strcmp(c.code, "NoSuchUpload") == 0) {
+                if (complete_landed(s, key, c.body.sends, size, whole_sha, err))
+                    completed = true;
+            } else if (rc == SP_OK &&
+                       (!b || !memmem(b, c.resp.len, "CompleteMultipartUploadResult", 29)))
                 rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': the answer to "
                              "CompleteMultipartUpload is not a result (bucket %s, endpoint %s)",
                              s->url, key, s3->bucket, s3->endpoint);
             call_free(&c);
         }
     }
-    if (rc != SP_OK)
+    if (completed)
+        rc = SP_OK;
+    else if (rc != SP_OK)
         abort_upload(s, key, obj, upload_id, upload_q);
 out:
     sp_buf_free(&uq);

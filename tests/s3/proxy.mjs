@@ -2,7 +2,8 @@
 // server.sh): every client request is checked here as AWS would (SigV4
 // signature, payload hash, Content-MD5 / x-amz-checksum-*, multipart rules
 // s3rver lacks), then streamed to s3rver and the answer streamed back
-// unchanged. Faults (503, SlowDown, 500, reset, timeout) are injected on
+// unchanged. Faults (503, SlowDown, 500, reset, timeout before the request
+// is handled; drop-response after s3rver acted on it) are injected on
 // request through an unsigned admin API under /__admin. Loopback only; it must
 // never accept a request AWS would refuse for its signature or its payload.
 //
@@ -85,6 +86,7 @@ function requestId() {
 // s3Error: an answer in S3's XML error format. extra adds elements after
 // Message, as AWS does (StringToSign, CanonicalRequest, …).
 function s3Error(res, ctx, status, code, message, extra = {}) {
+  if (ctx.dropResponse) { ctx.entry.code = code; return dropAnswer(res, ctx); }
   const id = requestId();
   const fields = Object.entries(extra).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>${fields}<Resource>${xmlEscape(ctx.path)}</Resource><RequestId>${id}</RequestId></Error>`;
@@ -120,7 +122,7 @@ function pushLog(entry) {
 }
 
 function compileFault(spec) {
-  const actions = ['503', 'slowdown', '500', 'reset', 'timeout'];
+  const actions = ['503', 'slowdown', '500', 'reset', 'timeout', 'drop-response'];
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error('a fault is a JSON object');
   const action = String(spec.action ?? '');
   if (!actions.includes(action)) throw new Error(`action must be one of ${actions.join(', ')}`);
@@ -173,6 +175,16 @@ function takeFault(entry) {
 function resetSocket(socket) {
   if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
   else socket.destroy();
+}
+
+// dropAnswer: the 'drop-response' fault. The request has been handled
+// (forwarded to s3rver, which acted on it, or answered here); its answer is
+// never sent: the connection is reset instead, as when a response is lost
+// after the server did the work. The log entry keeps status null.
+function dropAnswer(res, ctx) {
+  ctx.entry.status = null;
+  if (res.socket) resetSocket(res.socket);
+  else res.destroy();
 }
 
 function applyFault(req, res, ctx, rule) {
@@ -428,6 +440,7 @@ function checkComplete(upload, xml) {
 // ListParts and ListMultipartUploads, which s3rver lacks, answered from the
 // proxy's own record (one page: no markers, IsTruncated always false).
 function answerXml(res, ctx, xml) {
+  if (ctx.dropResponse) return dropAnswer(res, ctx);
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n${xml}`;
   ctx.entry.status = 200;
   ctx.entry.responseBytes = Buffer.byteLength(body);
@@ -510,6 +523,18 @@ function forward(req, res, ctx, body, afterwards, slice = null) {
   breq.on('response', (bres) => {
     answered = true;
     dropSpool(body);
+    if (ctx.dropResponse) {
+      // s3rver has acted; take its whole answer (so `afterwards` records
+      // what it did), then lose it.
+      const peek = [];
+      bres.on('data', (chunk) => { if (peek.length < 64) peek.push(chunk); });
+      bres.on('error', () => dropAnswer(res, ctx));
+      bres.on('end', () => {
+        if (afterwards) afterwards(bres.statusCode, bres.headers, Buffer.concat(peek).toString('utf8'));
+        dropAnswer(res, ctx);
+      });
+      return;
+    }
     const sliced = slice && (bres.statusCode === 200 || bres.statusCode === 206);
     const status = sliced ? 206 : bres.statusCode;
     ctx.entry.status = status;
@@ -619,7 +644,12 @@ async function rangeSlice(req, ctx) {
 
 async function handleS3(req, res, ctx) {
   const rule = takeFault(ctx.entry);
-  if (rule) return applyFault(req, res, ctx, rule);
+  if (rule && rule.action === 'drop-response') {
+    ctx.entry.fault = rule.action;
+    ctx.dropResponse = true; // handled as usual below; the answer is then lost
+  } else if (rule) {
+    return applyFault(req, res, ctx, rule);
+  }
 
   const authError = verifyAuth(req, ctx);
   if (authError) return answerEarly(req, res, ctx, () => s3Error(res, ctx, ...authError));
@@ -641,6 +671,7 @@ async function handleS3(req, res, ctx) {
     // s3rver has no AbortMultipartUpload: answered here.
     return answerEarly(req, res, ctx, () => {
       upload.state = 'aborted';
+      if (ctx.dropResponse) return dropAnswer(res, ctx);
       ctx.entry.status = 204;
       res.writeHead(204, { 'x-amz-request-id': requestId() });
       res.end();
@@ -751,7 +782,7 @@ function handle(req, res, expectContinue) {
   const ctx = {
     method: req.method, rawPath, rawQuery, path: decodedPath,
     query: queryParams(rawQuery),
-    expectContinue, continued: false, closeAfter: false,
+    expectContinue, continued: false, closeAfter: false, dropResponse: false,
     hasBody: Boolean(te) || Number(req.headers['content-length'] || 0) > 0,
     entry: null,
   };

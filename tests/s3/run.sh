@@ -3,7 +3,8 @@
 # harness (server.sh: s3rver behind our SigV4-checking, fault-injecting
 # proxy) is started here and stopped on exit. The whole pipeline on S3 gives
 # the same bytes and warehouse as on local directories; a 100 MB file goes
-# multipart and comes back identical; awkward keys; a wrong secret; injected
+# multipart and comes back identical (also when the answer to its Complete is
+# lost); awkward keys; a wrong secret; injected
 # 503s, resets, timeouts retried; persistent faults fail cleanly with nothing
 # half-written; hostile answers give clear errors. Objects are checked behind
 # the proxy, on s3rver itself, so our client is never its own judge.
@@ -214,6 +215,60 @@ if "$CP" put s3://raw "$key" "$tmp/big.bin" 2>"$tmp/cp.err"; then
 else
   bad "100 MiB multipart put" "$(cat "$tmp/cp.err")"
 fi
+
+# ---- 4b. the answer to CompleteMultipartUpload lost after s3rver completed ----------
+# drop-response: s3rver completes the object, the client gets a reset; the
+# retried Complete is answered NoSuchUpload. The put must then find the
+# object whole (HEAD: size and x-amz-meta-sha256) and succeed.
+head -c $((9 << 20)) /dev/urandom >"$tmp/mid.bin"
+key="mpu/lost complete.bin"
+# completes: fault:status:code of each CompleteMultipartUpload in the log.
+completes() { logq "' '.join(str(e['fault'])+':'+str(e['status'])+':'+str(e['code']) for e in l if e['method']=='POST' and 'uploadId=' in (e['query'] or ''))"; }
+faults_clear
+log_clear
+fault '{"method":"POST","path":"^/raw/mpu/lost complete","query":"uploadId=","action":"drop-response","count":1}'
+if "$CP" put s3://raw "$key" "$tmp/mid.bin" 2>"$tmp/cp.err"; then
+  c=$(completes)
+  heads=$(logq "sum(1 for e in l if e['method']=='HEAD' and e['status']==200)")
+  if backend_get raw "$key" "$tmp/mid.back" && cmp -s "$tmp/mid.bin" "$tmp/mid.back" && [ "$(uploads)" = 0 ] \
+    && [ "$c" = "drop-response:None:None None:404:NoSuchUpload" ] && [ "$heads" = 1 ] \
+    && grep -q "INFO .*answer was lost" "$tmp/cp.err"; then
+    ok "Complete's answer lost: the retry's NoSuchUpload is checked by a HEAD, the put succeeds, object byte-identical, no open upload"
+  else bad "lost Complete answer" "completes '$c' heads=$heads uploads=$(uploads) cmp=$(cmp "$tmp/mid.bin" "$tmp/mid.back" 2>&1): $(cat "$tmp/cp.err")"; fi
+else
+  bad "lost Complete answer" "put failed: completes '$(completes)': $(cat "$tmp/cp.err")"
+fi
+rm -f "$tmp/mid.back"
+# The same, but another writer replaces the object (same size, other bytes)
+# between the lost Complete and our check: the put must fail, naming
+# NoSuchUpload, bucket, key and endpoint. The second Complete is held 4 s
+# (timeout fault), in which the object is overwritten by a single PUT.
+head -c $((9 << 20)) /dev/urandom >"$tmp/other.bin"
+key="mpu/overwritten.bin"
+faults_clear
+log_clear
+fault '{"method":"POST","path":"^/raw/mpu/overwritten","query":"uploadId=","action":"drop-response","count":1}'
+fault '{"method":"POST","path":"^/raw/mpu/overwritten","query":"uploadId=","action":"timeout","count":1,"ms":4000}'
+S3_READ_TIMEOUT=20 "$CP" put s3://raw "$key" "$tmp/mid.bin" >"$tmp/cp.out" 2>"$tmp/cp.err" &
+cp_pid=$!
+held=
+for _ in $(seq 150); do
+  [ "$(completes)" = "drop-response:None:None timeout:None:None" ] && { held=1; break; }
+  sleep 0.1
+done
+other_rc=1
+[ -n "$held" ] && S3_PART_SIZE_MB=16 "$CP" put s3://raw "$key" "$tmp/other.bin" 2>"$tmp/other.err" && other_rc=0
+wait "$cp_pid"
+rc=$?
+order=$(logq "[e['method']+':'+str(e['status']) for e in l if e['method'] in ('PUT','HEAD') and 'partNumber=' not in (e['query'] or '')]")
+if [ $rc -ne 0 ] && [ "$other_rc" = 0 ] && [ "$order" = "['PUT:200', 'HEAD:200']" ] \
+  && grep -q "NoSuchUpload" "$tmp/cp.err" && grep -q "bucket raw" "$tmp/cp.err" && grep -q "$key" "$tmp/cp.err" \
+  && grep -q "endpoint $S3_TEST_ENDPOINT" "$tmp/cp.err" && grep -q "not this file" "$tmp/cp.err" \
+  && backend_get raw "$key" "$tmp/mid.back" && cmp -s "$tmp/other.bin" "$tmp/mid.back" && [ "$(uploads)" = 0 ]; then
+  ok "Complete's answer lost, then the object replaced by another writer: the HEAD shows another SHA-256, the put fails naming NoSuchUpload"
+else bad "lost Complete, object replaced" "exit $rc other=$other_rc held=$held order=$order completes '$(completes)' uploads=$(uploads): $(cat "$tmp/cp.err" "$tmp/other.err" 2>/dev/null)"; fi
+rm -f "$tmp/mid.back" "$tmp/mid.bin" "$tmp/other.bin"
+faults_clear
 
 # ---- 5. a wrong secret: preflight exits 1 naming the S3 error, no secret -------------
 out=$(cd "$B" && RAW_STORE=s3://raw PROCESSED_STORE=s3://processed AWS_SECRET_ACCESS_KEY=NotTheS3cretXq7 \

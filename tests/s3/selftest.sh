@@ -157,6 +157,21 @@ expect "GET /__admin/log: the faults applied, in order" "503:503 slowdown:503 sl
 admin -X DELETE "$S3_TEST_ADMIN/faults" >/dev/null
 expect "DELETE /__admin/faults clears them" "[]" "$(admin "$S3_TEST_ADMIN/faults" | tr -d ' \n')"
 expect "a rule with a bad regex: 400" 400 "$(fault '{"path":"(","action":"503"}')"
+# drop-response: s3rver acts on the request, the client gets no answer.
+admin -X DELETE "$S3_TEST_ADMIN/log" >/dev/null
+expect "fault drop-response: 201" 201 "$(fault '{"method":"PUT","path":"^/raw/dropped","action":"drop-response"}')"
+s3 S3RVER -T "$tmp/body" -H "x-amz-content-sha256: $body_sha" "$S3_TEST_ENDPOINT/raw/dropped.csv" >/dev/null
+rc=$?
+case $rc in
+  52 | 55 | 56) ok "fault drop-response: curl gets no answer (exit $rc)" ;;
+  *) fail "fault drop-response" "curl exit $rc, want 52, 55 or 56" ;;
+esac
+curl -s -o "$tmp/dropped" --max-time 5 "$S3_TEST_BACKEND/raw/dropped.csv"
+if cmp -s "$tmp/body" "$tmp/dropped"; then ok "fault drop-response: s3rver acted (the object is there, whole)"
+else fail "fault drop-response" "the object is not on s3rver"; fi
+entry=$(admin "$S3_TEST_ADMIN/log" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).map(e=>e.method+":"+e.fault+":"+e.status).join(" ")))')
+expect "fault drop-response: logged with fault set, status null" "PUT:drop-response:null" "$entry"
+admin -X DELETE "$S3_TEST_ADMIN/faults" >/dev/null
 
 # ---- the node half: vectors, multipart, signing rules -----------------------
 node "$here/selftest.mjs" >"$tmp/node.log" 2>&1
