@@ -241,14 +241,14 @@ fi
 rm -f "$tmp/mid.back"
 # The same, but another writer replaces the object (same size, other bytes)
 # between the lost Complete and our check: the put must fail, naming
-# NoSuchUpload, bucket, key and endpoint. The second Complete is held 4 s
+# NoSuchUpload, bucket, key and endpoint. The second Complete is held 10 s
 # (timeout fault), in which the object is overwritten by a single PUT.
 head -c $((9 << 20)) /dev/urandom >"$tmp/other.bin"
 key="mpu/overwritten.bin"
 faults_clear
 log_clear
 fault '{"method":"POST","path":"^/raw/mpu/overwritten","query":"uploadId=","action":"drop-response","count":1}'
-fault '{"method":"POST","path":"^/raw/mpu/overwritten","query":"uploadId=","action":"timeout","count":1,"ms":4000}'
+fault '{"method":"POST","path":"^/raw/mpu/overwritten","query":"uploadId=","action":"timeout","count":1,"ms":10000}'
 S3_READ_TIMEOUT=20 "$CP" put s3://raw "$key" "$tmp/mid.bin" >"$tmp/cp.out" 2>"$tmp/cp.err" &
 cp_pid=$!
 held=
