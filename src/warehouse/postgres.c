@@ -207,8 +207,19 @@ static int exec(pg *p, const char *sql, const char *what, sp_error *err)
     int rc = SP_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_fail(p, res, err, "%s", what);
-    else if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        /* COMMIT of an aborted transaction "succeeds" with the tag ROLLBACK. */
+    PQclear(res);
+    return rc;
+}
+
+/* COMMIT, checked: an aborted transaction's COMMIT "succeeds" with the tag
+ * ROLLBACK, which must not pass as committed. */
+static int commit(pg *p, const char *what, sp_error *err)
+{
+    PGresult *res = PQexec(p->conn, "COMMIT");
+    int rc = SP_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_fail(p, res, err, "%s", what);
+    else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
         rc = sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s: the server rolled the "
                      "transaction back (%s)", p->describe, what, PQcmdStatus(res));
     PQclear(res);
@@ -348,7 +359,7 @@ static int pg_create_schema(wh *w, sp_error *err)
     if (rc == SP_OK)
         rc = need_all(p, exists, err);
     if (rc == SP_OK)
-        rc = exec(p, "COMMIT", "cannot commit the new tables", err);
+        rc = commit(p, "cannot commit the new tables", err);
     if (rc == SP_OK)
         p->in_txn = false;
     else
@@ -825,7 +836,7 @@ static int pg_commit(wh *w, sp_error *err)
     }
     for (size_t i = 0; i < p->nrestore; i++)
         SP_TRY(exec(p, p->restore[i], "re-creating a constraint of fact_sales after the load", err));
-    SP_TRY(exec(p, "COMMIT", "cannot commit the load", err));
+    SP_TRY(commit(p, "cannot commit the load", err));
     p->in_txn = false;
     p->committed = true;
     free_restore(p);
