@@ -10,6 +10,7 @@
 #include "../gen/gen.h"
 #include "../orch/orch.h"
 #include "../pipeline/pipeline.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "cli.h"
 
@@ -18,22 +19,15 @@ static int exit_code(int status)
     return status == SP_OK ? EXIT_OK : status == SP_ERR_USAGE ? EXIT_USAGE : EXIT_TASK_FAILED;
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Run task t with logging; returns its status. */
 static int run_logged(pl_ctx *ctx, pl_task t)
 {
     sp_error err;
     sp_error_clear(&err);
-    double t0 = now_seconds();
+    double t0 = sp_mono_seconds();
     sp_log(SP_LOG_INFO, "%s: started (ds %s, run %s)", pl_task_name(t), ctx->ds, ctx->run_id);
     int rc = pl_run_task(ctx, t, &err);
-    double secs = now_seconds() - t0;
+    double secs = sp_mono_seconds() - t0;
     if (rc == SP_OK)
         sp_log(SP_LOG_INFO, "%s: succeeded in %.2fs", pl_task_name(t), secs);
     else

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "orch.h"
 
@@ -41,21 +42,14 @@ static void handle_signals(bool on)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Sleep `secs`, waking early on SIGINT/SIGTERM: returns the signal, or 0. */
 static int wait_interruptible(long long secs)
 {
     g_signal = 0;
     g_waiting = 1;
-    double end = mono_now() + (double)secs;
+    double end = sp_mono_seconds() + (double)secs;
     while (!g_signal) {
-        double left = end - mono_now();
+        double left = end - sp_mono_seconds();
         if (left <= 0)
             break;
         if (left > 0.2)
@@ -246,9 +240,9 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             sp_log(SP_LOG_INFO, "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx.ds,
                    ctx.run_id, a, max_attempts, total);
             sp_error_clear(&task_err);
-            double t0 = mono_now();
+            double t0 = sp_mono_seconds();
             int trc = pl_run_task(&ctx, (pl_task)t, &task_err);
-            double secs = mono_now() - t0;
+            double secs = sp_mono_seconds() - t0;
             long long rows = -1;
             char rej[512] = "";
             if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed) {

@@ -25,6 +25,7 @@
 #include "../parquet/parquet.h"
 #include "../rules/rules.h"
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/date.h"
 #include "../util/decimal.h"
 #include "../util/fsutil.h"
@@ -807,8 +808,7 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     int threads = ctx->threads > 0 ? ctx->threads : (int)(cores > 0 ? cores : 1);
     if (threads > n)
         threads = n;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = sp_mono_seconds();
     sp_log(SP_LOG_INFO, "transform: %d file(s) from %s/%s, %d worker(s)", n, store_url(raw),
            ctx->prefix, threads);
     run_pool(jobs, n, threads);
@@ -892,8 +892,7 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     sp_buf_free(&manifest);
     if (rc != SP_OK)
         goto out;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    double secs = sp_mono_seconds() - t0;
     ctx->transformed = true;
     ctx->tf.counts = total;
     ctx->tf.dim_date = (int64_t)star_dims_ndates(all);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/sha256.h"
 #include "aws_config.h"
@@ -88,9 +89,7 @@ static void curl_init(void)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(sp_mono_seconds() * 1000);
 }
 
 static void sleep_ms(int64_t ms)
