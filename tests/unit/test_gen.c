@@ -34,6 +34,16 @@ static int gen(const char *dir, int64_t rows, uint64_t seed, bool dirty, gen_sum
     return rc;
 }
 
+/* File i of a gen() run into dir, whole (see test_read_file); NULL when it
+ * cannot be read, which the caller REQUIREs against at its own line. */
+static char *read_gen_file(const char *dir, const gen_summary *sum, int i, size_t *len)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, sum->files[i].name);
+    *len = 0;
+    return test_read_file(path, len);
+}
+
 #define MAXF 40
 #define FIELD_CAP 512
 
@@ -231,10 +241,8 @@ TEST(test_gen_header_is_superstore_literal)
     REQUIRE(gen(dir, 10, 1, false, &sum) == SP_OK);
     CHECK_INT(sum.nfiles, GEN_REGIONS);
     for (int i = 0; i < sum.nfiles; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-        size_t len = 0;
-        char *d = test_read_file(path, &len);
+        size_t len;
+        char *d = read_gen_file(dir, &sum, i, &len);
         REQUIRE(d);
         check_header_line(d, first_line_len(d, len));
         free(d);
@@ -280,10 +288,8 @@ TEST(test_gen_row_counts)
             REQUIRE(gen(dir, sizes[s], 5, dirty, &sum) == SP_OK);
             REQUIRE(sum.nfiles == GEN_REGIONS);
             for (int i = 0; i < sum.nfiles; i++) {
-                char path[600];
-                snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-                size_t len = 0;
-                char *d = test_read_file(path, &len);
+                size_t len;
+                char *d = read_gen_file(dir, &sum, i, &len);
                 REQUIRE(d);
                 CHECK_INT(sum.files[i].rows, sizes[s]);
                 CHECK_INT(count_records(d, len), sizes[s]);
@@ -391,6 +397,18 @@ static void facts_of(const char *d, size_t len, shape_facts *sf)
     }
 }
 
+/* facts_of() file i of a gen() run into dir; false when it cannot be read. */
+static bool gen_file_facts(const char *dir, const gen_summary *sum, int i, shape_facts *sf)
+{
+    size_t len;
+    char *d = read_gen_file(dir, sum, i, &len);
+    if (!d)
+        return false;
+    facts_of(d, len, sf);
+    free(d);
+    return true;
+}
+
 TEST(test_gen_dirty_file_shapes)
 {
     const char *dir = test_tmpdir();
@@ -398,14 +416,8 @@ TEST(test_gen_dirty_file_shapes)
     REQUIRE(gen(dir, 2500, 1, true, &sum) == SP_OK);
     int bom_crlf = 0, cp1252 = 0, day_first = 0, month_first = 0, reordered = 0;
     for (int i = 0; i < sum.nfiles; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-        size_t len = 0;
-        char *d = test_read_file(path, &len);
-        REQUIRE(d);
         shape_facts sf;
-        facts_of(d, len, &sf);
-        free(d);
+        REQUIRE(gen_file_facts(dir, &sum, i, &sf));
         if (sf.bom) {
             bom_crlf++;
             CHECK(sf.all_crlf);
@@ -444,14 +456,8 @@ TEST(test_gen_small_dirty_keeps_date_evidence)
     REQUIRE(gen(dir, 1, 11, true, &sum) == SP_OK);
     int day_first = 0, month_first = 0, nonutf8 = 0;
     for (int i = 0; i < sum.nfiles; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-        size_t len = 0;
-        char *d = test_read_file(path, &len);
-        REQUIRE(d);
         shape_facts sf;
-        facts_of(d, len, &sf);
-        free(d);
+        REQUIRE(gen_file_facts(dir, &sum, i, &sf));
         CHECK(sf.first_gt12 == 0 || sf.second_gt12 == 0);
         day_first += sf.first_gt12 > 0;
         month_first += sf.second_gt12 > 0;
@@ -470,10 +476,8 @@ TEST(test_gen_clean_numbers_are_sane)
     static rec r, h;
     int four_decimals = 0, negative_profit = 0, quoted_names = 0;
     for (int i = 0; i < sum.nfiles; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-        size_t len = 0;
-        char *d = test_read_file(path, &len);
+        size_t len;
+        char *d = read_gen_file(dir, &sum, i, &len);
         REQUIRE(d);
         for (size_t j = 0; j + 1 < len; j++)
             quoted_names += d[j] == ',' && d[j + 1] == '"';
@@ -693,10 +697,8 @@ TEST(test_gen_dirty_expectations_match_independent_check)
         gen_summary sum;
         REQUIRE(gen(dir, sizes[s], 1, true, &sum) == SP_OK);
         for (int i = 0; i < sum.nfiles; i++) {
-            char path[600];
-            snprintf(path, sizeof path, "%s/%s", dir, sum.files[i].name);
-            size_t len = 0;
-            char *d = test_read_file(path, &len);
+            size_t len;
+            char *d = read_gen_file(dir, &sum, i, &len);
             REQUIRE(d);
             const char *end = d + len, *start = next_record(skip_bom(d, end), end, &h);
             REQUIRE(start);

@@ -216,6 +216,16 @@ static char *dump_facts(const char *db_path)
                  " JOIN dim_product p ON p.product_sk = f.product_sk ORDER BY f.sale_id");
 }
 
+/* Compares text read back (query(), dump(), dump_facts()) with what is
+ * expected, failing at the caller's line, and frees it. */
+static void check_text(char *got, const char *want, int line)
+{
+    if (!got || strcmp(got, want) != 0)
+        test_fail_at(__FILE__, line, "read back \"%s\", expected \"%s\"", got ? got : "(null)",
+                     want);
+    free(got);
+}
+
 static const char STD_DIMS[] = "d|1|2024-01-05|5|1|1|2024\n"
                                "d|2|2024-02-29|29|2|1|2024\n"
                                "d|3|2023-12-31|31|12|4|2023\n"
@@ -406,22 +416,14 @@ TEST(test_wh_load_and_read_back)
     CHECK_INT(n, 6);
     wh_close(w);
 
-    char *s = dump(path);
-    CHECK_STR(s, STD_DIMS);
-    free(s);
-    s = dump_facts(path); /* inner joins: every fact finds both dimensions */
-    CHECK_STR(s, STD_FACTS);
-    free(s);
+    check_text(dump(path), STD_DIMS, __LINE__);
+    /* inner joins: every fact finds both dimensions */
+    check_text(dump_facts(path), STD_FACTS, __LINE__);
     /* Stored as numbers (NUMERIC affinity), not as text. */
-    s = query(path, "SELECT DISTINCT typeof(total_sales) FROM fact_sales ORDER BY 1");
-    CHECK_STR(s, "integer\nreal\n");
-    free(s);
-    s = query(path, "SELECT sum(quantity) FROM fact_sales");
-    CHECK_STR(s, "1018\n");
-    free(s);
-    s = query(path, "PRAGMA foreign_key_check");
-    CHECK_STR(s, "");
-    free(s);
+    check_text(query(path, "SELECT DISTINCT typeof(total_sales) FROM fact_sales ORDER BY 1"),
+               "integer\nreal\n", __LINE__);
+    check_text(query(path, "SELECT sum(quantity) FROM fact_sales"), "1018\n", __LINE__);
+    check_text(query(path, "PRAGMA foreign_key_check"), "", __LINE__);
 }
 
 TEST(test_wh_reload_same_contents)
@@ -533,9 +535,7 @@ static void failed_load_keeps_previous(failure how, int want_code, const char *w
     if (how != TRIGGER)
         CHECK_INT(std_load(w, &err), SP_OK);
     wh_close(w);
-    f = dump_facts(path);
-    CHECK_STR(f, STD_FACTS);
-    free(f);
+    check_text(dump_facts(path), STD_FACTS, __LINE__);
 }
 
 TEST(test_wh_failed_load_unknown_product_keeps_previous)
@@ -601,9 +601,7 @@ TEST(test_wh_close_rolls_back_open_load)
     CHECK_INT(wh_load_batch(w, WH_DIM_PRODUCT, &d.pb, &err), SP_OK);
     CHECK_INT(wh_create_schema(w, &err), SP_ERR_INTERNAL);
     wh_close(w); /* never committed */
-    char *s = dump(path);
-    CHECK_STR(s, STD_DIMS);
-    free(s);
+    check_text(dump(path), STD_DIMS, __LINE__);
 
     /* An explicit rollback, then a smaller load that commits. */
     w = open_db(path);
@@ -612,20 +610,15 @@ TEST(test_wh_close_rolls_back_open_load)
     CHECK_INT(wh_load_batch(w, WH_DIM_DATE, &d.db, &err), SP_OK);
     wh_load_rollback(w);
     wh_load_rollback(w); /* twice is harmless */
-    s = dump(path);
-    CHECK_STR(s, STD_DIMS);
-    free(s);
+    check_text(dump(path), STD_DIMS, __LINE__);
     CHECK_INT(wh_load_begin(w, &err), SP_OK);
     CHECK_INT(wh_load_batch(w, WH_DIM_DATE, &d.db, &err), SP_OK);
     CHECK_INT(wh_load_batch(w, WH_DIM_PRODUCT, &d.pb, &err), SP_OK);
     CHECK_INT(wh_load_commit(w, &err), SP_OK);
     wh_close(w);
-    s = dump(path);
-    CHECK_STR(s, "d|1|1999-09-09|9|9|3|1999\np|1|ONLY-1|Only|NULL|NULL|NULL\n");
-    free(s);
-    s = query(path, "SELECT count(*) FROM fact_sales");
-    CHECK_STR(s, "0\n"); /* full refresh: the old facts are gone */
-    free(s);
+    check_text(dump(path), "d|1|1999-09-09|9|9|3|1999\np|1|ONLY-1|Only|NULL|NULL|NULL\n", __LINE__);
+    /* full refresh: the old facts are gone */
+    check_text(query(path, "SELECT count(*) FROM fact_sales"), "0\n", __LINE__);
 }
 
 TEST(test_wh_nulls_and_reference_schema)
@@ -666,10 +659,9 @@ TEST(test_wh_nulls_and_reference_schema)
     CHECK_INT(wh_load_batch(w, WH_FACT_SALES, &a.b, &err), SP_OK);
     CHECK_INT(wh_load_commit(w, &err), SP_OK);
     wh_close(w);
-    char *s = query(path, "SELECT sale_id, quantity, printf('%.4f', total_sales) FROM fact_sales"
-                          " ORDER BY sale_id");
-    CHECK_STR(s, "1|2|261.9600\n2|NULL|14.6200\n3|1|9999.9999\n4|7|0.0050\n");
-    free(s);
+    check_text(query(path, "SELECT sale_id, quantity, printf('%.4f', total_sales) FROM fact_sales"
+                           " ORDER BY sale_id"),
+               "1|2|261.9600\n2|NULL|14.6200\n3|1|9999.9999\n4|7|0.0050\n", __LINE__);
 }
 
 TEST(test_wh_lineage_absent_from_batch)
@@ -689,9 +681,8 @@ TEST(test_wh_lineage_absent_from_batch)
     CHECK_INT(wh_load_batch(w, WH_FACT_SALES, facts_batch(&b, "source_file"), &err), SP_OK);
     CHECK_INT(wh_load_commit(w, &err), SP_OK);
     wh_close(w);
-    char *s = query(path, "SELECT sale_id, ship_date, source_file, source_line FROM fact_sales");
-    CHECK_STR(s, "1|2024-03-03|NULL|2\n2|2024-01-03|NULL|3\n");
-    free(s);
+    check_text(query(path, "SELECT sale_id, ship_date, source_file, source_line FROM fact_sales"),
+               "1|2024-03-03|NULL|2\n2|2024-01-03|NULL|3\n", __LINE__);
 }
 
 TEST(test_wh_load_without_schema)
@@ -758,9 +749,8 @@ TEST(test_wh_check)
     CHECK_INT(wh_check(w, &err), SP_OK);
     wh_close(w);
     /* The probe left nothing behind. */
-    char *s = query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%probe%'");
-    CHECK_STR(s, "0\n");
-    free(s);
+    check_text(query(path, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%probe%'"), "0\n",
+               __LINE__);
 }
 
 TEST(test_wh_check_read_only)
@@ -790,7 +780,5 @@ TEST(test_wh_check_read_only)
     }
     chmod(dir, 0700);
     chmod(path, 0644);
-    char *f = dump_facts(path);
-    CHECK_STR(f, STD_FACTS);
-    free(f);
+    check_text(dump_facts(path), STD_FACTS, __LINE__);
 }
