@@ -42,7 +42,7 @@ static int db_fail(ledger *l, sp_error *err, const char *what)
 
 static void now_iso(char out[32]) { orch_iso8601((int64_t)time(NULL), out); }
 
-/* Prepare sql and bind the text arguments (NULL binds NULL) in order. */
+/* Prepare sql; a failure is reported through db_fail. */
 static int prepare(ledger *l, sqlite3_stmt **st, const char *sql, sp_error *err)
 {
     if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK)
@@ -50,6 +50,7 @@ static int prepare(ledger *l, sqlite3_stmt **st, const char *sql, sp_error *err)
     return SP_OK;
 }
 
+/* Bind text parameter i; NULL binds SQL NULL. */
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)

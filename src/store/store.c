@@ -174,7 +174,15 @@ int store_stat_key(store *s, const char *key, bool want_sha256, store_stat *out,
 int store_get(store *s, const char *key, store_write_fn fn, void *ctx, sp_error *err)
 {
     CHECK_KEY(s, key, err);
-    return s->ops->get(s, key, fn, ctx, err);
+    /* Cleared first so that a consumer that stopped without a word is told
+     * apart from one that filled err (and no older message is passed off as
+     * the cause). */
+    sp_error_clear(err);
+    int rc = s->ops->get(s, key, fn, ctx, err);
+    if (rc != SP_OK && err->code == SP_OK && !err->msg[0])
+        sp_fail(err, rc, "store %s: get '%s': stopped by the consumer (status %d)", s->url, key,
+                rc);
+    return rc;
 }
 
 int store_get_file(store *s, const char *key, const char *local_path, sp_error *err)

@@ -59,8 +59,10 @@ typedef struct store_stat {
 int store_stat_key(store *s, const char *key, bool want_sha256, store_stat *out, sp_error *err);
 
 /* Stream an object: fn(ctx, p, n) is called with consecutive chunks; a
- * non-zero return stops and is returned. A missing object is SP_ERR_IO
- * naming the store and key. */
+ * non-zero return stops and is returned untouched. A callback that stops
+ * fills the err given to store_get with its cause; one that leaves it empty
+ * gets "store URL: get 'key': stopped by the consumer". A missing object is
+ * SP_ERR_IO naming the store and key. */
 typedef int (*store_write_fn)(void *ctx, const void *p, size_t n);
 int store_get(store *s, const char *key, store_write_fn fn, void *ctx, sp_error *err);
 
