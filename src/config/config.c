@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum check { C_NONE, C_STORE, C_DBURL, C_HTTP, C_DECIMAL, C_UINT, C_PORT, C_ENUM };
+enum check { C_NONE, C_STORE, C_DBURL, C_HTTP, C_DECIMAL, C_UINT, C_PORT, C_ENUM, C_RATE, C_THREADS };
 
 typedef struct name_def {
     const char *name;
@@ -61,6 +61,34 @@ static const name_def NAMES[] = {
     {"RETRY_BACKOFF", "fixed", false, false, C_ENUM, "|fixed|exponential|"},
     {"STATE_DIR", "./.salespipe", false, false, C_NONE, NULL},
     {"LOG_FORMAT", "text", false, false, C_ENUM, "|text|json|"},
+    /* quality gates and load mode (SPEC §8) */
+    {"MIN_ROWS", "1", false, false, C_UINT, NULL},
+    {"MAX_REJECT_RATE", "0.25", false, false, C_RATE, NULL},
+    {"MAX_ROW_DROP", "0.5", false, false, C_RATE, NULL},
+    {"QUALITY_SQL", NULL, false, false, C_NONE, NULL},
+    {"GATE_ACTION", "fail", false, false, C_ENUM, "|fail|warn|"},
+    {"LOAD_MODE", "full", false, false, C_ENUM, "|full|incremental|"},
+    {"THREADS", NULL, false, false, C_THREADS, NULL}, /* unset: the number of cores */
+    /* telemetry (SPEC §9) */
+    {"METRICS_FILE", NULL, false, false, C_NONE, NULL},
+    {"OPENLINEAGE_URL", NULL, false, true, C_HTTP, NULL},
+    {"OPENLINEAGE_FILE", NULL, false, false, C_NONE, NULL},
+    {"OPENLINEAGE_NAMESPACE", "salespipe", false, false, C_NONE, NULL},
+    {"NO_PROGRESS", NULL, false, false, C_NONE, NULL},
+    /* AWS credential chain, RDS IAM auth and Secrets Manager (issue 16) */
+    {"AWS_WEB_IDENTITY_TOKEN_FILE", NULL, false, false, C_NONE, NULL},
+    {"AWS_ROLE_ARN", NULL, false, false, C_NONE, NULL},
+    {"AWS_ROLE_SESSION_NAME", NULL, false, false, C_NONE, NULL},
+    {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL, false, false, C_NONE, NULL},
+    {"AWS_CONTAINER_CREDENTIALS_FULL_URI", NULL, false, false, C_HTTP, NULL},
+    {"AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL, true, false, C_NONE, NULL},
+    {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", NULL, false, false, C_NONE, NULL},
+    {"AWS_EC2_METADATA_SERVICE_ENDPOINT", NULL, false, false, C_HTTP, NULL},
+    {"AWS_EC2_METADATA_DISABLED", NULL, false, false, C_ENUM, "|true|false|"},
+    {"AWS_ENDPOINT_URL_STS", NULL, false, false, C_HTTP, NULL},
+    {"AWS_ENDPOINT_URL_SECRETS_MANAGER", NULL, false, false, C_HTTP, NULL},
+    {"RDS_IAM_AUTH", NULL, false, false, C_ENUM, "|0|1|true|false|"},
+    {"RDS_SECRET_ID", NULL, false, false, C_NONE, NULL},
 };
 #define NNAMES (sizeof NAMES / sizeof NAMES[0])
 #define DOTENV_MAX_BYTES (1u << 20)
@@ -354,6 +382,23 @@ static int check_value(const name_def *d, const char *v, sp_error *err)
         if (!isdigit((unsigned char)*v) || *end || errno || x > max || (d->check == C_PORT && x < 1))
             return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not %s", d->name, v,
                            d->check == C_PORT ? "a port number (1-65535)" : "a non-negative integer");
+        return SP_OK;
+    }
+    case C_RATE: { /* a share: a decimal from 0 to 1 */
+        char *end;
+        errno = 0;
+        double x = strtod(v, &end);
+        if (!(isdigit((unsigned char)*v) || *v == '.') || *end || errno || !(x >= 0.0 && x <= 1.0))
+            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a share from 0 to 1 (e.g. 0.25)",
+                           d->name, v);
+        return SP_OK;
+    }
+    case C_THREADS: {
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (!isdigit((unsigned char)*v) || *end || errno || x < 1 || x > 256)
+            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a thread count (1-256)", d->name, v);
         return SP_OK;
     }
     case C_ENUM: {

@@ -2,6 +2,7 @@
  * .env syntax, validation errors (exit 2 class) and secret masking. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../src/config/config.h"
 #include "../test.h"
@@ -168,5 +169,36 @@ TEST(config_masks_secrets)
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
         sp_mask_url(urls[i].in, out, sizeof out);
         CHECK_STR(out, urls[i].out);
+    }
+}
+
+/* The daily-operation names (SPEC §8, §9): defaults, and malformed values
+ * refused with the name in the message (exit 2 class). */
+TEST(config_gate_and_mode_names)
+{
+    sp_config *c = sp_config_new();
+    sp_error err;
+    sp_error_clear(&err);
+    CHECK_INT(sp_config_load(c, "/dev/null", &err), SP_OK);
+    CHECK_STR(sp_config_get(c, "MIN_ROWS"), "1");
+    CHECK_STR(sp_config_get(c, "MAX_REJECT_RATE"), "0.25");
+    CHECK_STR(sp_config_get(c, "MAX_ROW_DROP"), "0.5");
+    CHECK_STR(sp_config_get(c, "GATE_ACTION"), "fail");
+    CHECK_STR(sp_config_get(c, "LOAD_MODE"), "full");
+    CHECK(sp_config_get(c, "THREADS") == NULL);
+    sp_config_free(c);
+
+    static const char *bad[][2] = {
+        {"MAX_REJECT_RATE", "1.5"}, {"MAX_REJECT_RATE", "-0.1"}, {"MAX_ROW_DROP", "half"},
+        {"GATE_ACTION", "ignore"},  {"LOAD_MODE", "append"},     {"THREADS", "0"},
+        {"THREADS", "many"},        {"MIN_ROWS", "-1"},          {"RDS_IAM_AUTH", "yes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = sp_config_new();
+        sp_error_clear(&err);
+        CHECK_INT(sp_config_set_flag(c, bad[i][0], bad[i][1], &err), SP_OK);
+        CHECK_INT(sp_config_load(c, "/dev/null", &err), SP_ERR_USAGE);
+        CHECK(strstr(err.msg, bad[i][0]) != NULL);
+        sp_config_free(c);
     }
 }
