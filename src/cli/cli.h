@@ -5,10 +5,49 @@
 #define SP_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "../config/config.h"
 
 enum { EXIT_OK = 0, EXIT_TASK_FAILED = 1, EXIT_USAGE = 2 };
+
+/* The command table (commands.c): one entry per command, its options and
+ * help. main.c parses argv against it; add a command's entry there. */
+#define CLI_MAX_OPTIONS 16
+typedef struct cli_option {
+    const char *name; /* "--ds" */
+    const char *arg;  /* its value's name ("D") when it takes one; NULL: a switch */
+    const char *help; /* one line */
+} cli_option;
+
+typedef struct cli_command {
+    const char *name;    /* "run" */
+    const char *args;    /* positional arguments for the synopsis ("[RUN_ID]"), or NULL */
+    int positional;      /* how many positional arguments it accepts at most */
+    const char *summary; /* one line for `salespipe --help` */
+    const char *help;    /* its own help: lines of at most 78 columns, each ending in \n */
+    const char *pending; /* not built yet: the issue that brings it; NULL when built */
+    cli_option options[CLI_MAX_OPTIONS]; /* ends at the first NULL name */
+} cli_command;
+
+extern const cli_command CLI_COMMANDS[];
+extern const size_t CLI_NCOMMANDS;
+extern const cli_option CLI_GLOBAL_OPTIONS[]; /* ends with a NULL name */
+
+/* The command named name, or NULL. */
+const cli_command *cli_command_find(const char *name);
+/* A global option, or one of c's (c may be NULL: globals only); NULL when neither. */
+const cli_option *cli_option_find(const cli_command *c, const char *name);
+/* The nearest command / option (of c, or global) to a mistyped word, or NULL
+ * when none is close (at most 2 edits, fewer than half the word). */
+const char *cli_nearest_command(const char *word);
+const char *cli_nearest_option(const cli_command *c, const char *word);
+/* Levenshtein distance (64 for words longer than 63 bytes). */
+size_t cli_edit_distance(const char *a, const char *b);
+/* `salespipe --help` and `salespipe help CMD`. */
+void cli_print_usage(FILE *out);
+void cli_print_command_help(const cli_command *c, FILE *out);
 
 typedef struct sp_cli {
     const char *command;     /* "run", "inspect", … */

@@ -16,53 +16,6 @@
 
 #include "../util/version.h"
 
-static const char USAGE[] =
-    "usage: salespipe [--env-file PATH] [--log-format text|json] [-q|-v] COMMAND [options]\n"
-    "\n"
-    "Consolidates regional sales CSV files into a star schema: raw store → Parquet\n"
-    "in the processed store → warehouse (PostgreSQL, or embedded SQLite).\n"
-    "\n"
-    "pipeline tasks (in this order; `run` does all five):\n"
-    "  preflight       check that the stores and the warehouse are reachable and writable\n"
-    "  stage           upload $DATA_DIR/raw/*_orders.csv to the raw store under runs/<ds>/\n"
-    "  transform       clean the raw CSVs, write the star schema as Parquet + rejects.csv\n"
-    "  create-tables   create the warehouse schema if missing\n"
-    "  load            load the run's Parquet tables into the warehouse in one transaction\n"
-    "  run [--ds D] [--from TASK] [--only TASK] [--resume] [--retries N] [--retry-delay SEC]\n"
-    "      [--retry-backoff fixed|exponential]   the tasks in order, with retries, recorded\n"
-    "      in the run ledger (STATE_DIR); --resume continues the latest failed run of --ds\n"
-    "\n"
-    "tools:\n"
-    "  runs [RUN_ID] [--json]                      run history, or one run's tasks\n"
-    "  gen --out DIR [--rows N] [--seed S] [--dirty]  synthetic regional CSV files\n"
-    "  inspect FILE.parquet [--head N] [--csv]     schema, row groups, statistics, rows\n"
-    "  config [--json]                             the effective configuration (secrets masked)\n"
-    "\n"
-    "Every task takes --ds YYYY-MM-DD (default: today, UTC).\n"
-    "Configuration: flags > environment > .env (./.env or --env-file) > defaults;\n"
-    "see `salespipe config` and the README for every name.\n"
-    "Exit status: 0 success, 1 a task failed, 2 bad command line or configuration.\n";
-
-typedef struct command {
-    const char *name;
-    const char *opts;    /* allowed options, "|--ds|--json|" */
-    int positional;      /* max positional arguments */
-    const char *pending; /* not built yet: the issue that brings it */
-} command;
-
-static const command COMMANDS[] = {
-    {"run", "|--ds|--from|--only|--resume|--retries|--retry-delay|--retry-backoff|", 0, NULL},
-    {"preflight", "|--ds|", 0, NULL},
-    {"stage", "|--ds|", 0, NULL},
-    {"transform", "|--ds|", 0, NULL},
-    {"create-tables", "|--ds|", 0, NULL},
-    {"load", "|--ds|", 0, NULL},
-    {"runs", "|--json|", 1, NULL},
-    {"gen", "|--out|--rows|--seed|--dirty|", 0, NULL},
-    {"inspect", "|--head|--csv|", 1, NULL},
-    {"config", "|--json|", 0, NULL},
-};
-
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
@@ -104,34 +57,81 @@ static bool is_task(const char *s)
     return pl_task_parse(s) >= 0;
 }
 
-static bool opt_allowed(const command *c, const char *opt)
-{
-    char pat[80];
-    snprintf(pat, sizeof pat, "|%s|", opt);
-    return strlen(opt) < 40 && strstr(c->opts, pat) != NULL;
-}
-
 static void register_secret(const char *s) { sp_log_add_secret(s); }
 
-/* Options that take a value; the rest are switches. */
-static bool takes_value(const char *opt)
+/* "unknown command 'rnu'" + "did you mean 'run'?" when one is near. */
+static int unknown_command(const char *word)
 {
-    static const char *v[] = {"--ds", "--from", "--only", "--retries", "--retry-delay", "--retry-backoff",
-                              "--out", "--rows", "--seed", "--head", "--env-file", "--log-format"};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (strcmp(v[i], opt) == 0)
-            return true;
-    return false;
+    const char *near = cli_nearest_command(word);
+    if (near)
+        return usage_error("unknown command '%s'; did you mean '%s'?", word, near);
+    return usage_error("unknown command '%s'", word);
+}
+
+static int unknown_option(const cli_command *cmd, const char *opt)
+{
+    const char *near = cli_nearest_option(cmd, opt);
+    bool of_a_command = false;
+    for (size_t i = 0; !cmd && i < CLI_NCOMMANDS; i++)
+        of_a_command |= cli_option_find(&CLI_COMMANDS[i], opt) != NULL;
+    if (cmd)
+        fprintf(stderr, "salespipe: '%s' does not take option '%s'", cmd->name, opt);
+    else if (of_a_command)
+        fprintf(stderr, "salespipe: '%s' is a command's option: put it after the command", opt);
+    else
+        fprintf(stderr, "salespipe: unknown option '%s'", opt);
+    if (near)
+        fprintf(stderr, "; did you mean '%s'?", near);
+    fprintf(stderr, "\nTry 'salespipe %s%s--help'.\n", cmd ? cmd->name : "", cmd ? " " : "");
+    return EXIT_USAGE;
+}
+
+/* -q, -v, -h, -V: the short spellings of global options. */
+static const char *long_spelling(const char *opt)
+{
+    static const char *pairs[][2] = {
+        {"-q", "--quiet"}, {"-v", "--verbose"}, {"-h", "--help"}, {"-V", "--version"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (strcmp(opt, pairs[i][0]) == 0)
+            return pairs[i][1];
+    return opt;
+}
+
+/* --help seen: the help of the command named on the line (before or after
+ * the flag), else the general one. */
+static int print_help(const cli_command *cmd, int argc, char **argv)
+{
+    for (int i = 1; !cmd && i < argc; i++)
+        if (argv[i][0] != '-')
+            cmd = cli_command_find(argv[i]);
+    if (cmd)
+        cli_print_command_help(cmd, stdout);
+    else
+        cli_print_usage(stdout);
+    return EXIT_OK;
+}
+
+/* `salespipe help [COMMAND]`. */
+static int cmd_help(const char *name)
+{
+    if (!name) {
+        cli_print_usage(stdout);
+        return EXIT_OK;
+    }
+    const cli_command *c = cli_command_find(name);
+    if (!c)
+        return unknown_command(name);
+    cli_print_command_help(c, stdout);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
 {
     sp_cli cli = {.rows = -1, .seed = 1};
-    const command *cmd = NULL;
+    const cli_command *cmd = NULL;
     const char *positional[2] = {NULL, NULL};
     int npos = 0;
     const char *retries = NULL, *retry_delay = NULL, *retry_backoff = NULL, *log_format = NULL;
-    bool help = false;
 
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
@@ -139,11 +139,9 @@ int main(int argc, char **argv)
         const char *val = NULL;
         if (strcmp(arg, "--") == 0 || arg[0] != '-' || arg[1] == '\0') {
             if (!cmd) {
-                for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
-                    if (strcmp(COMMANDS[k].name, arg) == 0)
-                        cmd = &COMMANDS[k];
+                cmd = cli_command_find(arg);
                 if (!cmd)
-                    return usage_error("unknown command '%s'", arg);
+                    return unknown_command(arg);
                 cli.command = cmd->name;
             } else if (npos < cmd->positional) {
                 positional[npos++] = arg;
@@ -152,14 +150,20 @@ int main(int argc, char **argv)
             }
             continue;
         }
-        /* --name=value or --name value */
+        /* --name=value or --name value; options are those of the table
+         * (commands.c): global ones anywhere, a command's after it. */
         const char *eq = strchr(arg, '=');
         size_t olen = eq ? (size_t)(eq - arg) : strlen(arg);
         if (olen >= sizeof opt)
             return usage_error("unknown option '%.60s'", arg);
         memcpy(opt, arg, olen);
         opt[olen] = '\0';
-        if (takes_value(opt)) {
+        const cli_option *known = cli_option_find(cmd, long_spelling(opt));
+        if (!known)
+            return unknown_option(cmd, opt);
+        if (strcmp(known->name, "--help") == 0)
+            return print_help(cmd, argc, argv);
+        if (known->arg) {
             if (eq)
                 val = eq + 1;
             else if (i + 1 < argc)
@@ -169,26 +173,18 @@ int main(int argc, char **argv)
         } else if (eq) {
             return usage_error("option '%s' takes no value", opt);
         }
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            help = true;
-        } else if (strcmp(opt, "--version") == 0 || strcmp(opt, "-V") == 0) {
+        snprintf(opt, sizeof opt, "%s", known->name);
+        if (strcmp(opt, "--version") == 0) {
             printf("salespipe %s\n", SP_VERSION);
             return EXIT_OK;
-        } else if (strcmp(opt, "-q") == 0 || strcmp(opt, "--quiet") == 0) {
+        } else if (strcmp(opt, "--quiet") == 0) {
             cli.verbosity = -1;
-        } else if (strcmp(opt, "-v") == 0 || strcmp(opt, "--verbose") == 0) {
+        } else if (strcmp(opt, "--verbose") == 0) {
             cli.verbosity = 1;
         } else if (strcmp(opt, "--env-file") == 0) {
             cli.env_file = val;
         } else if (strcmp(opt, "--log-format") == 0) {
             log_format = val;
-        } else if (!cmd || !opt_allowed(cmd, opt)) {
-            if (cmd)
-                fprintf(stderr, "salespipe: '%s' does not take option '%s'\n", cmd->name, opt);
-            else
-                fprintf(stderr, "salespipe: unknown option '%s'\n", opt);
-            fprintf(stderr, "Try 'salespipe --help'.\n");
-            return EXIT_USAGE;
         } else if (strcmp(opt, "--ds") == 0) {
             if (!valid_ds(val))
                 return usage_error("--ds '%s' is not a date YYYY-MM-DD", val);
@@ -228,13 +224,19 @@ int main(int argc, char **argv)
         } else if (strcmp(opt, "--seed") == 0) {
             if (!parse_int(val, 0, 0x7fffffffffffffffLL, &cli.seed))
                 return usage_error("--seed '%s' is not a non-negative integer", val);
+        } else {
+            /* In the table (commands.c) but handled nowhere above. */
+            return usage_error("option '%s' of '%s' is not available in this version yet", opt,
+                               cmd ? cmd->name : "salespipe");
         }
     }
 
-    if (help || !cmd) {
-        fputs(USAGE, help ? stdout : stderr);
-        return help ? EXIT_OK : EXIT_USAGE;
+    if (!cmd) {
+        cli_print_usage(stderr);
+        return EXIT_USAGE;
     }
+    if (strcmp(cmd->name, "help") == 0)
+        return cmd_help(positional[0]);
     if (cli.from_task && cli.only_task)
         return usage_error("--from and --only cannot be used together");
     if (cli.resume && (cli.from_task || cli.only_task))

@@ -44,6 +44,30 @@ expect inspect-needs-file 2 "inspect needs a FILE" -- inspect
 expect bad-log-format 2 "LOG_FORMAT: 'xml' is not one of text,json" -- --log-format xml config
 expect missing-env-file 2 "env file /nonexistent.env" -- --env-file /nonexistent.env config
 
+# Help: every command listed by --help has its own, by `help CMD` and `CMD --help`.
+cmds=$(cd "$tmp" && "$bin" --help | sed -n '/^commands/,/^$/p' | awk 'NR>1 && NF {print $1}')
+[ "$(wc -w <<<"$cmds")" -ge 11 ] && ok help-lists-commands || bad help-lists-commands "$cmds"
+for c in $cmds; do
+  a=$(cd "$tmp" && "$bin" help "$c" 2>&1); ra=$?
+  b=$(cd "$tmp" && "$bin" "$c" --help 2>&1); rb=$?
+  if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ "$a" = "$b" ] && grep -q "^usage: salespipe $c\b" <<<"$a" \
+     && [ "$(grep -c . <<<"$a")" -ge 6 ] && awk 'length > 80 {exit 1}' <<<"$a"; then
+    ok "help-$c"
+  else bad "help-$c" "exit $ra/$rb, same=$([ "$a" = "$b" ] && echo y || echo n): ${a:0:300}"; fi
+done
+dups=$(sort <<<"$cmds" | uniq -d)
+[ -z "$dups" ] && ok commands-unique || bad commands-unique "listed twice: $dups"
+expect help-before-command 0 "usage: salespipe runs" -- --help runs
+expect gen-rows-per-file 0 "data rows per file" -- gen --help
+expect help-unknown 2 "unknown command 'rnu'; did you mean 'run'?" -- help rnu
+expect suggest-command 2 "did you mean 'transform'?" -- trasnform
+expect suggest-option 2 "'run' does not take option '--form'; did you mean '--from'?" -- run --form stage
+expect suggest-global 2 "did you mean '--verbose'?" -- --verbos config
+expect no-far-suggestion 2 "'stage' does not take option '--csv'" -- stage --csv
+out=$(cd "$tmp" && "$bin" stage --csv 2>&1)
+grep -q "did you mean" <<<"$out" && bad no-far-suggestion-2 "$out" || ok no-far-suggestion-2
+expect option-before-command 2 "'--ds' is a command's option: put it after the command" -- --ds 2024-01-01 run
+
 # Configuration precedence, as `salespipe config` shows it.
 cat > "$tmp/.env" <<'ENV'
 SALES_THRESHOLD=750
