@@ -51,6 +51,7 @@ struct csv_reader {
     bad_kind bad;        /* what stops the text at vend */
     uint64_t bad_off;    /* its file offset */
 
+    uint64_t nrecords; /* records returned in this pass: the first is the header */
     csv_field *fields;
     size_t fcap;
     char *scratch; /* unescaped quoted fields of the current record */
@@ -127,15 +128,21 @@ static uint64_t count_nl(const char *p, const char *lim)
 
 /* ---- record parsing ---------------------------------------------------- */
 
-enum { P_DONE, P_MORE, P_END, P_FIELDS, P_LONG, P_NOMEM };
+enum { P_DONE, P_MORE, P_END, P_FIELDS, P_LONG, P_NOMEM, P_OVER };
 
+/* The field cap is a limit on the header, the only record whose width the
+ * reader's memory must follow. A data record wider than the cap is not an
+ * error of the file: it keeps max_fields + 1 fields (so it can never match
+ * a header, and is a malformed row to the caller) and the rest are dropped
+ * (P_OVER) while the record is still read to its end. */
 static int grow_fields(csv_reader *r, size_t nf)
 {
-    if (nf >= r->opt.max_fields)
-        return P_FIELDS;
+    size_t limit = r->nrecords ? r->opt.max_fields + 1 : r->opt.max_fields;
+    if (nf >= limit)
+        return r->nrecords ? P_OVER : P_FIELDS;
     size_t ncap = r->fcap ? r->fcap * 2 : 32;
-    if (ncap > r->opt.max_fields)
-        ncap = r->opt.max_fields;
+    if (ncap > limit)
+        ncap = limit;
     csv_field *f = realloc(r->fields, ncap * sizeof *f);
     if (!f)
         return P_NOMEM;
@@ -173,11 +180,14 @@ static inline void scratch_put(csv_reader *r, const char *p, size_t n)
             pa_++;                                                            \
         while (pb_ > pa_ && is_blank(pb_[-1]))                                \
             pb_--;                                                            \
-        if (nf == r->fcap && (rc = grow_fields(r, nf)) != P_DONE)             \
-            return rc;                                                        \
-        r->fields[nf].ptr = pa_;                                              \
-        r->fields[nf].len = (size_t)(pb_ - pa_);                              \
-        nf++;                                                                 \
+        if (nf == r->fcap && (rc = grow_fields(r, nf)) != P_DONE) {           \
+            if (rc != P_OVER)                                                 \
+                return rc;                                                    \
+        } else {                                                              \
+            r->fields[nf].ptr = pa_;                                          \
+            r->fields[nf].len = (size_t)(pb_ - pa_);                          \
+            nf++;                                                             \
+        }                                                                     \
     } while (0)
 
 /* One record from buf[pos, vend). P_MORE: the text ends before the record
@@ -357,6 +367,7 @@ static int parse_record(csv_reader *r, csv_record *rec)
     rec->text = start;
     rec->text_len = text_len;
     rec->unterminated = unterminated;
+    r->nrecords++;
     if (quoted)
         r->line += count_nl(start, text_end);
     if (next > text_end)
@@ -595,6 +606,7 @@ static void reset_pass(csv_reader *r)
     r->buf_off = 0;
     r->line = 1;
     r->raw_total = 0;
+    r->nrecords = 0;
     r->first_high = UINT64_MAX;
     r->started = r->eof = r->had_bom = r->restart_pending = false;
     r->bad = BAD_NONE;

@@ -27,7 +27,10 @@ typedef enum csv_encoding {
 typedef struct csv_options {
     csv_encoding encoding;
     size_t max_record_bytes; /* cap on one record's text; 0 = 1 MiB */
-    size_t max_fields;       /* cap on fields per record; 0 = 4096 */
+    size_t max_fields;       /* cap on the header's fields; 0 = 4096. A later
+                              * record with more comes back with exactly
+                              * max_fields + 1 fields (the rest dropped):
+                              * never a header's width, so a malformed row */
     /* Called with every raw byte of the file, in order, exactly once per
      * pass (again from the start after csv_rewind): checksums. May be NULL. */
     void (*on_bytes)(void *ctx, const uint8_t *p, size_t n);

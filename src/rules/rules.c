@@ -10,7 +10,6 @@
 #include "../util/date.h"
 
 #define DEC_LIMIT 1000000000000000000LL /* 10^18: DECIMAL(18, s) holds |v| < this */
-#define DERIVED_LIMIT 10000000000000000LL /* 10^16: DECIMAL(18,2) in scale-2 units */
 #define MAX_SCALE 18
 
 static const int64_t pow10_tab[MAX_SCALE + 1] = {
@@ -297,8 +296,8 @@ rules_reason rules_check(const rules_ctx *ctx, const rules_input *in, rules_row 
     /* Scale 4 in, scale 2 out: sales4 / (quantity * 100) and
      * profit4 * 100 / sales4, each rounded once from the exact quotient.
      * unit_price cannot exceed sales, so only the margin can overflow. */
-    if (!rules_div_round(r.sales, (__int128)r.quantity * 100, DERIVED_LIMIT, &r.unit_price) ||
-        !rules_div_round((__int128)r.profit * 100, r.sales, DERIVED_LIMIT, &r.profit_margin))
+    if (!rules_div_round(r.sales, (__int128)r.quantity * 100, DEC_LIMIT, &r.unit_price) ||
+        !rules_div_round((__int128)r.profit * 100, r.sales, DEC_LIMIT, &r.profit_margin))
         return RULES_PROFIT;
     if (row)
         *row = r;

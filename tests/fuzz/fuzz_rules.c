@@ -107,9 +107,9 @@ static void check_row(const uint8_t *data, size_t size)
         if (r != RULES_KEPT)
             continue;
         if (row.quantity <= 0 || row.sales <= 0 || row.sales > ctx.threshold ||
-            row.unit_price < 0 || row.unit_price >= 10000000000000000LL ||
-            row.profit_margin <= -10000000000000000LL ||
-            row.profit_margin >= 10000000000000000LL)
+            row.unit_price < 0 || row.unit_price >= 1000000000000000000LL ||
+            row.profit_margin <= -1000000000000000000LL ||
+            row.profit_margin >= 1000000000000000000LL)
             abort();
         int64_t up;
         if (!rules_div_round(row.sales, (__int128)row.quantity * 100, INT64_MAX, &up) ||
