@@ -2,10 +2,52 @@
  * name with its effective value and where it came from (flag, environment,
  * .env, default). Secrets are masked; this is what to paste in a bug report. */
 #include <stdio.h>
+#include <string.h>
 
 #include "../util/buf.h"
 #include "../util/json.h"
 #include "cli.h"
+
+/* A store URL in words, from the configuration alone (nothing is opened). */
+static void store_words(const sp_config *c, const char *name, char *out, size_t outsz)
+{
+    const char *v = sp_config_get(c, name);
+    if (v && strncmp(v, "s3://", 5) == 0) {
+        const char *ep = sp_config_get(c, "AWS_ENDPOINT_URL_S3");
+        if (!ep)
+            ep = sp_config_get(c, "AWS_ENDPOINT_URL");
+        if (!ep)
+            ep = sp_config_get(c, "S3_ENDPOINT_URL");
+        const char *b = v + 5, *slash = strchr(b, '/');
+        snprintf(out, outsz, "S3 bucket %.*s%s%s, at %s", (int)(slash ? slash - b : (long)strlen(b)),
+                 b, slash && slash[1] ? ", key prefix " : "", slash && slash[1] ? slash + 1 : "",
+                 ep ? ep : "AWS");
+    } else {
+        const char *path = v && strncmp(v, "file://", 7) == 0 ? v + 7 : v;
+        snprintf(out, outsz, "local directory %s%s", path ? path : "?",
+                 sp_config_source(c, name) == SP_SRC_DEFAULT ? " (the default)" : "");
+    }
+}
+
+/* The warehouse in words, as pl_open_warehouse will choose it. */
+static void warehouse_words(const sp_config *c, char *out, size_t outsz)
+{
+    char shown[4200];
+    const char *url = sp_config_display(c, "DATABASE_URL", shown, sizeof shown);
+    const char *host = sp_config_get(c, "RDS_HOST");
+    if (url && strncmp(url, "sqlite:///", 10) == 0)
+        snprintf(out, outsz, "SQLite file %s (DATABASE_URL)", url + 10);
+    else if (url)
+        snprintf(out, outsz, "PostgreSQL at %s (DATABASE_URL)", url);
+    else if (host)
+        snprintf(out, outsz, "PostgreSQL at %s:%s, database %s, user %s (RDS_*)", host,
+                 sp_config_get(c, "RDS_PORT") ? sp_config_get(c, "RDS_PORT") : "5432",
+                 sp_config_get(c, "RDS_DB") ? sp_config_get(c, "RDS_DB") : "(libpq default)",
+                 sp_config_get(c, "RDS_USER") ? sp_config_get(c, "RDS_USER") : "(libpq default)");
+    else
+        snprintf(out, outsz, "embedded SQLite file ./warehouse.db (the default: neither "
+                             "DATABASE_URL nor RDS_HOST is set)");
+}
 
 int cmd_config(const sp_cli *cli)
 {
@@ -26,8 +68,27 @@ int cmd_config(const sp_cli *cli)
             sp_buf_printf(&out, "%-22s %-12s %s\n", name, src, v ? v : "");
         }
     }
+    /* What those values mean, in words: where the run reads and writes. */
+    static const char *const WHAT[] = {"warehouse", "raw store", "processed store"};
+    static const char *const KEY[] = {"warehouse", "raw_store", "processed_store"};
+    char words[3][4400];
+    warehouse_words(cli->config, words[0], sizeof words[0]);
+    store_words(cli->config, "RAW_STORE", words[1], sizeof words[1]);
+    store_words(cli->config, "PROCESSED_STORE", words[2], sizeof words[2]);
     if (cli->json)
-        sp_buf_puts(&out, "}\n");
+        sp_buf_puts(&out, ",\"effective\":{");
+    else
+        sp_buf_puts(&out, "\nIn effect:\n");
+    for (int k = 0; k < 3; k++) {
+        if (cli->json) {
+            sp_buf_printf(&out, "%s\"%s\":", k ? "," : "", KEY[k]);
+            sp_json_cstr(&out, words[k]);
+        } else {
+            sp_buf_printf(&out, "  %-16s %s\n", WHAT[k], words[k]);
+        }
+    }
+    if (cli->json)
+        sp_buf_puts(&out, "}}\n");
     fwrite(out.data, 1, out.len, stdout);
     int bad = out.broken;
     sp_buf_free(&out);

@@ -125,6 +125,15 @@ static int cmd_help(const char *name)
     return EXIT_OK;
 }
 
+/* A name one or two edits away from ours (DATABSE_URL) is almost always a
+ * typo whose value is silently ignored: say so before anything runs. */
+static void warn_suspect(void *ctx, const char *name, const char *like, const char *where)
+{
+    (void)ctx;
+    sp_log(SP_LOG_WARN, "config: %s (%s) is not a salespipe name and is ignored: did you mean %s?",
+           name, where, like);
+}
+
 int main(int argc, char **argv)
 {
     sp_cli cli = {.rows = -1, .seed = 1};
@@ -274,6 +283,7 @@ int main(int argc, char **argv)
     }
     sp_config_each_secret(cli.config, register_secret);
     sp_log_setup(strcmp(sp_config_get(cli.config, "LOG_FORMAT"), "json") == 0, cli.verbosity);
+    sp_config_each_suspect(cli.config, warn_suspect, NULL);
 
     int rc;
     if (cmd->pending) {

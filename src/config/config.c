@@ -94,10 +94,17 @@ static const name_def NAMES[] = {
 #define DOTENV_MAX_BYTES (1u << 20)
 #define VALUE_MAX 4096
 
+/* Unknown names met in the .env file, kept for the typo check. */
+#define DOTENV_OTHERS_MAX 256
+
 struct sp_config {
     char *value[NNAMES];
     sp_source source[NNAMES];
     char *dotenv[NNAMES];
+    char *dotenv_path;
+    size_t nothers;
+    char *others[DOTENV_OTHERS_MAX]; /* "NAME" */
+    int other_line[DOTENV_OTHERS_MAX];
 };
 
 static int find(const char *name)
@@ -124,6 +131,9 @@ void sp_config_free(sp_config *c)
 {
     if (!c)
         return;
+    free(c->dotenv_path);
+    for (size_t i = 0; i < c->nothers; i++)
+        free(c->others[i]);
     for (size_t i = 0; i < NNAMES; i++) {
         free(c->value[i]);
         free(c->dotenv[i]);
@@ -281,8 +291,13 @@ static int read_dotenv(sp_config *c, const char *path, bool required, sp_error *
         char value[VALUE_MAX + 1];
         SP_TRY(parse_value(eq + 1, value, sizeof value, path, lineno, err));
         int i = find(line);
-        if (i < 0)
-            continue; /* other tools' variables (Terraform inputs, …) are fine */
+        if (i < 0) {
+            /* Other tools' variables (Terraform inputs, …) are fine; kept
+             * only so that a misspelt name of ours can be pointed out. */
+            if (c->nothers < DOTENV_OTHERS_MAX && (c->others[c->nothers] = strdup(line)))
+                c->other_line[c->nothers++] = lineno;
+            continue;
+        }
         free(c->dotenv[i]);
         c->dotenv[i] = strdup(value);
         if (!c->dotenv[i])
@@ -420,7 +435,10 @@ static int check_value(const name_def *d, const char *v, sp_error *err)
 
 int sp_config_load(sp_config *c, const char *env_file, sp_error *err)
 {
-    SP_TRY(read_dotenv(c, env_file ? env_file : ".env", env_file != NULL, err));
+    const char *dotenv = env_file ? env_file : ".env";
+    free(c->dotenv_path);
+    c->dotenv_path = strdup(dotenv);
+    SP_TRY(read_dotenv(c, dotenv, env_file != NULL, err));
     for (size_t i = 0; i < NNAMES; i++) {
         if (c->source[i] == SP_SRC_FLAG)
             continue;
@@ -543,5 +561,107 @@ void sp_config_each_secret(const sp_config *c, void (*fn)(const char *secret))
                 fn(tmp);
             }
         }
+    }
+}
+
+/* ---- names that look like ours --------------------------------------- */
+
+/* Names of the tools around us (the reference system's Terraform and compose
+ * inputs, libpq's and the AWS tools' own variables): never a typo of ours,
+ * however close they look. */
+static const char *const NEIGHBOURS[] = {
+    "PROJECT_NAME", "ENVIRONMENT", "ALLOWED_CIDR", "DB_INSTANCE_CLASS", "DB_ALLOCATED_STORAGE",
+    "DB_ENGINE_VERSION", "DB_BACKUP_RETENTION_DAYS", "PUBLICLY_ACCESSIBLE", "FORCE_DESTROY",
+    "HOST_DATA_DIR", "PIPELINE_IMAGE", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD",
+    "POSTGRES_HOST_PORT", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MINIO_API_PORT",
+    "MINIO_CONSOLE_PORT", "MINIO_IMAGE", "MINIO_MC_IMAGE", "AIRFLOW_IMAGE", "AIRFLOW_PORT",
+    "AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_UID", "DOCKER_GID",
+    "SALESPIPE_DAG_MODE", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGSSLMODE",
+    "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGCONNECT_TIMEOUT", "PGAPPNAME", "PGSERVICE",
+    "PGPASSFILE", "PGOPTIONS", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_SDK_LOAD_CONFIG", "AWS_RETRY_MODE", "AWS_PAGER", "NO_COLOR",
+};
+
+static bool neighbour(const char *name)
+{
+    if (strncmp(name, "TF_VAR_", 7) == 0 || strncmp(name, "AIRFLOW", 7) == 0)
+        return true;
+    for (size_t k = 0; k < sizeof NEIGHBOURS / sizeof NEIGHBOURS[0]; k++)
+        if (strcmp(name, NEIGHBOURS[k]) == 0)
+            return true;
+    return false;
+}
+
+/* Edits (insert, delete, substitute, swap two neighbours) from a to b,
+ * ignoring case; anything above 2 is reported as 3. */
+static int edits(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na > 64 || nb > 64 || (na > nb ? na - nb : nb - na) > 2)
+        return 3;
+    int d[66][66];
+    for (size_t i = 0; i <= na; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= nb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            int cost = toupper((unsigned char)a[i - 1]) != toupper((unsigned char)b[j - 1]);
+            int v = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && toupper((unsigned char)a[i - 1]) == toupper((unsigned char)b[j - 2]) &&
+                toupper((unsigned char)a[i - 2]) == toupper((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[na][nb] > 2 ? 3 : d[na][nb];
+}
+
+const char *sp_config_resembles(const char *name)
+{
+    if (find(name) >= 0 || neighbour(name) || strlen(name) < 5)
+        return NULL;
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; i < NNAMES; i++) {
+        int d = edits(name, NAMES[i].name);
+        /* Short names need a closer match: two edits turn most 5-letter
+         * words into each other. */
+        if (d < best_d && (d <= 1 || strlen(NAMES[i].name) >= 8))
+            best = NAMES[i].name, best_d = d;
+    }
+    return best;
+}
+
+extern char **environ;
+
+void sp_config_each_suspect(const sp_config *c,
+                            void (*fn)(void *ctx, const char *name, const char *like,
+                                       const char *where),
+                            void *ctx)
+{
+    char where[600];
+    for (size_t i = 0; i < c->nothers; i++) {
+        const char *like = sp_config_resembles(c->others[i]);
+        if (like) {
+            snprintf(where, sizeof where, "%s:%d", c->dotenv_path ? c->dotenv_path : ".env",
+                     c->other_line[i]);
+            fn(ctx, c->others[i], like, where);
+        }
+    }
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[80];
+        if (!eq || eq == *e || (size_t)(eq - *e) >= sizeof name)
+            continue;
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        const char *like = sp_config_resembles(name);
+        if (like)
+            fn(ctx, name, like, "the environment");
     }
 }

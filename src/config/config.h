@@ -63,4 +63,18 @@ void sp_mask_url(const char *in, char *out, size_t outsz);
  * passwords or tokens inside URL values (DATABASE_URL, SMTP_URL, the
  * webhook's path). Used to register them with the log scrubber. */
 void sp_config_each_secret(const sp_config *c, void (*fn)(const char *secret));
+
+/* The configuration name that `name` is probably a misspelling of (within
+ * two edits, ignoring case), or NULL: our own names, the reference system's
+ * other names (Terraform and compose inputs) and libpq's and the AWS tools'
+ * variables never resemble anything. */
+const char *sp_config_resembles(const char *name);
+
+/* Call fn for each name in the .env file (where = "PATH:LINE") or the
+ * environment (where = "the environment") that resembles a configuration
+ * name without being one: the caller warns. Views valid during the call. */
+void sp_config_each_suspect(const sp_config *c,
+                            void (*fn)(void *ctx, const char *name, const char *like,
+                                       const char *where),
+                            void *ctx);
 #endif

@@ -202,3 +202,57 @@ TEST(config_gate_and_mode_names)
         sp_config_free(c);
     }
 }
+
+static void collect_suspect(void *ctx, const char *name, const char *like, const char *where)
+{
+    char *out = ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 2048 - n, "%s>%s@%s;", name, like, where);
+}
+
+/* Misspelt names warn with the name they resemble; the reference system's
+ * other names (Terraform, compose) and other tools' variables never do. */
+TEST(config_typo_suspects)
+{
+    static const char *const table[][2] = {
+        {"DATABSE_URL", "DATABASE_URL"},   {"SALES_TRESHOLD", "SALES_THRESHOLD"},
+        {"data_dir", "DATA_DIR"},          {"MAX_REJECT_RATES", "MAX_REJECT_RATE"},
+        {"AWS_SECRET_ACCES_KEY", "AWS_SECRET_ACCESS_KEY"}, {"RETRY_DELAYS", "RETRY_DELAY"},
+        {"LOADMODE", "LOAD_MODE"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const char *got = sp_config_resembles(table[i][0]);
+        if (!got || strcmp(got, table[i][1]) != 0)
+            test_fail_at(__FILE__, __LINE__, "%s: resembles %s, want %s", table[i][0],
+                      got ? got : "(nothing)", table[i][1]);
+    }
+    static const char *const never[] = {
+        "ALLOWED_CIDR", "DB_INSTANCE_CLASS", "PROJECT_NAME", "HOST_DATA_DIR", "PIPELINE_IMAGE",
+        "ENVIRONMENT",  "POSTGRES_PASSWORD", "PGSSLMODE",    "TF_VAR_s3_bucket", "HOME",
+        "PATH",         "HOSTNAME",          "DATA_DIR",     "PGUSER",          "SHELL",
+        "LOGNAME",      "OLDPWD",            "NO_COLOR",     "TERM",            "LANG",
+    };
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++) {
+        const char *got = sp_config_resembles(never[i]);
+        if (got)
+            test_fail_at(__FILE__, __LINE__, "%s resembles %s", never[i], got);
+    }
+    /* Both sources: the .env file (with its line) and the environment. */
+    const char *envf = write_file("typo.env", "DATABSE_URL=sqlite:///x.db\nALLOWED_CIDR=1.2.3.4/32\n"
+                                              "PROJECT_NAME=p\n");
+    setenv("SALES_TRESHOLD", "5", 1);
+    sp_config *c = sp_config_new();
+    sp_error err;
+    sp_error_clear(&err);
+    CHECK_INT(sp_config_load(c, envf, &err), SP_OK);
+    static char found[2048];
+    found[0] = '\0';
+    sp_config_each_suspect(c, collect_suspect, found);
+    CHECK(strstr(found, "DATABSE_URL>DATABASE_URL@") != NULL);
+    CHECK(strstr(found, "typo.env:1;") != NULL);
+    CHECK(strstr(found, "SALES_TRESHOLD>SALES_THRESHOLD@the environment;") != NULL);
+    CHECK(strstr(found, "ALLOWED_CIDR") == NULL);
+    CHECK(strstr(found, "PROJECT_NAME") == NULL);
+    sp_config_free(c);
+    unsetenv("SALES_TRESHOLD");
+}
