@@ -29,12 +29,11 @@ typedef enum orch_state {
 /* "pending", "running", "succeeded", "failed", "skipped". */
 const char *orch_state_name(orch_state s);
 
-/* May trying the same task again help? False for permanent failures:
- * configuration (SP_ERR_USAGE), the data contract (SP_ERR_DATA: a missing
- * required column, a date-order conflict, no input files), input bytes that
- * violate their format (SP_ERR_CORRUPT), safety caps (SP_ERR_LIMIT) and
- * unsupported features (SP_ERR_UNSUPPORTED). True for I/O, network, memory
- * and internal errors, and whenever the error itself says retryable. */
+/* May trying the same task again help? sp_error_retryable (util/error.h)
+ * decides: never for configuration, data, format, caps, unsupported
+ * features, servers' refusals and local errors that waiting cannot fix (a
+ * missing folder, a permission, a read-only or full disk); yes for
+ * transient network and other I/O errors, and whenever the error says so. */
 bool orch_is_retryable(const sp_error *err);
 
 /* Seconds to wait before retry number `retry` (1-based): `delay` for a

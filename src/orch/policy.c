@@ -14,22 +14,7 @@ const char *orch_state_name(orch_state s)
 
 bool orch_is_retryable(const sp_error *err)
 {
-    if (err->retryable)
-        return true;
-    switch (err->code) {
-    case SP_ERR_USAGE:       /* configuration: the same value fails again */
-    case SP_ERR_DATA:        /* the data contract: the same file fails again */
-    case SP_ERR_CORRUPT:     /* bytes that violate their format */
-    case SP_ERR_LIMIT:       /* a safety cap: the same input hits it again */
-    case SP_ERR_UNSUPPORTED: /* a feature we do not implement */
-        return false;
-    case SP_ERR_NET:         /* a server answered: the backend judged it (a 5xx or a
-                              * lost connection is marked retryable; refused
-                              * credentials, AccessDenied, a missing privilege not) */
-        return false;
-    default:                 /* io, nomem, internal: may pass on their own */
-        return true;
-    }
+    return sp_error_retryable(err);
 }
 
 #define MAX_DELAY (24LL * 3600)

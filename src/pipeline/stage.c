@@ -61,6 +61,35 @@ static int list_inputs(const char *dir, const char *pattern, char ***names, size
     return rc;
 }
 
+/* A local file name that cannot become a store key (a control character:
+ * newline, tab, …) is the file's fault, not the command line's: SP_ERR_DATA,
+ * checked before anything is uploaded. The name is shown escaped. */
+static int check_names(const char *dir, char **names, size_t n, sp_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)names[i];
+        bool bad = false;
+        for (const unsigned char *q = p; *q; q++)
+            bad |= *q < 0x20 || *q == 0x7f;
+        if (!bad)
+            continue;
+        char shown[400];
+        size_t k = 0;
+        for (; *p && k + 5 < sizeof shown; p++) {
+            if (*p < 0x20 || *p == 0x7f)
+                k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", *p);
+            else
+                shown[k++] = (char)*p;
+        }
+        shown[k] = '\0';
+        return sp_fail(err, SP_ERR_DATA,
+                       "%s/%s: the file name holds a control character, so it cannot become a "
+                       "store key; rename the file (nothing was staged)",
+                       dir, shown);
+    }
+    return SP_OK;
+}
+
 int pl_stage(pl_ctx *ctx, sp_error *err)
 {
     const char *data_dir = sp_config_get(ctx->cfg, "DATA_DIR");
@@ -73,6 +102,8 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
     char **names;
     size_t n;
     int rc = list_inputs(dir, pattern, &names, &n, err);
+    if (rc == SP_OK)
+        rc = check_names(dir, names, n, err);
     if (rc == SP_OK && n == 0)
         sp_log(SP_LOG_WARN, "stage: no files matching %s in %s: nothing to stage "
                "(transform will fail with \"no input files\")", pattern, dir);

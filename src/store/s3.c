@@ -67,6 +67,7 @@ typedef struct s3_store {
     aws_settings aws;
     int max_attempts;
     long read_timeout;
+    long time_limit_ms; /* store_set_time_limit: per request, 0 = none */
     int64_t part_size;
     pthread_mutex_t lock;
     CURL *idle[S3_POOL_MAX];
@@ -504,6 +505,8 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *e
     SETOPT(CURLOPT_CONNECTTIMEOUT, (long)S3_CONNECT_TIMEOUT);
     SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SETOPT(CURLOPT_LOW_SPEED_TIME, s3->read_timeout);
+    if (s3->time_limit_ms)
+        SETOPT(CURLOPT_TIMEOUT_MS, s3->time_limit_ms);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -703,7 +706,8 @@ static int perform(store *s, s3_call *c, sp_error *err)
             transient = false; /* the object changed between attempts */
         int64_t elapsed = now_ms() - start;
         int64_t wait = backoff_ms(attempt);
-        if (!transient || attempt >= s3->max_attempts || elapsed + wait > S3_RETRY_WINDOW_MS) {
+        int64_t window = s3->time_limit_ms ? s3->time_limit_ms : S3_RETRY_WINDOW_MS;
+        if (!transient || attempt >= s3->max_attempts || elapsed + wait > window) {
             char tries[48] = "";
             if (attempt > 1)
                 snprintf(tries, sizeof tries, " after %d attempts", attempt);
@@ -1342,6 +1346,11 @@ static void s3_close(store *s)
     s->impl = NULL;
 }
 
+static void s3_set_time_limit(store *s, long ms)
+{
+    S3(s)->time_limit_ms = ms > 0 ? ms : 0;
+}
+
 static const store_ops s3_ops = {
     .name = "s3",
     .list = s3_list,
@@ -1352,6 +1361,7 @@ static const store_ops s3_ops = {
     .put_bytes = s3_put_bytes,
     .del = s3_delete,
     .probe_read = s3_probe_read,
+    .set_time_limit = s3_set_time_limit,
     .local_root = NULL,
     .close = s3_close,
 };

@@ -251,6 +251,12 @@ int store_probe_read(store *s, const char *prefix, sp_error *err)
     return rc == 1 ? SP_OK : rc;
 }
 
+void store_set_time_limit(store *s, long ms)
+{
+    if (s->ops->set_time_limit)
+        s->ops->set_time_limit(s, ms);
+}
+
 int store_probe(store *s, const char *prefix, sp_error *err)
 {
     if (!prefix)

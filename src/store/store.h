@@ -97,6 +97,12 @@ int store_delete(store *s, const char *key, sp_error *err);
  * `prefix`. Errors name the store and the cause. */
 int store_probe(store *s, const char *prefix, sp_error *err);
 
+/* Cap every later request of s, retries included, at `ms` milliseconds
+ * (0: back to the backend's own timeouts and retry window). For checks that
+ * must answer quickly (preflight) against a server that may accept a
+ * connection and never answer. Local directories ignore it. */
+void store_set_time_limit(store *s, long ms);
+
 /* Readable check for preflight: list at most one object under `prefix`
  * (S3: ListObjectsV2 with max-keys=1). Errors name the store and the cause. */
 int store_probe_read(store *s, const char *prefix, sp_error *err);

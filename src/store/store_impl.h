@@ -27,6 +27,8 @@ typedef struct store_ops {
     int (*del)(store *s, const char *key, sp_error *err);
     /* List at most one object (preflight); NULL: store.c lists and stops. */
     int (*probe_read)(store *s, const char *prefix, sp_error *err);
+    /* store_set_time_limit; NULL for backends whose calls cannot hang. */
+    void (*set_time_limit)(store *s, long ms);
     /* NULL for backends without a local directory. */
     const char *(*local_root)(const store *s);
     void (*close)(store *s); /* frees impl only; store.c frees the rest */

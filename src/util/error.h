@@ -27,6 +27,7 @@ enum sp_status {
 typedef struct sp_error {
     int code;                    /* an sp_status; SP_OK when nothing failed */
     bool retryable;              /* true when the same call may succeed later */
+    int sys_errno;               /* SP_ERR_IO: the errno the message quotes, or 0 */
     char msg[SP_ERROR_MSG_MAX];  /* NUL-terminated, human readable, no secrets */
 } sp_error;
 
@@ -49,6 +50,18 @@ int sp_fail_retry(sp_error *err, int code, const char *fmt, ...)
 /* Prepend context to an existing message: "ctx: old message". Returns code. */
 int sp_error_prefix(sp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* May trying the same work again help? True when the error says so
+ * (`retryable`); false for configuration (SP_ERR_USAGE), the data contract
+ * (SP_ERR_DATA), bytes that violate their format (SP_ERR_CORRUPT), safety
+ * caps (SP_ERR_LIMIT), unsupported features, and servers' answers that the
+ * backend did not mark transient (SP_ERR_NET); false for a local error that
+ * waiting cannot fix — an SP_ERR_IO whose errno is a missing file or folder,
+ * a permission, a read-only or full file system, a name too long, … (the
+ * errno is taken when the message quotes strerror(errno), as every
+ * "path: strerror(errno)" message does); true for other I/O, memory and
+ * internal errors. */
+bool sp_error_retryable(const sp_error *err);
 
 /* Short stable name of a status ("io", "corrupt", …) for logs and JSON. */
 const char *sp_status_name(int code);

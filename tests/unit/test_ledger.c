@@ -2,6 +2,7 @@
  * which errors are retried (a table), the backoff, the ledger's records
  * across a run, a resume and an abandoned run, the run lock, and the alert's
  * JSON body. The end-to-end behaviour is in tests/orchestration/run.sh. */
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -31,6 +32,37 @@ TEST(orch_retry_policy_table)
         if (orch_is_retryable(&e) != rows[i].want)
             test_fail_at(__FILE__, __LINE__, "%s (retryable flag %d): expected %d",
                          sp_status_name(rows[i].code), rows[i].retryable_flag, rows[i].want);
+    }
+}
+
+/* Local errors: the errno quoted in the message decides (docs/operations.md,
+ * "Retries"). A message that does not quote it stays retryable. */
+TEST(orch_retry_policy_errno)
+{
+    static const struct {
+        int errnum;
+        bool quoted;
+        bool want;
+    } rows[] = {
+        {ENOENT, true, false}, {ENOTDIR, true, false}, {EACCES, true, false},
+        {EPERM, true, false},  {EROFS, true, false},   {ENOSPC, true, false},
+        {ENAMETOOLONG, true, false}, {EIO, true, true}, {EAGAIN, true, true},
+        {EMFILE, true, true},  {ENOENT, false, true},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        sp_error e;
+        sp_error_clear(&e);
+        errno = rows[i].errnum;
+        if (rows[i].quoted)
+            sp_fail(&e, SP_ERR_IO, "input folder ./data/raw: %s", strerror(rows[i].errnum));
+        else
+            sp_fail(&e, SP_ERR_IO, "short read in ./x");
+        if (orch_is_retryable(&e) != rows[i].want)
+            test_fail_at(__FILE__, __LINE__, "%s (quoted %d): expected retryable %d",
+                         strerror(rows[i].errnum), rows[i].quoted, rows[i].want);
+        sp_error_prefix(&e, "stage"); /* context keeps the class */
+        if (orch_is_retryable(&e) != rows[i].want)
+            test_fail_at(__FILE__, __LINE__, "prefixed %s changed class", strerror(rows[i].errnum));
     }
 }
 
