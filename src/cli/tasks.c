@@ -106,7 +106,8 @@ int cmd_gen(const sp_cli *cli)
     gen_options o = {.out_dir = cli->out,
                      .rows = cli->rows >= 0 ? cli->rows : 2500,
                      .seed = (uint64_t)(cli->seed >= 0 ? cli->seed : 1),
-                     .dirty = cli->dirty};
+                     .dirty = cli->dirty,
+                     .threads = sp_config_threads(cli->config)};
     gen_summary s;
     sp_error err;
     sp_error_clear(&err);

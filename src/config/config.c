@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum check { C_NONE, C_STORE, C_DBURL, C_HTTP, C_DECIMAL, C_UINT, C_PORT, C_ENUM, C_RATE, C_THREADS };
 
@@ -166,6 +167,13 @@ const char *sp_config_get(const sp_config *c, const char *name)
 {
     int i = find(name);
     return i >= 0 ? c->value[i] : NULL;
+}
+
+int sp_config_threads(const sp_config *c)
+{
+    const char *v = sp_config_get(c, "THREADS");
+    long n = v ? strtol(v, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
 sp_source sp_config_source(const sp_config *c, const char *name)
@@ -458,6 +466,13 @@ int sp_config_load(sp_config *c, const char *env_file, sp_error *err)
             snprintf(url, sizeof url, "s3://%s", c->value[b]);
             SP_TRY(set(c, s, url, SP_SRC_DERIVED, err));
         }
+    }
+    int th = find("THREADS");
+    if (!c->value[th]) { /* the default is the machine's: one worker per core */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        char n[16];
+        snprintf(n, sizeof n, "%ld", cores < 1 ? 1L : cores > 256 ? 256L : cores);
+        SP_TRY(set(c, th, n, SP_SRC_DEFAULT, err));
     }
     for (size_t i = 0; i < NNAMES; i++) {
         if (!c->value[i] && NAMES[i].def)

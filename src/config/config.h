@@ -41,6 +41,11 @@ const char *sp_config_get(const sp_config *c, const char *name);
 sp_source sp_config_source(const sp_config *c, const char *name);
 const char *sp_source_name(sp_source s);
 
+/* THREADS as a number: worker threads for every part of salespipe that
+ * spreads work over cores (validated 1-256; when unset, sp_config_load made
+ * it the number of online cores, shown by `config` as a default). */
+int sp_config_threads(const sp_config *c);
+
 /* Is `name` one of the configuration names salespipe knows? */
 bool sp_config_known(const char *name);
 /* Is `name` a secret (its value never printed)? */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1183,10 +1184,17 @@ static int write_file(file_job *job)
     return rc;
 }
 
+/* The files still to write, shared by the THREADS writers. */
+typedef struct file_queue {
+    file_job *jobs;
+    atomic_int next;
+} file_queue;
+
 static void *file_thread(void *arg)
 {
-    file_job *job = arg;
-    job->rc = write_file(job);
+    file_queue *q = arg;
+    for (int i; (i = atomic_fetch_add(&q->next, 1)) < GEN_REGIONS;)
+        q->jobs[i].rc = write_file(&q->jobs[i]);
     return NULL;
 }
 
@@ -1213,21 +1221,23 @@ int gen_write(const gen_options *opt, gen_summary *summary, sp_error *err)
         return err->code;
     }
 
-    /* One thread per file: each file has its own random stream, so the
-     * bytes do not depend on scheduling. */
-    pthread_t tid[GEN_REGIONS];
-    bool started[GEN_REGIONS];
-    for (int i = 0; i < GEN_REGIONS; i++) {
+    /* Up to one thread per file (THREADS at most): each file has its own
+     * random stream, so the bytes do not depend on scheduling. */
+    for (int i = 0; i < GEN_REGIONS; i++)
         jobs[i] = (file_job){.opt = opt, .pl = pl, .region = i,
                              .shape = opt->dirty ? DIRTY_SHAPE[i] : 0};
-        started[i] = pthread_create(&tid[i], NULL, file_thread, &jobs[i]) == 0;
-        if (!started[i])
-            file_thread(&jobs[i]);
-    }
+    file_queue q = {jobs, 0};
+    int nthreads = opt->threads > 0 && opt->threads < GEN_REGIONS ? opt->threads : GEN_REGIONS;
+    pthread_t tid[GEN_REGIONS];
+    int started = 0;
+    for (int t = 1; t < nthreads; t++)
+        if (pthread_create(&tid[started], NULL, file_thread, &q) == 0)
+            started++; /* fewer threads is slower, not wrong */
+    file_thread(&q); /* the calling thread writes too */
+    for (int t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
     int rc = SP_OK;
     for (int i = 0; i < GEN_REGIONS; i++) {
-        if (started[i])
-            pthread_join(tid[i], NULL);
         if (jobs[i].rc != SP_OK && rc == SP_OK) {
             rc = jobs[i].rc;
             *err = jobs[i].err;

@@ -23,6 +23,7 @@ typedef struct gen_options {
                            * apply: 0 writes header-only files; at most 2e8) */
     uint64_t seed;        /* default 1 */
     bool dirty;
+    int threads;          /* files written at once (THREADS); 0 = all of them */
 } gen_options;
 
 typedef struct gen_file_summary {

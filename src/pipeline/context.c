@@ -31,6 +31,7 @@ int pl_ctx_init(pl_ctx *ctx, const sp_config *cfg, const char *ds, const char *r
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->cfg = cfg;
+    ctx->threads = sp_config_threads(cfg);
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);

@@ -43,7 +43,7 @@ typedef struct pl_ctx {
     char ds[11];             /* YYYY-MM-DD */
     char run_id[64];
     char prefix[1024];       /* "runs/<ds>/", or S3_PREFIX with a trailing '/' */
-    int threads;             /* transform workers (0: one per core, at most one per file) */
+    int threads;             /* THREADS: transform workers (0: one per core) */
     store *raw, *processed;  /* opened on first use */
     /* results of the tasks run with this context (for the summary) */
     bool transformed;

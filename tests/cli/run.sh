@@ -169,5 +169,19 @@ out=$(cd "$tmp" && "$bin" inspect bad.parquet 2>&1 >/dev/null)
 if grep -qE '^[0-9T:-]+Z ERROR +inspect: .*bad\.parquet' <<<"$out"; then ok text-log-line
 else bad text-log-line "$out"; fi
 
+# THREADS: listed by config with the core count as its default, honoured by
+# transform (the workers it logs) and by gen.
+cores=$(nproc)
+out=$(cd "$tmp" && "$bin" config 2>&1)
+if grep -qE "^THREADS +default +$cores\$" <<<"$out"; then ok threads-default
+else bad threads-default "$(grep THREADS <<<"$out")"; fi
+mkdir -p "$tmp/th" && (cd "$tmp/th" && "$bin" gen --out data/raw --rows 50 >/dev/null 2>&1 \
+  && "$bin" stage --ds 2024-01-01 >/dev/null 2>&1)
+for n in 1 3; do
+  out=$(cd "$tmp/th" && THREADS=$n "$bin" transform --ds 2024-01-01 2>&1)
+  if grep -q "4 file(s) from .*, $n worker(s)" <<<"$out"; then ok "threads-transform-$n"
+  else bad "threads-transform-$n" "${out:0:300}"; fi
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

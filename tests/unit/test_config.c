@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/config/config.h"
 #include "../test.h"
@@ -185,7 +186,12 @@ TEST(config_gate_and_mode_names)
     CHECK_STR(sp_config_get(c, "MAX_ROW_DROP"), "0.5");
     CHECK_STR(sp_config_get(c, "GATE_ACTION"), "fail");
     CHECK_STR(sp_config_get(c, "LOAD_MODE"), "full");
-    CHECK(sp_config_get(c, "THREADS") == NULL);
+    /* THREADS unset: the number of cores, shown as a default */
+    char cores[16];
+    snprintf(cores, sizeof cores, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    CHECK_STR(sp_config_get(c, "THREADS"), cores);
+    CHECK_INT(sp_config_source(c, "THREADS"), SP_SRC_DEFAULT);
+    CHECK_INT(sp_config_threads(c), (int)atol(cores));
     sp_config_free(c);
 
     static const char *bad[][2] = {
