@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../pipeline/pipeline.h"
 #include "../util/date.h"
 #include "../util/log.h"
+#include "../util/progress.h"
 #include "cli.h"
 
 #include "../util/version.h"
@@ -132,6 +134,18 @@ static void warn_suspect(void *ctx, const char *name, const char *like, const ch
     (void)ctx;
     sp_log(SP_LOG_WARN, "config: %s (%s) is not a salespipe name and is ignored: did you mean %s?",
            name, where, like);
+}
+
+/* The live progress line (SPEC §9): only for a person at a terminal, so
+ * never when stderr is not a TTY, with -q, NO_PROGRESS set (other than 0),
+ * or JSON logs (whose every line must be an object). NO_COLOR: no bold. */
+static void setup_progress(const sp_config *cfg, bool json_logs, int verbosity)
+{
+    const char *off = sp_config_get(cfg, "NO_PROGRESS");
+    const char *no_color = getenv("NO_COLOR");
+    bool on = isatty(STDERR_FILENO) && !json_logs && verbosity >= 0 &&
+              !(off && *off && strcmp(off, "0") != 0);
+    sp_progress_setup(on, !(no_color && *no_color));
 }
 
 int main(int argc, char **argv)
@@ -282,7 +296,9 @@ int main(int argc, char **argv)
         return err.code == SP_ERR_USAGE ? EXIT_USAGE : EXIT_TASK_FAILED;
     }
     sp_config_each_secret(cli.config, register_secret);
-    sp_log_setup(strcmp(sp_config_get(cli.config, "LOG_FORMAT"), "json") == 0, cli.verbosity);
+    bool json_logs = strcmp(sp_config_get(cli.config, "LOG_FORMAT"), "json") == 0;
+    sp_log_setup(json_logs, cli.verbosity);
+    setup_progress(cli.config, json_logs, cli.verbosity);
     sp_config_each_suspect(cli.config, warn_suspect, NULL);
 
     int rc;

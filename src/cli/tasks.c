@@ -25,13 +25,23 @@ static int run_logged(pl_ctx *ctx, pl_task t)
     sp_error err;
     sp_error_clear(&err);
     double t0 = sp_mono_seconds();
-    sp_log(SP_LOG_INFO, "%s: started (ds %s, run %s)", pl_task_name(t), ctx->ds, ctx->run_id);
+    sp_log_set_run(ctx->ds, ctx->run_id);
+    sp_log_set_task(pl_task_name(t), 1);
+    sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"}, "%s: started (ds %s, run %s)",
+                 pl_task_name(t), ctx->ds, ctx->run_id);
     int rc = pl_run_task(ctx, t, &err);
     double secs = sp_mono_seconds() - t0;
-    if (rc == SP_OK)
-        sp_log(SP_LOG_INFO, "%s: succeeded in %.2fs", pl_task_name(t), secs);
-    else
-        sp_log(SP_LOG_ERROR, "%s: failed after %.2fs: %s", pl_task_name(t), secs, err.msg);
+    sp_log_fields f = {.event = rc == SP_OK ? "succeeded" : "failed", .has_duration = true,
+                       .duration_s = secs};
+    if (rc == SP_OK && t == PL_TRANSFORM && ctx->transformed)
+        pl_log_counts(&f, &ctx->tf.counts);
+    if (rc == SP_OK) {
+        sp_log_event(SP_LOG_INFO, &f, "%s: succeeded in %.2fs", pl_task_name(t), secs);
+    } else {
+        f.error_class = sp_status_name(rc);
+        sp_log_event(SP_LOG_ERROR, &f, "%s: failed after %.2fs: %s", pl_task_name(t), secs,
+                     err.msg);
+    }
     return rc;
 }
 

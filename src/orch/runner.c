@@ -125,6 +125,45 @@ static void ledger_warn(const sp_error *e)
 
 static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err);
 
+/* The end-of-run summary as one log line (SPEC §9: one JSON object with
+ * the counts, the rejects by reason, the table sizes and, when the run
+ * failed, the task and its error class). */
+static void log_summary(const pl_ctx *ctx, const char *failed_task, const sp_error *task_err,
+                        double secs)
+{
+    sp_log_fields f = {.event = failed_task ? "failed" : "succeeded", .has_duration = true,
+                       .duration_s = secs};
+    char extra[1024] = "", rej[512];
+    size_t n = 0;
+    if (ctx->transformed) {
+        pl_log_counts(&f, &ctx->tf.counts);
+        rejected_json(&ctx->tf.counts, rej, sizeof rej);
+        n += (size_t)snprintf(extra + n, sizeof extra - n, "\"rejected\":%s", rej);
+    }
+    if (ctx->loaded && n < sizeof extra)
+        n += (size_t)snprintf(extra + n, sizeof extra - n,
+                              "%s\"tables\":{\"dim_date\":%lld,\"dim_product\":%lld,"
+                              "\"fact_sales\":%lld}", n ? "," : "",
+                              (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
+                              (long long)ctx->table_rows[2]);
+    if (failed_task && n < sizeof extra) {
+        snprintf(extra + n, sizeof extra - n, "%s\"failed_task\":\"%s\"", n ? "," : "",
+                 failed_task);
+        f.error_class = sp_status_name(task_err->code);
+    }
+    f.extra = extra;
+    if (failed_task)
+        sp_log_event(SP_LOG_ERROR, &f, "run %s (ds %s): failed at %s after %.2fs: %s",
+                     ctx->run_id, ctx->ds, failed_task, secs, task_err->msg);
+    else if (ctx->transformed)
+        sp_log_event(SP_LOG_INFO, &f, "run %s (ds %s): succeeded in %.2fs: rows in %lld, kept "
+                     "%lld, rejected %lld", ctx->run_id, ctx->ds, secs, (long long)f.rows_in,
+                     (long long)f.rows_kept, (long long)f.rows_rejected);
+    else
+        sp_log_event(SP_LOG_INFO, &f, "run %s (ds %s): succeeded in %.2fs", ctx->run_id, ctx->ds,
+                     secs);
+}
+
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
 {
     bool started = false;
@@ -185,6 +224,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             rc = ledger_get_run(l, f.run_id, &found, plan_resume, &rp, err);
         if (rc == SP_OK) {
             snprintf(ctx.run_id, sizeof ctx.run_id, "%s", f.run_id);
+            sp_log_set_run(ctx.ds, ctx.run_id);
             memcpy(plan, rp.run, sizeof plan);
             snprintf(holder, sizeof holder, "run %s", ctx.run_id);
             orch_lock_note(lock, holder);
@@ -196,7 +236,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                 if (plan[t])
                     snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                              list[0] ? ", " : "", pl_task_name((pl_task)t));
-            sp_log(SP_LOG_INFO, "run %s (ds %s): resuming with %s", ctx.run_id, ctx.ds,
+            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                         "run %s (ds %s): resuming with %s", ctx.run_id, ctx.ds,
                    list[0] ? list : "nothing left to run");
         }
     } else {
@@ -206,8 +247,10 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             skip[t] = !plan[t];
         }
         rc = ledger_begin_run(l, ctx.run_id, ctx.ds, (long long)getpid(), skip, err);
+        sp_log_set_run(ctx.ds, ctx.run_id);
         if (rc == SP_OK)
-            sp_log(SP_LOG_INFO, "run %s (ds %s): started (retries %lld, delay %llds%s)",
+            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                         "run %s (ds %s): started (retries %lld, delay %llds%s)",
                    ctx.run_id, ctx.ds, o->retries, o->delay,
                    o->exponential ? ", exponential backoff" : "");
     }
@@ -219,6 +262,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     }
 
     *started = true;
+    double run_t0 = sp_mono_seconds();
     handle_signals(true);
     int max_attempts = (int)o->retries + 1;
     pl_task failed = PL_NTASKS;
@@ -237,8 +281,10 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             char total[48] = "";
             if (n != a)
                 snprintf(total, sizeof total, ", attempt %d of the run", n);
-            sp_log(SP_LOG_INFO, "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx.ds,
-                   ctx.run_id, a, max_attempts, total);
+            sp_log_set_task(name, n);
+            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                         "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx.ds,
+                         ctx.run_id, a, max_attempts, total);
             sp_error_clear(&task_err);
             double t0 = sp_mono_seconds();
             int trc = pl_run_task(&ctx, (pl_task)t, &task_err);
@@ -252,17 +298,23 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             } else if (trc == SP_OK && t == PL_LOAD && ctx.loaded) {
                 rows = ctx.table_rows[2];
             }
+            sp_log_fields lf = {.has_duration = true, .duration_s = secs};
+            if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed)
+                pl_log_counts(&lf, &ctx.tf.counts);
             if (trc == SP_OK) {
-                sp_log(SP_LOG_INFO, "%s: succeeded in %.2fs (attempt %d of %d)", name, secs, a,
-                       max_attempts);
+                lf.event = "succeeded";
+                sp_log_event(SP_LOG_INFO, &lf, "%s: succeeded in %.2fs (attempt %d of %d)", name,
+                             secs, a, max_attempts);
             } else {
                 if (task_err.msg[0] == '\0')
                     snprintf(task_err.msg, sizeof task_err.msg, "%s failed (%s)", name,
                              sp_status_name(trc));
                 task_err.code = trc;
                 sp_log_scrub(task_err.msg);
-                sp_log(SP_LOG_ERROR, "%s: failed after %.2fs (attempt %d of %d): %s", name, secs,
-                       a, max_attempts, task_err.msg);
+                lf.event = "failed";
+                lf.error_class = sp_status_name(trc);
+                sp_log_event(SP_LOG_ERROR, &lf, "%s: failed after %.2fs (attempt %d of %d): %s",
+                             name, secs, a, max_attempts, task_err.msg);
             }
             sp_error_clear(&e);
             if (ledger_attempt_end(l, ctx.run_id, (pl_task)t, n,
@@ -274,8 +326,10 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                 break;
             failed_attempt = n;
             if (!orch_is_retryable(&task_err)) {
-                sp_log(SP_LOG_ERROR, "%s: permanent error (%s): not retried", name,
-                       sp_status_name(task_err.code));
+                sp_log_event(SP_LOG_ERROR,
+                             &(sp_log_fields){.error_class = sp_status_name(task_err.code)},
+                             "%s: permanent error (%s): not retried", name,
+                             sp_status_name(task_err.code));
                 failed = (pl_task)t;
                 break;
             }
@@ -286,8 +340,11 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                 break;
             }
             long long d = orch_retry_delay(o->delay, o->exponential, a);
-            sp_log(SP_LOG_WARN, "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
-                   max_attempts);
+            sp_log_event(SP_LOG_WARN,
+                         &(sp_log_fields){.event = "retrying",
+                                          .error_class = sp_status_name(task_err.code)},
+                         "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
+                         max_attempts);
             int sig = wait_interruptible(d);
             if (sig) {
                 sp_error_prefix(&task_err, "interrupted by %s while waiting to retry; last "
@@ -299,6 +356,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
         }
     }
 
+    sp_log_set_task(NULL, 0);
     orch_state final = failed == PL_NTASKS ? ORCH_SUCCEEDED : ORCH_FAILED;
     sp_error_clear(&e);
     if (ledger_end_run(l, ctx.run_id, final, final == ORCH_FAILED ? pl_task_name(failed) : NULL,
@@ -313,8 +371,11 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                    lost, lost == 1 ? "" : "s");
     }
     handle_signals(false);
-    pl_print_summary(&ctx);
-    if (final == ORCH_FAILED)
+    log_summary(&ctx, final == ORCH_FAILED ? pl_task_name(failed) : NULL, &task_err,
+                sp_mono_seconds() - run_t0);
+    if (!sp_log_is_json()) /* JSON logs: the summary object above says it all */
+        pl_print_summary(&ctx);
+    if (final == ORCH_FAILED && !sp_log_is_json())
         printf("  FAILED at %s after %d attempt%s: %s\n  resume with: salespipe run --ds %s "
                "--resume\n", pl_task_name(failed), failed_attempt, failed_attempt == 1 ? "" : "s",
                task_err.msg, ctx.ds);
@@ -322,6 +383,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     ledger_close(l);
     orch_lock_release(lock);
     pl_ctx_free(&ctx);
+    sp_log_set_run(NULL, NULL);
     if (final == ORCH_FAILED) {
         *err = task_err;
         err->code = task_err.code ? task_err.code : SP_ERR_INTERNAL;

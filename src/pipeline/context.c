@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../util/log.h"
+#include "../util/progress.h"
 #include "pipeline.h"
 
 static const char *const TASK_NAMES[PL_NTASKS] = {"preflight", "stage", "transform",
@@ -106,7 +107,7 @@ int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err)
     return open_store(ctx, "PROCESSED_STORE", &ctx->processed, out, err);
 }
 
-int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err)
+static int run_task(pl_ctx *ctx, pl_task t, sp_error *err)
 {
     switch (t) {
     case PL_PREFLIGHT:
@@ -122,6 +123,21 @@ int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err)
     default:
         return sp_fail(err, SP_ERR_INTERNAL, "unknown task %d", (int)t);
     }
+}
+
+int pl_run_task(pl_ctx *ctx, pl_task t, sp_error *err)
+{
+    int rc = run_task(ctx, t, err);
+    sp_progress_end(); /* whatever phase the task left open: its line goes */
+    return rc;
+}
+
+void pl_log_counts(sp_log_fields *f, const star_counts *c)
+{
+    f->has_rows = true;
+    f->rows_in = c->rows_in;
+    f->rows_kept = c->rejected[RULES_KEPT];
+    f->rows_rejected = c->rows_in - c->rejected[RULES_KEPT];
 }
 
 void pl_print_summary(const pl_ctx *ctx)

@@ -14,6 +14,7 @@
 #include "../util/buf.h"
 #include "../util/json.h"
 #include "../util/log.h"
+#include "../util/progress.h"
 #include "../warehouse/warehouse.h"
 #include "pipeline.h"
 #include "tables.h"
@@ -93,6 +94,9 @@ static int load_table(wh *w, wh_table wt, const pl_table *t, pq_reader *r, const
                       sp_error *err)
 {
     sp_column cols[16];
+    char label[64];
+    snprintf(label, sizeof label, "load %s", t->name);
+    sp_progress_begin(label, SP_PROGRESS_ROWS, (int64_t)pq_reader_num_rows(r));
     for (size_t g = 0; g < pq_reader_num_row_groups(r); g++) {
         pq_values v[16];
         if (pq_reader_read_row_group(r, g, v, err) != SP_OK)
@@ -105,6 +109,7 @@ static int load_table(wh *w, wh_table wt, const pl_table *t, pq_reader *r, const
         sp_batch b = {v[0].n, t->ncols, cols};
         if (wh_load_batch(w, wt, &b, err) != SP_OK)
             return sp_error_prefix(err, "loading %s", key);
+        sp_progress_add((int64_t)b.nrows);
     }
     return SP_OK;
 }

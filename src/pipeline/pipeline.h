@@ -76,6 +76,10 @@ int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err);
 struct wh;
 int pl_open_warehouse(pl_ctx *ctx, struct wh **out, sp_error *err);
 
+/* rows_in, rows_kept, rows_rejected of a log line (JSON logs) from counts. */
+struct sp_log_fields;
+void pl_log_counts(struct sp_log_fields *f, const star_counts *c);
+
 /* Print the run summary (rows in / kept / rejected by reason, table sizes,
  * where the outputs are) to stdout. */
 void pl_print_summary(const pl_ctx *ctx);

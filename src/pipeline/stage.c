@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../util/log.h"
+#include "../util/progress.h"
 #include "../util/sha256.h"
 #include "pipeline.h"
 
@@ -90,6 +91,20 @@ static int check_names(const char *dir, char **names, size_t n, sp_error *err)
     return SP_OK;
 }
 
+/* The bytes to stage, for the progress line (0 when not drawn). */
+static int64_t total_bytes(const char *dir, char **names, size_t n)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < n && sp_progress_enabled(); i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) < (int)sizeof path &&
+            stat(path, &st) == 0)
+            sum += (int64_t)st.st_size;
+    }
+    return sum;
+}
+
 int pl_stage(pl_ctx *ctx, sp_error *err)
 {
     const char *data_dir = sp_config_get(ctx->cfg, "DATA_DIR");
@@ -108,6 +123,8 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
         sp_log(SP_LOG_WARN, "stage: no files matching %s in %s: nothing to stage "
                "(transform will fail with \"no input files\")", pattern, dir);
     size_t uploaded = 0, unchanged = 0;
+    if (rc == SP_OK)
+        sp_progress_begin("stage", SP_PROGRESS_BYTES, total_bytes(dir, names, n));
     for (size_t i = 0; i < n && rc == SP_OK; i++) {
         char path[PATH_MAX], key[2048];
         if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path ||
@@ -133,17 +150,21 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
                 (!st.sha256[0] && (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK))
                 break;
             if (strcmp(st.sha256, sha) == 0) {
-                sp_log(SP_LOG_INFO, "stage: %s unchanged in %s, not copied again", names[i],
-                       store_url(raw));
+                sp_log_event(SP_LOG_INFO, &(sp_log_fields){.file = names[i]},
+                             "stage: %s unchanged in %s, not copied again", names[i],
+                             store_url(raw));
                 unchanged++;
+                sp_progress_add(size);
                 continue;
             }
         }
         if ((rc = store_put_file(raw, key, path, 0, err)) != SP_OK)
             break;
-        sp_log(SP_LOG_INFO, "stage: %s → %s/%s (%lld bytes)", path, store_url(raw), key,
-               (long long)size);
+        sp_log_event(SP_LOG_INFO, &(sp_log_fields){.file = names[i]},
+                     "stage: %s → %s/%s (%lld bytes)", path, store_url(raw), key,
+                     (long long)size);
         uploaded++;
+        sp_progress_add(size);
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);

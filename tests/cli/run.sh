@@ -136,6 +136,37 @@ else bad run-summary "exit $rc: ${out:0:600}"; fi
 out=$(cd "$tmp/proj" && "$bin" --log-format json run --ds 2024-01-02 2>&1 >/dev/null); rc=$?
 if [ $rc -eq 0 ] && [ -n "$out" ] && ! grep -qv '^{"ts":' <<<"$out"; then ok run-json-logs
 else bad run-json-logs "exit $rc: ${out:0:600}"; fi
+# JSON logs (docs/operations.md): every line of whole runs, successful and
+# failed, is one object with the schema's keys and types; the key events are
+# there; the end-of-run summary is the last object; stdout stays empty.
+jcheck() { python3 tests/cli/json_log_check.py "$@"; }
+(cd "$tmp/proj" && "$bin" --log-format json run --ds 2024-01-05 2>"$tmp/j1.log" >"$tmp/j1.out"); rc=$?
+why=$(jcheck "$tmp/j1.log" started:preflight succeeded:stage succeeded:transform succeeded:load \
+      summary=succeeded)
+if [ $rc -eq 0 ] && [ -z "$why" ] && [ ! -s "$tmp/j1.out" ] \
+   && tail -n 1 "$tmp/j1.log" | grep -q '"rows_in":200,"rows_kept":200,"rows_rejected":0' \
+   && grep '"task":"stage"' "$tmp/j1.log" | grep -q '"file":"West_orders.csv"' \
+   && grep '"event":"succeeded"' "$tmp/j1.log" | grep '"task":"transform"' | grep -q '"rows_in":200'; then
+  ok json-log-run
+else bad json-log-run "exit $rc: $why $(head -c 400 "$tmp/j1.out")"; fi
+(cd "$tmp/proj" && DATABASE_URL='postgresql://etl:Pg5ecretPw@127.0.0.1:1/db' "$bin" --log-format json \
+   run --ds 2024-01-06 --retries 1 --retry-delay 0 2>"$tmp/j2.log" >"$tmp/j2.out"); rc=$?
+why=$(jcheck "$tmp/j2.log" started:preflight failed:preflight retrying:preflight summary=failed)
+if [ $rc -eq 1 ] && [ -z "$why" ] && ! grep -q Pg5ecretPw "$tmp/j2.log" \
+   && grep '"event":"failed"' "$tmp/j2.log" | grep -q '"attempt":2,.*"error_class":"net"' \
+   && tail -n 1 "$tmp/j2.log" | grep -q '"failed_task":"preflight"'; then
+  ok json-log-failed-run
+else bad json-log-failed-run "exit $rc: $why"; fi
+mkdir -p "$tmp/dirty"
+(cd "$tmp/dirty" && "$bin" gen --out data/raw --rows 40 --dirty >/dev/null 2>&1 \
+   && "$bin" --log-format json transform --ds 2024-01-02 2>"$tmp/j3.log"; \
+   "$bin" --log-format json stage --ds 2024-01-02 2>>"$tmp/j3.log" \
+   && "$bin" --log-format json transform --ds 2024-01-02 2>>"$tmp/j3.log"); rc=$?
+why=$(jcheck "$tmp/j3.log" failed:transform succeeded:stage succeeded:transform warning:transform)
+if [ $rc -eq 0 ] && [ -z "$why" ] && grep '"event":"failed"' "$tmp/j3.log" | grep -q '"error_class":"data"'; then
+  ok json-log-tasks
+else bad json-log-tasks "exit $rc: $why"; fi
+
 out=$(cd "$tmp/proj" && "$bin" stage --ds 2024-01-03 2>&1 \
       && PROCESSED_STORE=new/deep/processed "$bin" transform --ds 2024-01-03 2>&1); rc=$?
 if [ $rc -eq 0 ] && [ -f "$tmp/proj/new/deep/processed/runs/2024-01-03/fact_sales.parquet" ]; then ok transform-new-store
@@ -150,6 +181,39 @@ else bad stage-changed-same-size "exit $rc: ${out:0:600}"; fi
 out=$(cd "$tmp/proj" && "$bin" run --ds 2024-01-02 --only transform 2>&1); rc=$?
 if [ $rc -eq 0 ] && grep -q "transform: succeeded" <<<"$out" && ! grep -q "stage:" <<<"$out"; then ok run-only
 else bad run-only "exit $rc: ${out:0:600}"; fi
+
+# Progress (SPEC §9): a live line on a terminal (a pseudo-terminal from
+# util-linux `script`), none when stderr is not a TTY, with -q or
+# NO_PROGRESS=1; NO_COLOR drops the bold.
+mkdir -p "$tmp/big"
+(cd "$tmp/big" && "$bin" gen --out data/raw --rows 100000 >/dev/null 2>&1 \
+   && "$bin" run --ds 2024-01-02 >/dev/null 2>"$tmp/notty.err"); rc=$?
+if [ $rc -eq 0 ] && [ -s "$tmp/notty.err" ] && ! grep -q $'[\r\x1b]' "$tmp/notty.err"; then ok progress-none-without-tty
+else bad progress-none-without-tty "exit $rc: $(head -c 300 "$tmp/notty.err" | cat -v)"; fi
+pty() { # FILE ENV... -- ARGS...: run salespipe in $tmp/big on a pseudo-terminal
+  local f=$1; shift
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+  (cd "$tmp/big" && env "${envs[@]}" script -qefc "$(printf '%q ' "$bin" "$@")" "$f" >/dev/null 2>&1)
+}
+pty "$tmp/pty1" NO_COLOR= -- stage --ds 2024-01-03; rc1=$?
+pty "$tmp/pty2" NO_COLOR= -- load --ds 2024-01-02; rc2=$?
+if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] \
+   && grep -qaE $'\r\x1b\\[1mstage\x1b\\[0m  [0-9.]+ [KM]iB / 8[0-9.]+ MiB +[0-9]+%' "$tmp/pty1" \
+   && grep -qaE $'\r\x1b\\[1mload fact_sales\x1b\\[0m  [0-9.]+k? rows / 400.00k rows +[0-9]+%  [0-9.]+k? rows/s  ETA [0-9]+s' "$tmp/pty2"; then
+  ok progress-on-tty
+else bad progress-on-tty "exit $rc1/$rc2: $(tr '\r' '\n' < "$tmp/pty2" | grep -a load | head -5 | cat -v)"; fi
+pty "$tmp/pty3" NO_COLOR=1 -- load --ds 2024-01-02; rc=$?
+if [ $rc -eq 0 ] && grep -qaE $'\rload fact_sales  ' "$tmp/pty3" && ! grep -qa $'\x1b\\[1m' "$tmp/pty3"; then
+  ok progress-no-color
+else bad progress-no-color "exit $rc: $(head -c 300 "$tmp/pty3" | cat -v)"; fi
+pty "$tmp/pty4" NO_PROGRESS=1 -- load --ds 2024-01-02; rc=$?
+pty "$tmp/pty5" NO_COLOR= -- -q load --ds 2024-01-02; rc5=$?
+if [ $rc -eq 0 ] && [ $rc5 -eq 0 ] && grep -qa "load: succeeded" "$tmp/pty4" \
+   && ! grep -qa -e 'rows/s' -e $'\x1b' "$tmp/pty4" \
+   && ! grep -qa -e 'rows/s' -e $'\x1b' "$tmp/pty5"; then
+  ok progress-off-on-tty
+else bad progress-off-on-tty "exit $rc/$rc5: $(head -c 300 "$tmp/pty4" | cat -v)"; fi
 
 # inspect: errors name the file and exit 1; log formats.
 printf 'definitely not parquet' > "$tmp/bad.parquet"
