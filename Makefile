@@ -11,7 +11,7 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wvla -Wformat=2 -Wstrict-prototype
 CFLAGS     := -std=c11 -D_GNU_SOURCE -I/usr/include/postgresql -DSP_VERSION='"$(VERSION)"' $(OPT) -g $(WARN) \
               -pthread -MMD -MP $(SAN) $(EXTRA_CFLAGS)
 LDFLAGS    := -pthread $(SAN)
-LDLIBS     := -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm
+LDLIBS     := -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -ljansson -lexpat -lm
 
 LIB_SRC    := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

@@ -1,9 +1,13 @@
 /* config_cmd.c — `salespipe config [--json]`: shows every configuration
  * name with its effective value and where it came from (flag, environment,
- * .env, default). Secrets are masked; this is what to paste in a bug report. */
+ * .env, default), then what is in effect: the warehouse, the stores and
+ * the AWS credential source (decided from settings only: nothing is opened,
+ * no request is sent). Secrets are masked; this is what to paste in a bug
+ * report. */
 #include <stdio.h>
 #include <string.h>
 
+#include "../pipeline/pipeline.h"
 #include "../util/buf.h"
 #include "../util/json.h"
 #include "cli.h"
@@ -68,18 +72,28 @@ int cmd_config(const sp_cli *cli)
             sp_buf_printf(&out, "%-22s %-12s %s\n", name, src, v ? v : "");
         }
     }
-    /* What those values mean, in words: where the run reads and writes. */
-    static const char *const WHAT[] = {"warehouse", "raw store", "processed store"};
-    static const char *const KEY[] = {"warehouse", "raw_store", "processed_store"};
-    char words[3][4400];
+    /* What those values mean, in words: where the run reads and writes, and
+     * which AWS credentials S3, RDS tokens and Secrets Manager would use. */
+    static const char *const WHAT[] = {"warehouse", "raw store", "processed store",
+                                       "AWS credentials"};
+    static const char *const KEY[] = {"warehouse", "raw_store", "processed_store",
+                                      "aws_credentials"};
+    char words[4][4400];
     warehouse_words(cli->config, words[0], sizeof words[0]);
     store_words(cli->config, "RAW_STORE", words[1], sizeof words[1]);
     store_words(cli->config, "PROCESSED_STORE", words[2], sizeof words[2]);
+    aws_chain *chain = NULL;
+    sp_error aerr;
+    if (aws_chain_open(&chain, pl_config_env, (void *)cli->config, &aerr) == SP_OK)
+        snprintf(words[3], sizeof words[3], "%s", aws_chain_source(chain));
+    else
+        snprintf(words[3], sizeof words[3], "not usable: %s", aerr.msg);
+    aws_chain_free(chain);
     if (cli->json)
         sp_buf_puts(&out, ",\"effective\":{");
     else
         sp_buf_puts(&out, "\nIn effect:\n");
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         if (cli->json) {
             sp_buf_printf(&out, "%s\"%s\":", k ? "," : "", KEY[k]);
             sp_json_cstr(&out, words[k]);

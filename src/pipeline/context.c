@@ -77,9 +77,7 @@ void pl_ctx_free(pl_ctx *ctx)
     ctx->raw = ctx->processed = NULL;
 }
 
-/* Store settings (AWS_*, S3_*) from the configuration, so .env counts;
- * names it does not know (AWS_CONFIG_FILE, HOME, …) from the environment. */
-static const char *config_env(void *cfg, const char *name)
+const char *pl_config_env(void *cfg, const char *name)
 {
     if (sp_config_known(name))
         return sp_config_get(cfg, name);
@@ -90,7 +88,7 @@ static int open_store(pl_ctx *ctx, const char *name, store **slot, store **out, 
 {
     if (!*slot) {
         const char *url = sp_config_get(ctx->cfg, name);
-        if (store_open_env(slot, url, config_env, (void *)ctx->cfg, err) != SP_OK)
+        if (store_open_env(slot, url, pl_config_env, (void *)ctx->cfg, err) != SP_OK)
             return sp_error_prefix(err, "%s", name);
     }
     *out = *slot;

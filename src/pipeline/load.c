@@ -30,7 +30,12 @@ int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
         .password = sp_config_get(ctx->cfg, "RDS_PASS"),
         .pgpassword = sp_config_get(ctx->cfg, "PGPASSWORD"),
     };
-    if (wh_open_with(out, url, &pg, err) != SP_OK)
+    pl_db_auth auth;
+    int rc = pl_db_auth_begin(ctx, &pg, &auth, err);
+    if (rc == SP_OK)
+        rc = wh_open_with(out, url, &pg, err);
+    pl_db_auth_end(&auth);
+    if (rc != SP_OK)
         return sp_error_prefix(err, "warehouse");
     snprintf(ctx->warehouse, sizeof ctx->warehouse, "%s", wh_describe(*out));
     return SP_OK;

@@ -80,6 +80,22 @@ int pl_open_warehouse(pl_ctx *ctx, struct wh **out, sp_error *err);
 struct sp_log_fields;
 void pl_log_counts(struct sp_log_fields *f, const star_counts *c);
 
+/* Database credentials from AWS (db_auth.c): RDS_SECRET_ID's secret fills
+ * pg's fallbacks, RDS_IAM_AUTH sets its password function. a holds what pg
+ * points to until pl_db_auth_end (which wipes it). */
+typedef struct pl_db_auth {
+    aws_chain *chain;
+    aws_db_secret secret;
+} pl_db_auth;
+struct wh_pg_settings;
+int pl_db_auth_begin(pl_ctx *ctx, struct wh_pg_settings *pg, pl_db_auth *a, sp_error *err);
+void pl_db_auth_end(pl_db_auth *a);
+
+/* Settings for the store module (AWS_*, S3_*) from the configuration, so
+ * .env counts; names it does not know (AWS_CONFIG_FILE, HOME, …) from the
+ * process environment. cfg is the sp_config. */
+const char *pl_config_env(void *cfg, const char *name);
+
 /* Print the run summary (rows in / kept / rejected by reason, table sizes,
  * where the outputs are) to stdout. */
 void pl_print_summary(const pl_ctx *ctx);

@@ -1,6 +1,7 @@
-/* aws_config.c — credentials, region and endpoint for the S3 backend (see
- * aws_config.h). Reads at most two small INI files; values are copied into
- * fixed buffers (too long is an error naming the setting, never its value). */
+/* aws_config.c — region, endpoint and profile files for the S3 backend and
+ * the credential chain (see aws_config.h). Reads at most two small INI
+ * files; values are copied into fixed buffers (too long is an error naming
+ * the setting, never its value). */
 #include "aws_config.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../util/log.h"
 
 #define AWS_INI_MAX (1 << 20)
 
@@ -61,9 +61,13 @@ int aws_ini_get(const char *path, const char *section, const char *key, char *ou
             if (close) {
                 *close = '\0';
                 in = strcmp(trim(s + 1), section) == 0;
+                if (in && !key[0])
+                    found = 1;
             }
             continue;
         }
+        if (!key[0])
+            continue;
         if (!in)
             continue;
         char *eq = strchr(s, '=');
@@ -89,13 +93,13 @@ int aws_ini_get(const char *path, const char *section, const char *key, char *ou
     return found;
 }
 
-static const char *get(store_env_fn env, void *ctx, const char *name)
+const char *aws_getenv(store_env_fn env, void *ctx, const char *name)
 {
     const char *v = env(ctx, name);
     return v && *v ? v : NULL;
 }
 
-static int copy(char *dst, size_t dsz, const char *src, const char *what, sp_error *err)
+int aws_copy_setting(char *dst, size_t dsz, const char *src, const char *what, sp_error *err)
 {
     if (strlen(src) >= dsz)
         return sp_fail(err, SP_ERR_USAGE, "%s is longer than %zu bytes", what, dsz - 1);
@@ -107,86 +111,65 @@ static int copy(char *dst, size_t dsz, const char *src, const char *what, sp_err
 static int aws_file(store_env_fn env, void *ctx, const char *var, const char *name, char *out,
                     size_t outsz)
 {
-    const char *p = get(env, ctx, var);
+    const char *p = aws_getenv(env, ctx, var);
     if (p)
         return snprintf(out, outsz, "%s", p) < (int)outsz ? 0 : -1;
-    const char *home = get(env, ctx, "HOME");
+    const char *home = aws_getenv(env, ctx, "HOME");
     if (!home)
         return snprintf(out, outsz, "~/.aws/%s", name) < (int)outsz ? 0 : -1; /* never exists */
     return snprintf(out, outsz, "%s/.aws/%s", home, name) < (int)outsz ? 0 : -1;
 }
 
+int aws_profile_get(const aws_settings *st, const char *profile, const char *key, char *out,
+                    size_t outsz, const char **file, sp_error *err)
+{
+    char conf_section[300];
+    if (strcmp(profile, "default") == 0)
+        snprintf(conf_section, sizeof conf_section, "default");
+    else if (snprintf(conf_section, sizeof conf_section, "profile %s", profile) >=
+             (int)sizeof conf_section)
+        return sp_fail(err, SP_ERR_USAGE, "AWS profile name '%.64s…' is too long", profile), -1;
+    const char *files[2] = {st->cred_file, st->conf_file};
+    const char *sections[2] = {profile, conf_section};
+    for (int i = 0; i < 2; i++) {
+        int r = aws_ini_get(files[i], sections[i], key, out, outsz, err);
+        if (r != 0) {
+            if (r > 0 && file)
+                *file = files[i];
+            return r;
+        }
+    }
+    return 0;
+}
+
+int aws_profile_exists(const aws_settings *st, const char *profile, sp_error *err)
+{
+    char unused[2];
+    return aws_profile_get(st, profile, "", unused, sizeof unused, NULL, err);
+}
+
 int aws_settings_resolve(aws_settings *o, store_env_fn env, void *ctx, sp_error *err)
 {
     memset(o, 0, sizeof *o);
-    const char *profile = get(env, ctx, "AWS_PROFILE");
-    const char *pname = profile ? profile : "default";
-    char cred_file[1024], conf_file[1024], conf_section[300];
-    if (aws_file(env, ctx, "AWS_SHARED_CREDENTIALS_FILE", "credentials", cred_file,
-                 sizeof cred_file) != 0 ||
-        aws_file(env, ctx, "AWS_CONFIG_FILE", "config", conf_file, sizeof conf_file) != 0)
+    const char *profile = aws_getenv(env, ctx, "AWS_PROFILE");
+    o->profile_explicit = profile != NULL;
+    SP_TRY(aws_copy_setting(o->profile, sizeof o->profile, profile ? profile : "default", "AWS_PROFILE", err));
+    if (aws_file(env, ctx, "AWS_SHARED_CREDENTIALS_FILE", "credentials", o->cred_file,
+                 sizeof o->cred_file) != 0 ||
+        aws_file(env, ctx, "AWS_CONFIG_FILE", "config", o->conf_file, sizeof o->conf_file) != 0)
         return sp_fail(err, SP_ERR_USAGE, "the AWS credentials or config file path is too long");
-    if (strcmp(pname, "default") == 0)
-        snprintf(conf_section, sizeof conf_section, "default");
-    else if (snprintf(conf_section, sizeof conf_section, "profile %s", pname) >=
-             (int)sizeof conf_section)
-        return sp_fail(err, SP_ERR_USAGE, "AWS_PROFILE is too long");
 
-    const char *ak = get(env, ctx, "AWS_ACCESS_KEY_ID");
-    const char *sk = get(env, ctx, "AWS_SECRET_ACCESS_KEY");
-    if (ak && sk) { /* the environment wins over a profile, as in the AWS CLI */
-        SP_TRY(copy(o->access_key, sizeof o->access_key, ak, "AWS_ACCESS_KEY_ID", err));
-        SP_TRY(copy(o->secret_key, sizeof o->secret_key, sk, "AWS_SECRET_ACCESS_KEY", err));
-        const char *tok = get(env, ctx, "AWS_SESSION_TOKEN");
-        if (tok)
-            SP_TRY(copy(o->session_token, sizeof o->session_token, tok, "AWS_SESSION_TOKEN", err));
-        snprintf(o->cred_source, sizeof o->cred_source, "environment");
-    } else if ((ak || sk) && !profile) {
-        return sp_fail(err, SP_ERR_USAGE, "%s is set but %s is not: set both (or AWS_PROFILE)",
-                       ak ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                       ak ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-    } else {
-        /* A profile's keys: the credentials file first, then the config file. */
-        const char *files[2] = {cred_file, conf_file};
-        const char *sections[2] = {pname, conf_section};
-        for (int i = 0; i < 2 && !o->access_key[0]; i++) {
-            int a = aws_ini_get(files[i], sections[i], "aws_access_key_id", o->access_key,
-                                sizeof o->access_key, err);
-            if (a < 0)
-                return err->code;
-            if (a == 0)
-                continue;
-            int s = aws_ini_get(files[i], sections[i], "aws_secret_access_key", o->secret_key,
-                                sizeof o->secret_key, err);
-            if (s < 0)
-                return err->code;
-            if (s == 0)
-                return sp_fail(err, SP_ERR_USAGE,
-                               "AWS profile '%s' in %s has aws_access_key_id but no "
-                               "aws_secret_access_key", pname, files[i]);
-            if (aws_ini_get(files[i], sections[i], "aws_session_token", o->session_token,
-                            sizeof o->session_token, err) < 0)
-                return err->code;
-            snprintf(o->cred_source, sizeof o->cred_source, "profile %s (%s)", pname, files[i]);
-            /* The configuration's secrets are registered by the CLI; these
-             * come from a file it never saw. */
-            sp_log_add_secret(o->secret_key);
-            sp_log_add_secret(o->session_token);
-        }
-        if (!o->access_key[0])
-            return sp_fail(err, SP_ERR_IO,
-                           "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-                           "or AWS_PROFILE with a profile in %s or %s (looked for profile '%s')",
-                           cred_file, conf_file, pname);
-    }
-
-    const char *region = get(env, ctx, "AWS_REGION");
+    const char *region = aws_getenv(env, ctx, "AWS_REGION");
     if (!region)
-        region = get(env, ctx, "AWS_DEFAULT_REGION");
+        region = aws_getenv(env, ctx, "AWS_DEFAULT_REGION");
     if (region) {
-        SP_TRY(copy(o->region, sizeof o->region, region, "AWS_REGION", err));
+        SP_TRY(aws_copy_setting(o->region, sizeof o->region, region, "AWS_REGION", err));
     } else {
-        int r = aws_ini_get(conf_file, conf_section, "region", o->region, sizeof o->region, err);
+        char conf_section[300];
+        snprintf(conf_section, sizeof conf_section, "%s%s",
+                 strcmp(o->profile, "default") ? "profile " : "", o->profile);
+        int r = aws_ini_get(o->conf_file, conf_section, "region", o->region, sizeof o->region,
+                            err);
         if (r < 0)
             return err->code;
         if (r == 0)
@@ -199,14 +182,14 @@ int aws_settings_resolve(aws_settings *o, store_env_fn env, void *ctx, sp_error 
     static const char *endpoint_names[] = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
                                            "S3_ENDPOINT_URL"};
     for (size_t i = 0; i < 3; i++) {
-        const char *e = get(env, ctx, endpoint_names[i]);
+        const char *e = aws_getenv(env, ctx, endpoint_names[i]);
         if (e) {
-            SP_TRY(copy(o->endpoint, sizeof o->endpoint, e, endpoint_names[i], err));
+            SP_TRY(aws_copy_setting(o->endpoint, sizeof o->endpoint, e, endpoint_names[i], err));
             break;
         }
     }
-    const char *ca = get(env, ctx, "AWS_CA_BUNDLE");
+    const char *ca = aws_getenv(env, ctx, "AWS_CA_BUNDLE");
     if (ca)
-        SP_TRY(copy(o->ca_bundle, sizeof o->ca_bundle, ca, "AWS_CA_BUNDLE", err));
+        SP_TRY(aws_copy_setting(o->ca_bundle, sizeof o->ca_bundle, ca, "AWS_CA_BUNDLE", err));
     return SP_OK;
 }

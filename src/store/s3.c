@@ -64,7 +64,8 @@ typedef struct s3_store {
     char path_base[1200];           /* canonical path of the bucket: "/base/bucket" or "" */
     char host[300];                 /* the Host header */
     char endpoint[1200];            /* for messages */
-    aws_settings aws;
+    aws_settings aws;               /* region, endpoint, CA bundle */
+    aws_chain *chain;               /* credentials, asked before each attempt */
     int max_attempts;
     long read_timeout;
     long time_limit_ms; /* store_set_time_limit: per request, 0 = none */
@@ -406,7 +407,8 @@ static void object_path(const s3_store *s3, const char *obj, sp_buf *out)
 }
 
 /* One attempt. Returns the CURLcode; c->status holds the HTTP status. */
-static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *errbuf)
+static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const aws_creds *cr,
+                             char *errbuf)
 {
     CURL *h = c->curl;
     curl_easy_reset(h);
@@ -419,8 +421,8 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *e
     hs[nh++] = (sigv4_header){"host", s3->host};
     hs[nh++] = (sigv4_header){"x-amz-content-sha256", c->payload_sha256};
     hs[nh++] = (sigv4_header){"x-amz-date", amz_date};
-    if (s3->aws.session_token[0])
-        hs[nh++] = (sigv4_header){"x-amz-security-token", s3->aws.session_token};
+    if (cr->session_token[0])
+        hs[nh++] = (sigv4_header){"x-amz-security-token", cr->session_token};
     if (c->content_md5)
         hs[nh++] = (sigv4_header){"content-md5", c->content_md5};
     if (c->meta_sha256)
@@ -434,7 +436,7 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, char *e
     }
     char auth[1024];
     sigv4_request r = {c->method, path, c->query, hs, nh, c->payload_sha256, amz_date,
-                       s3->aws.region, "s3", s3->aws.access_key, s3->aws.secret_key};
+                       s3->aws.region, "s3", cr->access_key, cr->secret_key};
     if (sigv4_sign(&r, auth, sizeof auth, NULL, NULL) != 0) {
         snprintf(errbuf, CURL_ERROR_SIZE, "cannot sign the request");
         return CURLE_BAD_FUNCTION_ARGUMENT;
@@ -669,7 +671,18 @@ static int perform(store *s, s3_call *c, sp_error *err)
         c->skip = 0;
         c->range_start = -1;
         c->bad_range = false;
-        CURLcode cc = attempt_once(s3, c, (const char *)path.data, errbuf);
+        /* Credentials now, not at open: temporary ones are refreshed by
+         * the chain before they expire, also in the middle of a long run. */
+        aws_creds cr;
+        sp_error ce;
+        if (aws_chain_get(s3->chain, &cr, &ce) != SP_OK) {
+            rc = (ce.retryable ? sp_fail_retry : sp_fail)(
+                err, ce.code, "store %s: %s '%s': %s (bucket %s, endpoint %s)", s->url, c->op,
+                c->key, ce.msg, s3->bucket, s3->endpoint);
+            break;
+        }
+        CURLcode cc = attempt_once(s3, c, (const char *)path.data, &cr, errbuf);
+        OPENSSL_cleanse(&cr, sizeof cr);
         if (c->sink_rc != 0) {
             rc = c->sink_rc; /* the consumer stopped; its error is in err */
             break;
@@ -702,6 +715,11 @@ static int perform(store *s, s3_call *c, sp_error *err)
             break;
         bool transient = false;
         describe(c, cc, errbuf, cause, sizeof cause, &transient);
+        if (strcmp(c->code, "ExpiredToken") == 0 && attempt == 1) {
+            /* Revoked or expired early: new credentials, one more try. */
+            aws_chain_invalidate(s3->chain);
+            transient = true;
+        }
         if (c->sink && c->status == 412 && before > 0)
             transient = false; /* the object changed between attempts */
         int64_t elapsed = now_ms() - start;
@@ -1341,6 +1359,7 @@ static void s3_close(store *s)
     for (int i = 0; i < s3->nidle; i++)
         curl_easy_cleanup(s3->idle[i]);
     pthread_mutex_destroy(&s3->lock);
+    aws_chain_free(s3->chain);
     OPENSSL_cleanse(&s3->aws, sizeof s3->aws);
     free(s3);
     s->impl = NULL;
@@ -1468,7 +1487,8 @@ int store_s3_init(store *s, const char *bp, store_env_fn env, void *ctx, sp_erro
         }
         snprintf(s3->prefix, sizeof s3->prefix, "%s/", tmp);
     }
-    if ((rc = aws_settings_resolve(&s3->aws, env, ctx, err)) != SP_OK) {
+    if ((rc = aws_settings_resolve(&s3->aws, env, ctx, err)) != SP_OK ||
+        (rc = aws_chain_open(&s3->chain, env, ctx, err)) != SP_OK) {
         sp_error_prefix(err, "store %s", s->url);
         goto fail;
     }
@@ -1507,6 +1527,7 @@ int store_s3_init(store *s, const char *bp, store_env_fn env, void *ctx, sp_erro
     s->impl = s3;
     return SP_OK;
 fail:
+    aws_chain_free(s3->chain);
     OPENSSL_cleanse(&s3->aws, sizeof s3->aws);
     free(s3);
     return rc;

@@ -98,8 +98,13 @@ static bool valid_date(const char *d)
     return true;
 }
 
-int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canonical,
-               sp_buf *to_sign)
+/* The signature of a request whose canonical query and headers are given:
+ * canonical request → string to sign → HMAC chain. sighex[65] gets the hex
+ * signature, signed_names the ';'-joined header names (NUL-terminated),
+ * scope the credential scope. Appends the canonical request and string to
+ * sign to canonical / to_sign when they are not NULL. 0 or -1. */
+static int sign_core(const sigv4_request *r, sp_buf *signed_names, char scope[160],
+                     char sighex[65], sp_buf *canonical, sp_buf *to_sign)
 {
     if (r->nheaders > SIGV4_MAX_HEADERS || !valid_date(r->amz_date) || !r->payload_sha256 ||
         !r->secret_key || !r->access_key)
@@ -108,9 +113,8 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
     memcpy(h, r->headers, r->nheaders * sizeof *h);
     qsort(h, r->nheaders, sizeof *h, cmp_header);
 
-    sp_buf creq, signed_names, sts;
+    sp_buf creq, sts;
     sp_buf_init(&creq, (size_t)1 << 20);
-    sp_buf_init(&signed_names, 4096);
     sp_buf_init(&sts, 4096);
     sp_buf_printf(&creq, "%s\n%s\n%s\n", r->method, r->canonical_uri,
                   r->canonical_query ? r->canonical_query : "");
@@ -119,19 +123,19 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
         put_trimmed(&creq, h[i].value ? h[i].value : "");
         sp_buf_putc(&creq, '\n');
         if (i)
-            sp_buf_putc(&signed_names, ';');
-        sp_buf_puts(&signed_names, h[i].name);
+            sp_buf_putc(signed_names, ';');
+        sp_buf_puts(signed_names, h[i].name);
     }
-    sp_buf_putc(&signed_names, '\0');
+    sp_buf_putc(signed_names, '\0');
     sp_buf_putc(&creq, '\n');
-    sp_buf_printf(&creq, "%s\n%s", signed_names.broken ? "" : (char *)signed_names.data,
+    sp_buf_printf(&creq, "%s\n%s", signed_names->broken ? "" : (char *)signed_names->data,
                   r->payload_sha256);
 
-    char scope[160], creq_hash[65];
-    int sl = snprintf(scope, sizeof scope, "%.8s/%s/%s/aws4_request", r->amz_date, r->region,
+    char creq_hash[65];
+    int sl = snprintf(scope, 160, "%.8s/%s/%s/aws4_request", r->amz_date, r->region,
                       r->service);
     int rc = -1;
-    if (creq.broken || signed_names.broken || sl < 0 || sl >= (int)sizeof scope)
+    if (creq.broken || signed_names->broken || sl < 0 || sl >= 160)
         goto out;
     sp_sha256 digest;
     sp_error e;
@@ -163,13 +167,7 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
     OPENSSL_cleanse(k, sizeof k);
     if (!hmac_ok) /* a signature from a zero key would only earn a 403 */
         goto out;
-    char sighex[65];
     sigv4_hex(sig, 32, sighex);
-    int n = snprintf(auth, authsz,
-                     "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-                     r->access_key, scope, (char *)signed_names.data, sighex);
-    if (n < 0 || (size_t)n >= authsz)
-        goto out;
     if (canonical)
         sp_buf_append(canonical, creq.data, creq.len);
     if (to_sign)
@@ -177,7 +175,126 @@ int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canoni
     rc = 0;
 out:
     sp_buf_free(&creq);
-    sp_buf_free(&signed_names);
     sp_buf_free(&sts);
+    return rc;
+}
+
+int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canonical,
+               sp_buf *to_sign)
+{
+    sp_buf signed_names;
+    sp_buf_init(&signed_names, 4096);
+    char scope[160], sighex[65];
+    int rc = sign_core(r, &signed_names, scope, sighex, canonical, to_sign);
+    if (rc == 0) {
+        int n = snprintf(auth, authsz,
+                         "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                         r->access_key, scope, (char *)signed_names.data, sighex);
+        rc = n < 0 || (size_t)n >= authsz ? -1 : 0;
+    }
+    sp_buf_free(&signed_names);
+    return rc;
+}
+
+typedef struct qparam {
+    char *name, *value; /* encoded */
+} qparam;
+
+static int cmp_param(const void *a, const void *b)
+{
+    const qparam *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : strcmp(x->value, y->value);
+}
+
+static char *encoded(const char *s)
+{
+    sp_buf b;
+    sp_buf_init(&b, 1 << 16);
+    sigv4_uri_encode(&b, s, strlen(s), false);
+    sp_buf_putc(&b, '\0');
+    if (b.broken) {
+        sp_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
+int sigv4_presign(const sigv4_request *r, const sigv4_param *params, size_t nparams,
+                  const char *session_token, long expires, sp_buf *query, sp_buf *canonical)
+{
+    if (nparams > SIGV4_MAX_PARAMS || expires < 1 || expires > 604800 ||
+        !valid_date(r->amz_date) || !r->access_key)
+        return -1;
+    /* The signed header names go in the query before signing. */
+    sigv4_header h[SIGV4_MAX_HEADERS];
+    if (r->nheaders > SIGV4_MAX_HEADERS)
+        return -1;
+    memcpy(h, r->headers, r->nheaders * sizeof *h);
+    qsort(h, r->nheaders, sizeof *h, cmp_header);
+    sp_buf names;
+    sp_buf_init(&names, 4096);
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (i)
+            sp_buf_putc(&names, ';');
+        sp_buf_puts(&names, h[i].name);
+    }
+    sp_buf_putc(&names, '\0');
+    char credential[512], exp[24];
+    int cl = snprintf(credential, sizeof credential, "%s/%.8s/%s/%s/aws4_request", r->access_key,
+                      r->amz_date, r->region, r->service);
+    snprintf(exp, sizeof exp, "%ld", expires);
+
+    qparam q[SIGV4_MAX_PARAMS + 6];
+    size_t nq = 0;
+    const char *fixed[6][2] = {{"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+                               {"X-Amz-Credential", credential},
+                               {"X-Amz-Date", r->amz_date},
+                               {"X-Amz-Expires", exp},
+                               {"X-Amz-SignedHeaders", names.broken ? "" : (char *)names.data},
+                               {"X-Amz-Security-Token", session_token}};
+    bool bad = names.broken || cl < 0 || cl >= (int)sizeof credential;
+    for (size_t i = 0; i < nparams + 6 && !bad; i++) {
+        const char *n = i < nparams ? params[i].name : fixed[i - nparams][0];
+        const char *v = i < nparams ? params[i].value : fixed[i - nparams][1];
+        if (!v || (i >= nparams && i - nparams == 5 && !*v))
+            continue; /* no session token */
+        q[nq].name = encoded(n);
+        q[nq].value = encoded(v);
+        bad = !q[nq].name || !q[nq].value;
+        nq++;
+    }
+    sp_buf cq;
+    sp_buf_init(&cq, 1 << 16);
+    if (!bad) {
+        qsort(q, nq, sizeof *q, cmp_param);
+        for (size_t i = 0; i < nq; i++)
+            sp_buf_printf(&cq, "%s%s=%s", i ? "&" : "", q[i].name, q[i].value);
+        sp_buf_putc(&cq, '\0');
+    }
+    for (size_t i = 0; i < nq; i++) {
+        free(q[i].name);
+        OPENSSL_cleanse(q[i].value, strlen(q[i].value));
+        free(q[i].value);
+    }
+    int rc = -1;
+    if (!bad && !cq.broken) {
+        sigv4_request r2 = *r;
+        r2.canonical_query = (const char *)cq.data;
+        sp_buf signed_names;
+        sp_buf_init(&signed_names, 4096);
+        char scope[160], sighex[65];
+        rc = sign_core(&r2, &signed_names, scope, sighex, canonical, NULL);
+        sp_buf_free(&signed_names);
+        if (rc == 0) {
+            sp_buf_append(query, cq.data, cq.len - 1);
+            sp_buf_printf(query, "&X-Amz-Signature=%s", sighex);
+            rc = query->broken ? -1 : 0;
+        }
+    }
+    if (cq.data)
+        OPENSSL_cleanse(cq.data, cq.len);
+    sp_buf_free(&cq);
+    sp_buf_free(&names);
     return rc;
 }

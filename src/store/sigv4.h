@@ -1,8 +1,10 @@
-/* sigv4.h — AWS Signature Version 4 for the S3 backend: canonical request,
- * string to sign, HMAC-SHA256 key derivation (libcrypto), and the URI
- * encoding S3 expects. Pure functions of their inputs (no clock, no I/O), so
- * unit tests check them against AWS's published test vectors.
- * Never logs or returns the secret key or the derived signing key. */
+/* sigv4.h — AWS Signature Version 4 for the S3 backend and the AWS calls
+ * (STS, Secrets Manager, RDS IAM tokens): canonical request, string to sign,
+ * HMAC-SHA256 key derivation (libcrypto), the URI encoding AWS expects;
+ * header signing and query-string presigning. Pure functions of their
+ * inputs (no clock, no I/O), so unit tests check them against AWS's
+ * published test vectors. Never logs or returns the secret key or the
+ * derived signing key. */
 #ifndef SP_SIGV4_H
 #define SP_SIGV4_H
 
@@ -47,6 +49,26 @@ typedef struct sigv4_request {
  * failing). */
 int sigv4_sign(const sigv4_request *r, char *auth, size_t authsz, sp_buf *canonical,
                sp_buf *to_sign);
+
+/* One query parameter of a presigned request, not encoded. */
+typedef struct sigv4_param {
+    const char *name;
+    const char *value;
+} sigv4_param;
+
+/* Most parameters of a presigned request besides the X-Amz-* ones. */
+#define SIGV4_MAX_PARAMS 16
+
+/* Query-string signing (AWS's "presigned URL"; RDS IAM tokens): appends to
+ * query the canonical query string (params and the X-Amz-Algorithm,
+ * -Credential, -Date, -Expires, -SignedHeaders and, when session_token is
+ * not NULL or "", -Security-Token parameters, encoded and sorted) followed by
+ * "&X-Amz-Signature=…". r->canonical_query is ignored; r->headers name the
+ * signed headers (host at least). expires is in seconds (1..604800). When
+ * canonical is not NULL the canonical request is appended to it. The query
+ * holds the session token: the caller treats it as a secret. 0 or -1. */
+int sigv4_presign(const sigv4_request *r, const sigv4_param *params, size_t nparams,
+                  const char *session_token, long expires, sp_buf *query, sp_buf *canonical);
 
 /* Append s[0..n) percent-encoded: every byte except A-Z a-z 0-9 - . _ ~
  * becomes %XX (upper-case hex); '/' is kept when keep_slash (object keys in

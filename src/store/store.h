@@ -110,4 +110,71 @@ int store_probe_read(store *s, const char *prefix, sp_error *err);
 /* Check a key against the rules above (SP_ERR_USAGE naming it). */
 int store_check_key(const char *key, sp_error *err);
 
+/* ---- AWS: the credential chain, RDS IAM tokens, Secrets Manager ----------
+ * (aws_creds.c, aws_rds.c). The S3 backend asks its chain for current
+ * credentials before each request; the pipeline opens a chain of its own
+ * for RDS tokens and secrets. Nothing here ever logs a secret; every secret
+ * obtained is registered with the log scrubber (util/log.h). */
+
+/* Credentials at one moment. Holds secrets: wipe (OPENSSL_cleanse) a copy
+ * when done with it. */
+typedef struct aws_creds {
+    char access_key[256];
+    char secret_key[256];
+    char session_token[4096]; /* "" for long-term keys */
+    long long expires;        /* Unix time; 0: never (long-term keys) */
+} aws_creds;
+
+typedef struct aws_chain aws_chain;
+
+/* Decide where credentials come from, in the AWS SDKs' order: environment
+ * keys; web identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN); the
+ * shared files' profile (keys, role_arn + source_profile, credential_process,
+ * web_identity_token_file); container credentials
+ * (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI); EC2 instance
+ * metadata (IMDSv2), unless AWS_EC2_METADATA_DISABLED=true. Reads settings
+ * from env(ctx, NAME) and at most the two profile files; sends no request.
+ * A source that is half configured (a key without its secret, a profile
+ * AWS_PROFILE names that does not exist) is an error naming it. The caller
+ * frees the chain with aws_chain_free. */
+int aws_chain_open(aws_chain **out, store_env_fn env, void *ctx, sp_error *err);
+void aws_chain_free(aws_chain *c); /* NULL is allowed */
+
+/* The source in use, for people ("environment (AWS_ACCESS_KEY_ID)",
+ * "instance metadata (IMDSv2 at http://169.254.169.254)", …); no secret. */
+const char *aws_chain_source(const aws_chain *c);
+/* The region the chain's calls use (AWS_REGION, …, "us-east-1"). */
+const char *aws_chain_region(const aws_chain *c);
+
+/* Current credentials into out: fetched on first use, and again when they
+ * expire within five minutes (temporary credentials), so a long run keeps
+ * working. Thread-safe (one fetch at a time; others wait for it). A failure
+ * names the source and why; when a refresh fails while the credentials in
+ * hand are still valid, those are used (with a warning). */
+int aws_chain_get(aws_chain *c, aws_creds *out, sp_error *err);
+
+/* Forget the cached credentials (a service said they expired), so the next
+ * aws_chain_get fetches new ones. */
+void aws_chain_invalidate(aws_chain *c);
+
+/* An RDS IAM authentication token for user at host:port (valid 15
+ * minutes), signed with the chain's current credentials for the chain's
+ * region: "host:port/?Action=connect&DBUser=…&X-Amz-…&X-Amz-Signature=…".
+ * The token is a secret (it is registered with the log scrubber). */
+int aws_rds_auth_token(aws_chain *c, const char *host, const char *port, const char *user,
+                       char *out, size_t outsz, sp_error *err);
+
+/* The database credentials of a Secrets Manager secret (GetSecretValue of
+ * secret_id, a name or an ARN; endpoint AWS_ENDPOINT_URL_SECRETS_MANAGER or
+ * AWS_ENDPOINT_URL from env, else secretsmanager.REGION.amazonaws.com). The
+ * SecretString must be JSON: username, password, host, port, dbname (the
+ * shape RDS writes; absent fields are ""). The password (and the raw
+ * SecretString) are registered with the log scrubber; user, host, port and
+ * database name are not secrets and stay readable in messages. */
+typedef struct aws_db_secret {
+    char username[256], password[1024], host[256], port[16], dbname[256];
+} aws_db_secret;
+int aws_secret_db_credentials(aws_chain *c, const char *secret_id, store_env_fn env, void *ctx,
+                              aws_db_secret *out, sp_error *err);
+
 #endif

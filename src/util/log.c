@@ -13,17 +13,22 @@
 #include "buf.h"
 #include "json.h"
 
-#define MAX_SECRETS 16
+/* Temporary AWS credentials add two secrets at each refresh: past the
+ * first PINNED (the configuration's own), the oldest is replaced when full. */
+#define MAX_SECRETS 256
+#define PINNED_SECRETS 32
 
 static bool log_json;
 static int log_verbosity;
 static char *secrets[MAX_SECRETS];
-static int nsecrets;
+static int nsecrets, next_slot = PINNED_SECRETS;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Under log_lock: the context, and the progress line shown ("" none). */
 static char ctx_ds[16], ctx_run_id[64], ctx_task[32];
 static int ctx_attempt;
 static char status[512];
+/* Secrets are added by threads that refresh credentials while others log. */
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void sp_log_setup(bool json, int verbosity)
 {
@@ -35,18 +40,26 @@ bool sp_log_is_json(void) { return log_json; }
 
 void sp_log_add_secret(const char *value)
 {
-    if (!value || strlen(value) < 4 || nsecrets == MAX_SECRETS)
+    if (!value || strlen(value) < 4)
         return;
-    for (int i = 0; i < nsecrets; i++)
-        if (strcmp(secrets[i], value) == 0)
-            return;
-    char *copy = strdup(value);
-    if (copy)
+    pthread_mutex_lock(&secrets_lock);
+    bool known = false;
+    for (int i = 0; i < nsecrets && !known; i++)
+        known = strcmp(secrets[i], value) == 0;
+    char *copy = known ? NULL : strdup(value);
+    if (copy && nsecrets < MAX_SECRETS) {
         secrets[nsecrets++] = copy;
+    } else if (copy) {
+        free(secrets[next_slot]);
+        secrets[next_slot] = copy;
+        next_slot = next_slot + 1 < MAX_SECRETS ? next_slot + 1 : PINNED_SECRETS;
+    }
+    pthread_mutex_unlock(&secrets_lock);
 }
 
 void sp_log_scrub(char *s)
 {
+    pthread_mutex_lock(&secrets_lock);
     for (int i = 0; i < nsecrets; i++) {
         size_t n = strlen(secrets[i]);
         char *p;
@@ -55,6 +68,7 @@ void sp_log_scrub(char *s)
             memmove(p + 3, p + n, strlen(p + n) + 1);
         }
     }
+    pthread_mutex_unlock(&secrets_lock);
 }
 
 static const char *level_name(sp_log_level l)

@@ -941,13 +941,79 @@ static char *describe_conn(PGconn *c, const char *url)
     return strdup(buf);
 }
 
+static const char *first_set(const char *a, const char *b, const char *c)
+{
+    return a && *a ? a : b && *b ? b : c && *c ? c : NULL;
+}
+
+/* The value of keyword in a parsed conninfo; NULL when unset. */
+static const char *opt(PQconninfoOption *o, const char *keyword)
+{
+    for (; o && o->keyword; o++)
+        if (strcmp(o->keyword, keyword) == 0)
+            return o->val && *o->val ? o->val : NULL;
+    return NULL;
+}
+
+/* Password from s->password_fn (RDS IAM): the connection's host, port and
+ * user as libpq will take them; TLS required. Writes the password into
+ * token and *sslmode ("require" when nothing asks for more, else NULL). */
+static int ask_password(const char *url, const wh_pg_settings *s, char *token, size_t tokensz,
+                        const char **sslmode, sp_error *err)
+{
+    PQconninfoOption *o = NULL;
+    if (url) {
+        char *msg = NULL;
+        o = PQconninfoParse(url, &msg);
+        if (!o) {
+            PQfreemem(msg);
+            return sp_fail(err, SP_ERR_USAGE, "warehouse: DATABASE_URL cannot be parsed");
+        }
+    }
+    const char *host = first_set(url ? opt(o, "host") : s->host, s->fallback_host,
+                                 getenv("PGHOST"));
+    const char *port = first_set(url ? opt(o, "port") : s->port, s->fallback_port,
+                                 getenv("PGPORT"));
+    const char *user = first_set(url ? opt(o, "user") : s->user, s->fallback_user,
+                                 getenv("PGUSER"));
+    const char *mode = first_set(url ? opt(o, "sslmode") : NULL, getenv("PGSSLMODE"), NULL);
+    int rc = SP_OK;
+    if (mode && (strcmp(mode, "disable") == 0 || strcmp(mode, "allow") == 0 ||
+                 strcmp(mode, "prefer") == 0))
+        rc = sp_fail(err, SP_ERR_USAGE, "RDS_IAM_AUTH=1 needs TLS: sslmode '%s' (from %s) could "
+                     "send the token in clear; use require, verify-ca or verify-full (AWS "
+                     "recommends verify-full with its CA bundle as sslrootcert)", mode,
+                     url && opt(o, "sslmode") ? "DATABASE_URL" : "PGSSLMODE");
+    else if (!host || !user || host[0] == '/' || strchr(host, ','))
+        rc = sp_fail(err, SP_ERR_USAGE, "RDS_IAM_AUTH=1 needs one database host name and a "
+                     "user (RDS_HOST and RDS_USER, or a DATABASE_URL naming both)");
+    else
+        rc = s->password_fn(s->password_ctx, host, port ? port : "5432", user, token, tokensz,
+                            err);
+    *sslmode = mode ? NULL : "require";
+    PQconninfoFree(o);
+    return rc;
+}
+
 int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
 {
-    const char *keys[16], *vals[16];
+    const char *keys[24], *vals[24];
     int n = 0;
+    char *token = NULL;
+    const char *force_ssl = NULL;
+    if (s && s->password_fn) {
+        token = calloc(1, 8192);
+        if (!token)
+            return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+        if (ask_password(url, s, token, 8192, &force_ssl, err) != SP_OK) {
+            free(token);
+            return err->code;
+        }
+    }
     /* Keywords before "dbname" are fallbacks: the URL's own values override
      * them; keywords after it override the URL. */
-    const char *password = s ? (s->password && *s->password ? s->password : s->pgpassword) : NULL;
+    const char *password =
+        s ? first_set(s->password, s->pgpassword, s->fallback_password) : NULL;
     if (password && *password)
         keys[n] = "password", vals[n++] = password;
     if (!getenv("PGCONNECT_TIMEOUT"))
@@ -955,29 +1021,46 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
     keys[n] = "fallback_application_name", vals[n++] = "salespipe";
     int expand = 0;
     if (url) {
+        if (s && s->fallback_host && *s->fallback_host)
+            keys[n] = "host", vals[n++] = s->fallback_host;
+        if (s && s->fallback_port && *s->fallback_port)
+            keys[n] = "port", vals[n++] = s->fallback_port;
+        if (s && s->fallback_user && *s->fallback_user)
+            keys[n] = "user", vals[n++] = s->fallback_user;
         keys[n] = "dbname", vals[n++] = url;
         expand = 1;
     } else if (s) {
-        if (s->host && *s->host)
-            keys[n] = "host", vals[n++] = s->host;
-        if (s->port && *s->port)
-            keys[n] = "port", vals[n++] = s->port;
-        if (s->dbname && *s->dbname)
-            keys[n] = "dbname", vals[n++] = s->dbname;
-        if (s->user && *s->user)
-            keys[n] = "user", vals[n++] = s->user;
+        const char *v;
+        if ((v = first_set(s->host, s->fallback_host, NULL)))
+            keys[n] = "host", vals[n++] = v;
+        if ((v = first_set(s->port, s->fallback_port, NULL)))
+            keys[n] = "port", vals[n++] = v;
+        if ((v = first_set(s->dbname, s->fallback_dbname, NULL)))
+            keys[n] = "dbname", vals[n++] = v;
+        if ((v = first_set(s->user, s->fallback_user, NULL)))
+            keys[n] = "user", vals[n++] = v;
     }
     keys[n] = "client_encoding", vals[n++] = "UTF8";
+    if (token)
+        keys[n] = "password", vals[n++] = token;
+    if (force_ssl)
+        keys[n] = "sslmode", vals[n++] = force_ssl;
     keys[n] = NULL, vals[n] = NULL;
 
     pg *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p) {
+        free(token);
         return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+    }
     p->copying = -1;
     sp_buf_init(&p->out, PG_COPY_BUF_LIMIT);
     w->ops = &postgres_ops;
     w->impl = p;
     p->conn = PQconnectdbParams(keys, vals, expand);
+    if (token) {
+        explicit_bzero(token, 8192);
+        free(token);
+    }
     free(w->describe);
     w->describe = describe_conn(p->conn, url);
     if (!w->describe) {

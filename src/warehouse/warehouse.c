@@ -194,12 +194,19 @@ int wh_open_with(wh **out, const char *target, const wh_pg_settings *s, sp_error
 {
     *out = NULL;
     const char *path;
-    if ((!target || !target[0]) && s && s->host && s->host[0]) {
+    if ((!target || !target[0]) && s &&
+        ((s->host && s->host[0]) || (s->fallback_host && s->fallback_host[0]))) {
         return open_postgres(out, NULL, s, err);
     } else if (!target || !target[0]) {
         path = "./warehouse.db";
     } else if (starts_with_ci(target, "postgresql://") || starts_with_ci(target, "postgres://")) {
-        wh_pg_settings fallback = {.pgpassword = s ? s->pgpassword : NULL};
+        /* The URL says where; RDS_* do not apply, a secret's values fill gaps. */
+        wh_pg_settings fallback = {0};
+        if (s) {
+            fallback = *s;
+            fallback.host = fallback.port = fallback.dbname = fallback.user = NULL;
+            fallback.password = NULL;
+        }
         return open_postgres(out, target, &fallback, err);
     } else if (starts_with_ci(target, "sqlite://")) {
         /* SQLAlchemy: sqlite:/// + path, so sqlite:////abs is "/abs". */

@@ -46,9 +46,26 @@ int wh_open(wh **out, const char *target, sp_error *err);
 /* PostgreSQL settings that do not come in a URL: the reference system's
  * RDS_* names, and PGPASSWORD as read from a .env file (libpq itself only
  * reads the process environment). NULL or "" fields are not given. */
+/* The password of one connection, asked for when it is about to be made
+ * (RDS IAM authentication: a token valid 15 minutes, so a fresh one each
+ * time). host, port and user are the connection's as libpq will use them.
+ * Writes a NUL-terminated password into out; returns SP_OK or fills err. */
+typedef int (*wh_password_fn)(void *ctx, const char *host, const char *port, const char *user,
+                              char *out, size_t outsz, sp_error *err);
+
 typedef struct wh_pg_settings {
     const char *host, *port, *dbname, *user, *password; /* RDS_HOST … RDS_PASS */
     const char *pgpassword; /* used when neither the URL nor RDS_PASS has one */
+    /* Fallbacks (a Secrets Manager secret): used for what neither the URL nor
+     * the fields above give. */
+    const char *fallback_host, *fallback_port, *fallback_dbname, *fallback_user;
+    const char *fallback_password;
+    /* When set, the password comes from password_fn and wins over every
+     * other, and TLS is required: sslmode (from the URL, else PGSSLMODE)
+     * disable, allow or prefer is an SP_ERR_USAGE error; unset becomes
+     * require. */
+    wh_password_fn password_fn;
+    void *password_ctx;
 } wh_pg_settings;
 
 /* wh_open, plus: an empty target with s->host set opens PostgreSQL from the

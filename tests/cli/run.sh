@@ -121,7 +121,9 @@ expect preflight-no-input 1 "input folder ./data/raw" -- preflight --ds 2024-01-
 expect transform-no-input 1 "no input files" -- transform --ds 2024-01-02
 expect load-no-transform 1 "run transform first" -- load --ds 2024-01-02
 expect stage-no-files 1 "input folder ./data/raw" -- stage --ds 2024-01-02
-out=$(cd "$tmp" && RAW_STORE=s3://bucket/raw "$bin" stage --ds 2024-01-02 2>&1); rc=$?
+# No credentials anywhere (the chain would end at the instance metadata
+# service, which this machine has not: turned off to fail at once).
+out=$(cd "$tmp" && AWS_EC2_METADATA_DISABLED=true RAW_STORE=s3://bucket/raw "$bin" stage --ds 2024-01-02 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -qi "s3" <<<"$out"; then ok s3-store-named; else bad s3-store-named "exit $rc: $out"; fi
 out=$(cd "$tmp" && DATABASE_URL='postgresql://etl:Pg5ecretPw@127.0.0.1:1/db' "$bin" create-tables 2>&1); rc=$?
 if [ $rc -eq 1 ] && ! grep -q Pg5ecretPw <<<"$out"; then ok warehouse-error-masks-password

@@ -24,6 +24,23 @@ static const char *table_env(void *ctx, const char *name)
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
+/* Settings and, through the credential chain, the credentials an
+ * environment gives (long-term keys only: no request is sent). */
+static int resolve(aws_settings *a, aws_creds *cr, char *source, size_t sourcesz,
+                   const char *const *env, sp_error *err)
+{
+    int rc = aws_settings_resolve(a, table_env, (void *)env, err);
+    if (rc != SP_OK)
+        return rc;
+    aws_chain *c;
+    if ((rc = aws_chain_open(&c, table_env, (void *)env, err)) != SP_OK)
+        return rc;
+    snprintf(source, sourcesz, "%s", aws_chain_source(c));
+    rc = aws_chain_get(c, cr, err);
+    aws_chain_free(c);
+    return rc;
+}
+
 TEST(s3_settings_from_the_environment)
 {
     const char *env[] = {"AWS_ACCESS_KEY_ID=AKIDTEST", "AWS_SECRET_ACCESS_KEY=" SECRET,
@@ -31,23 +48,35 @@ TEST(s3_settings_from_the_environment)
                          "S3_ENDPOINT_URL=http://low:1", "AWS_ENDPOINT_URL=http://mid:2",
                          "HOME=/nonexistent", NULL};
     aws_settings a;
+    aws_creds cr;
+    char src[1024];
     sp_error err;
-    REQUIRE(aws_settings_resolve(&a, table_env, env, &err) == SP_OK);
-    CHECK_STR(a.access_key, "AKIDTEST");
-    CHECK_STR(a.secret_key, SECRET);
-    CHECK_STR(a.session_token, "tok3n");
+    REQUIRE(resolve(&a, &cr, src, sizeof src, env, &err) == SP_OK);
+    CHECK_STR(cr.access_key, "AKIDTEST");
+    CHECK_STR(cr.secret_key, SECRET);
+    CHECK_STR(cr.session_token, "tok3n");
+    CHECK(cr.expires == 0);
     CHECK_STR(a.region, "eu-west-3");
     CHECK_STR(a.endpoint, "http://mid:2"); /* AWS_ENDPOINT_URL over S3_ENDPOINT_URL */
-    CHECK_STR(a.cred_source, "environment");
+    CHECK_CONTAINS(src, "environment");
+    CHECK(strstr(src, SECRET) == NULL && strstr(src, "tok3n") == NULL);
 
     const char *env2[] = {"AWS_ACCESS_KEY_ID=AKIDTEST", "HOME=/nonexistent", NULL};
-    CHECK_INT(aws_settings_resolve(&a, table_env, env2, &err), SP_ERR_USAGE);
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, env2, &err), SP_ERR_USAGE);
     CHECK_CONTAINS(err.msg, "AWS_SECRET_ACCESS_KEY is not");
 
-    const char *env3[] = {"HOME=/nonexistent", NULL};
-    CHECK_INT(aws_settings_resolve(&a, table_env, env3, &err), SP_ERR_IO);
+    /* Nothing configured: the chain ends at the instance metadata service,
+     * unless it is turned off. */
+    const char *env3[] = {"HOME=/nonexistent", "AWS_EC2_METADATA_DISABLED=true", NULL};
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, env3, &err), SP_ERR_IO);
     CHECK_CONTAINS(err.msg, "no AWS credentials");
     CHECK_CONTAINS(err.msg, "/nonexistent/.aws/credentials");
+    CHECK_CONTAINS(err.msg, "AWS_EC2_METADATA_DISABLED");
+    aws_chain *c;
+    const char *env4[] = {"HOME=/nonexistent", NULL};
+    REQUIRE(aws_chain_open(&c, table_env, (void *)env4, &err) == SP_OK);
+    CHECK_CONTAINS(aws_chain_source(c), "instance metadata (IMDSv2 at http://169.254.169.254");
+    aws_chain_free(c);
 }
 
 static void write_text(const char *path, const char *text)
@@ -70,24 +99,29 @@ TEST(s3_settings_from_profiles)
                      "aws_secret_access_key = " SECRET "\naws_session_token = tok\n");
     write_text(conf, "[default]\nregion = us-west-2\n[profile etl]\nregion = ap-south-1\n"
                      "[profile cfgonly]\naws_access_key_id = AKIDCFG\naws_secret_access_key = x\n"
-                     "[profile half]\naws_access_key_id = AKIDHALF\n");
+                     "[profile half]\naws_access_key_id = AKIDHALF\n"
+                     "[profile empty]\nregion = eu-west-1\n"
+                     "[profile role]\nrole_arn = arn:aws:iam::1:role/r\n"
+                     "[profile role2]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = empty\n");
     snprintf(credvar, sizeof credvar, "AWS_SHARED_CREDENTIALS_FILE=%s", cred);
     snprintf(confvar, sizeof confvar, "AWS_CONFIG_FILE=%s", conf);
     aws_settings a;
+    aws_creds cr;
+    char src[1024];
     sp_error err;
 
     const char *def[] = {credvar, confvar, NULL};
-    REQUIRE(aws_settings_resolve(&a, table_env, def, &err) == SP_OK);
-    CHECK_STR(a.access_key, "AKIDDEFAULT");
+    REQUIRE(resolve(&a, &cr, src, sizeof src, def, &err) == SP_OK);
+    CHECK_STR(cr.access_key, "AKIDDEFAULT");
     CHECK_STR(a.region, "us-west-2");
 
     const char *etl[] = {credvar, confvar, "AWS_PROFILE=etl", NULL};
-    REQUIRE(aws_settings_resolve(&a, table_env, etl, &err) == SP_OK);
-    CHECK_STR(a.access_key, "AKIDETL");
-    CHECK_STR(a.secret_key, SECRET);
-    CHECK_STR(a.session_token, "tok");
+    REQUIRE(resolve(&a, &cr, src, sizeof src, etl, &err) == SP_OK);
+    CHECK_STR(cr.access_key, "AKIDETL");
+    CHECK_STR(cr.secret_key, SECRET);
+    CHECK_STR(cr.session_token, "tok");
     CHECK_STR(a.region, "ap-south-1");
-    CHECK_CONTAINS(a.cred_source, "profile etl");
+    CHECK_CONTAINS(src, "profile etl");
     char line[128]; /* a secret read from a profile is masked in any log line */
     snprintf(line, sizeof line, "oops %s", SECRET);
     sp_log_scrub(line);
@@ -95,21 +129,33 @@ TEST(s3_settings_from_profiles)
 
     const char *etl_region[] = {credvar, confvar, "AWS_PROFILE=etl", "AWS_REGION=ca-central-1",
                                 "AWS_DEFAULT_REGION=eu-west-1", NULL};
-    REQUIRE(aws_settings_resolve(&a, table_env, etl_region, &err) == SP_OK);
+    REQUIRE(resolve(&a, &cr, src, sizeof src, etl_region, &err) == SP_OK);
     CHECK_STR(a.region, "ca-central-1"); /* AWS_REGION over AWS_DEFAULT_REGION and the file */
 
     const char *cfgonly[] = {credvar, confvar, "AWS_PROFILE=cfgonly", NULL};
-    REQUIRE(aws_settings_resolve(&a, table_env, cfgonly, &err) == SP_OK);
-    CHECK_STR(a.access_key, "AKIDCFG");
+    REQUIRE(resolve(&a, &cr, src, sizeof src, cfgonly, &err) == SP_OK);
+    CHECK_STR(cr.access_key, "AKIDCFG");
 
     const char *half[] = {credvar, confvar, "AWS_PROFILE=half", NULL};
-    CHECK_INT(aws_settings_resolve(&a, table_env, half, &err), SP_ERR_USAGE);
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, half, &err), SP_ERR_USAGE);
     CHECK_CONTAINS(err.msg, "no aws_secret_access_key");
 
     const char *missing[] = {credvar, confvar, "AWS_PROFILE=nope", NULL};
-    CHECK_INT(aws_settings_resolve(&a, table_env, missing, &err), SP_ERR_IO);
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, missing, &err), SP_ERR_IO);
     CHECK_CONTAINS(err.msg, "profile 'nope'");
+    CHECK_CONTAINS(err.msg, "no such profile");
     CHECK(strstr(err.msg, SECRET) == NULL);
+
+    const char *empty[] = {credvar, confvar, "AWS_PROFILE=empty", NULL};
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, empty, &err), SP_ERR_IO);
+    CHECK_CONTAINS(err.msg, "no aws_access_key_id, role_arn or credential_process");
+
+    const char *role[] = {credvar, confvar, "AWS_PROFILE=role", NULL};
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, role, &err), SP_ERR_UNSUPPORTED);
+    CHECK_CONTAINS(err.msg, "role_arn needs source_profile");
+    const char *role2[] = {credvar, confvar, "AWS_PROFILE=role2", NULL};
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, role2, &err), SP_ERR_USAGE);
+    CHECK_CONTAINS(err.msg, "source_profile 'empty' has neither keys nor credential_process");
 
     /* A line longer than the reader's buffer is an error, not a value cut
      * short (the rest would have been read as another line). */
@@ -123,7 +169,7 @@ TEST(s3_settings_from_profiles)
     write_text(cred, body);
     free(body);
     const char *lng[] = {credvar, confvar, "AWS_PROFILE=long", NULL};
-    CHECK_INT(aws_settings_resolve(&a, table_env, lng, &err), SP_ERR_LIMIT);
+    CHECK_INT(resolve(&a, &cr, src, sizeof src, lng, &err), SP_ERR_LIMIT);
     CHECK_CONTAINS(err.msg, "a line is longer than");
 }
 
