@@ -21,6 +21,7 @@
 #include "../util/clock.h"
 #include "../util/fsutil.h"
 #include "../util/log.h"
+#include "../util/progress.h"
 #include "transform_internal.h"
 
 /* ---- settings ------------------------------------------------------------------ */
@@ -57,7 +58,6 @@ typedef struct key_list {
 
 static int collect_key(void *arg, const char *key, int64_t size)
 {
-    (void)size;
     key_list *k = arg;
     const char *rest = key + k->plen;
     if (strchr(rest, '/') || fnmatch(k->pattern, rest, 0) != 0)
@@ -77,6 +77,7 @@ static int collect_key(void *arg, const char *key, int64_t size)
     if (snprintf(j->key, sizeof j->key, "%s", key) >= (int)sizeof j->key ||
         snprintf(j->name, sizeof j->name, "%s", rest) >= (int)sizeof j->name)
         return sp_fail(k->err, SP_ERR_LIMIT, "input key too long: %.200s…", key);
+    j->bytes = size; /* the listed size until the pass reads it (the progress line's total) */
     j->index = k->n++;
     return 0;
 }
@@ -179,13 +180,32 @@ static int worker_count(const pl_ctx *ctx, int njobs)
     return threads > njobs ? njobs : threads;
 }
 
-/* Log every job's warnings (in file order); the first failed job's error. */
+/* The progress line's total: the listed sizes of the inputs. */
+static void progress_begin(const tf_job *jobs, int n)
+{
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += jobs[i].bytes;
+    sp_progress_begin("transform", SP_PROGRESS_BYTES, total);
+}
+
+/* Log every job's counts and warnings (in file order); the first failed
+ * job's error. */
 static int collect_outcomes(tf_job *jobs, int n, sp_error *err)
 {
     int rc = SP_OK;
+    sp_progress_end();
     for (int i = 0; i < n; i++) {
+        sp_log_fields f = {.file = jobs[i].name};
+        if (jobs[i].rc == SP_OK) {
+            pl_log_counts(&f, &jobs[i].counts);
+            sp_log_event(SP_LOG_INFO, &f, "transform: %s: %lld rows in, %lld kept, %lld rejected",
+                         jobs[i].name, (long long)f.rows_in, (long long)f.rows_kept,
+                         (long long)f.rows_rejected);
+        }
+        f.has_rows = false;
         for (int w = 0; w < jobs[i].nwarn; w++)
-            sp_log(SP_LOG_WARN, "transform: %s", jobs[i].warn[w]);
+            sp_log_event(SP_LOG_WARN, &f, "transform: %s", jobs[i].warn[w]);
         if (jobs[i].rc != SP_OK && rc == SP_OK) {
             *err = jobs[i].err;
             rc = jobs[i].rc;
@@ -259,6 +279,7 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     double t0 = sp_mono_seconds();
     sp_log(SP_LOG_INFO, "transform: %d file(s) from %s/%s, %d worker(s)", n, store_url(raw),
            ctx->prefix, threads);
+    progress_begin(jobs, n);
     tf_run_pool(jobs, n, threads);
     if ((rc = collect_outcomes(jobs, n, err)) != SP_OK)
         goto done;

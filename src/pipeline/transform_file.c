@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../parquet/parquet.h"
+#include "../util/progress.h"
 #include "../util/sha256.h"
 #include "tables.h"
 #include "transform_internal.h"
@@ -78,6 +79,7 @@ static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
     };
     int rc = pq_writer_write(w, v, err);
     batch_reset(b);
+    sp_progress_add_rows((int64_t)n);
     return rc;
 }
 
@@ -159,6 +161,7 @@ enum { RESTART_NONE = 0, RESTART_ENCODING, RESTART_DATE };
 static void on_bytes(void *ctx, const uint8_t *p, size_t n)
 {
     sp_sha256_update(ctx, p, n);
+    sp_progress_add((int64_t)n);
 }
 
 /* Looks like D/M/Y or M/D/Y (a first number of 1–2 digits)? */

@@ -109,7 +109,7 @@ void sp_progress_format(char *out, size_t outsz, const char *what, sp_progress_u
     }
     if (nrows > 0 && n < outsz) {
         human(rw, sizeof rw, (double)nrows, SP_PROGRESS_ROWS);
-        snprintf(out + n, outsz - n, "  %s", rw);
+        snprintf(out + n, outsz - n, "  %s kept", rw);
     }
 }
 

@@ -1,5 +1,5 @@
 /* progress.h — the live progress line of a long task on a terminal (SPEC §9):
- * "transform  45.2 MiB / 120.0 MiB  37%  12.3 MiB/s  ETA 6s  1.2M rows".
+ * "transform  45.2 MiB / 120.0 MiB   37%  12.3 MiB/s  ETA 6s  1.23M rows kept".
  * Tasks feed atomic counters (safe from any thread, a few nanoseconds each,
  * nothing else); a drawing thread redraws the line at most 10 times a second
  * through the logger (log.c), which lifts it off the terminal while it writes
@@ -26,8 +26,8 @@ bool sp_progress_enabled(void);
 void sp_progress_begin(const char *label, sp_progress_unit unit, int64_t total);
 /* Work done: n more units (bytes or rows, as begun). Any thread. */
 void sp_progress_add(int64_t n);
-/* A second count shown beside the first, in rows (transform: rows kept
- * while its main count is bytes read). Any thread. */
+/* Rows kept, shown beside the main count (transform: its main count is
+ * bytes read). Any thread. */
 void sp_progress_add_rows(int64_t n);
 /* The phase is over: the drawing thread stops and the line is erased.
  * Safe when nothing began. */

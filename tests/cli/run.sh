@@ -148,6 +148,7 @@ why=$(jcheck "$tmp/j1.log" started:preflight succeeded:stage succeeded:transform
 if [ $rc -eq 0 ] && [ -z "$why" ] && [ ! -s "$tmp/j1.out" ] \
    && tail -n 1 "$tmp/j1.log" | grep -q '"rows_in":200,"rows_kept":200,"rows_rejected":0' \
    && grep '"task":"stage"' "$tmp/j1.log" | grep -q '"file":"West_orders.csv"' \
+   && grep '"task":"transform"' "$tmp/j1.log" | grep -q '"file":"West_orders.csv","rows_in":50,"rows_kept":50,"rows_rejected":0' \
    && grep '"event":"succeeded"' "$tmp/j1.log" | grep '"task":"transform"' | grep -q '"rows_in":200'; then
   ok json-log-run
 else bad json-log-run "exit $rc: $why $(head -c 400 "$tmp/j1.out")"; fi
@@ -165,7 +166,8 @@ mkdir -p "$tmp/dirty"
    "$bin" --log-format json stage --ds 2024-01-02 2>>"$tmp/j3.log" \
    && "$bin" --log-format json transform --ds 2024-01-02 2>>"$tmp/j3.log"); rc=$?
 why=$(jcheck "$tmp/j3.log" failed:transform succeeded:stage succeeded:transform warning:transform)
-if [ $rc -eq 0 ] && [ -z "$why" ] && grep '"event":"failed"' "$tmp/j3.log" | grep -q '"error_class":"data"'; then
+if [ $rc -eq 0 ] && [ -z "$why" ] && grep '"event":"failed"' "$tmp/j3.log" | grep -q '"error_class":"data"' \
+   && grep '"event":"warning"' "$tmp/j3.log" | grep -q '"file":"South_orders.csv"'; then
   ok json-log-tasks
 else bad json-log-tasks "exit $rc: $why"; fi
 
@@ -200,11 +202,13 @@ pty() { # FILE ENV... -- ARGS...: run salespipe in $tmp/big on a pseudo-terminal
 }
 pty "$tmp/pty1" NO_COLOR= -- stage --ds 2024-01-03; rc1=$?
 pty "$tmp/pty2" NO_COLOR= -- load --ds 2024-01-02; rc2=$?
-if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] \
+pty "$tmp/pty6" NO_COLOR= -- transform --ds 2024-01-02; rc6=$?
+if [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ $rc6 -eq 0 ] \
+   && grep -qaE $'\r\x1b\\[1mtransform\x1b\\[0m  [0-9.]+ [KM]iB / 8[0-9.]+ MiB +[0-9]+%  [0-9.]+ [KM]iB/s  ETA [0-9]+s' "$tmp/pty6" \
    && grep -qaE $'\r\x1b\\[1mstage\x1b\\[0m  [0-9.]+ [KM]iB / 8[0-9.]+ MiB +[0-9]+%' "$tmp/pty1" \
    && grep -qaE $'\r\x1b\\[1mload fact_sales\x1b\\[0m  [0-9.]+k? rows / 400.00k rows +[0-9]+%  [0-9.]+k? rows/s  ETA [0-9]+s' "$tmp/pty2"; then
   ok progress-on-tty
-else bad progress-on-tty "exit $rc1/$rc2: $(tr '\r' '\n' < "$tmp/pty2" | grep -a load | head -5 | cat -v)"; fi
+else bad progress-on-tty "exit $rc1/$rc2/$rc6: $(tr '\r' '\n' < "$tmp/pty2" | grep -a load | head -5 | cat -v)"; fi
 pty "$tmp/pty3" NO_COLOR=1 -- load --ds 2024-01-02; rc=$?
 if [ $rc -eq 0 ] && grep -qaE $'\rload fact_sales  ' "$tmp/pty3" && ! grep -qa $'\x1b\\[1m' "$tmp/pty3"; then
   ok progress-no-color

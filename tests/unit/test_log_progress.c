@@ -94,7 +94,7 @@ TEST(progress_line_text)
         {SP_PROGRESS_BYTES, 50 << 20, 100 << 20, 0, 5.0,
          "stage  50.0 MiB / 100.0 MiB   50%  10.0 MiB/s  ETA 5s"},
         {SP_PROGRESS_BYTES, 30 << 20, 120 << 20, 1234567, 2.0,
-         "stage  30.0 MiB / 120.0 MiB   25%  15.0 MiB/s  ETA 6s  1.23M rows"},
+         "stage  30.0 MiB / 120.0 MiB   25%  15.0 MiB/s  ETA 6s  1.23M rows kept"},
         {SP_PROGRESS_ROWS, 500, 1000, 0, 0.0, "stage  500 rows / 1.00k rows   50%"},
         {SP_PROGRESS_ROWS, 250000, 0, 0, 1.0, "stage  250.00k rows  250.00k rows/s"},
         /* a pass read again: never above the total; no ETA when done */
