@@ -164,6 +164,50 @@ static void log_summary(const pl_ctx *ctx, const char *failed_task, const sp_err
                      secs);
 }
 
+typedef struct local_changes {
+    const pl_ctx *ctx;
+    int shown;
+} local_changes;
+
+static void note_change(void *arg, const char *name, pl_input_change what)
+{
+    local_changes *c = arg;
+    if (c->shown++ >= 10)
+        return;
+    const char *data_dir = sp_config_get(c->ctx->cfg, "DATA_DIR");
+    if (what == PL_INPUT_CHANGED)
+        sp_log(SP_LOG_WARN, "run --resume: %s/raw/%s differs from its staged copy %s%s", data_dir,
+               name, c->ctx->prefix, name);
+    else if (what == PL_INPUT_NEW)
+        sp_log(SP_LOG_WARN, "run --resume: %s/raw/%s is not among this run's staged inputs",
+               data_dir, name);
+    else
+        sp_log(SP_LOG_WARN, "run --resume: %s was staged by this run but is no longer in "
+               "%s/raw", name, data_dir);
+}
+
+/* A resumed run reads what its stage recorded (_inputs.json), never the
+ * local files again: say so when they differ, and how to start over. */
+static void warn_local_changes(pl_ctx *ctx)
+{
+    local_changes c = {ctx, 0};
+    int n = 0;
+    bool found = false;
+    sp_error e;
+    sp_error_clear(&e);
+    if (pl_inputs_local_changes(ctx, note_change, &c, &n, &found, &e) != SP_OK) {
+        sp_log(SP_LOG_WARN, "run --resume: cannot compare %s/raw with the staged inputs: %s",
+               sp_config_get(ctx->cfg, "DATA_DIR"), e.msg);
+        return;
+    }
+    if (n > 10)
+        sp_log(SP_LOG_WARN, "run --resume: %d more difference%s", n - 10, n == 11 ? "" : "s");
+    if (n > 0)
+        sp_log(SP_LOG_WARN, "run --resume: this run goes on with the staged copies, as stage "
+               "recorded them; to read the local files instead, start a new run (it stages "
+               "again): salespipe run --ds %s (without --resume)", ctx->ds);
+}
+
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
 {
     bool started = false;
@@ -239,6 +283,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
                          "run %s (ds %s): resuming with %s", ctx.run_id, ctx.ds,
                    list[0] ? list : "nothing left to run");
+            if (!plan[PL_STAGE] && (plan[PL_TRANSFORM] || plan[PL_LOAD]))
+                warn_local_changes(&ctx);
         }
     } else {
         bool skip[PL_NTASKS];

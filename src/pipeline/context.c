@@ -138,7 +138,30 @@ void pl_log_counts(sp_log_fields *f, const star_counts *c)
     f->rows_rejected = c->rows_in - c->rejected[RULES_KEPT];
 }
 
-void pl_print_summary(const pl_ctx *ctx)
+/* Where the outputs are, naming only what exists: this run's transform
+ * published them, or an earlier one's are still there (untouched), or none. */
+static void print_outputs(pl_ctx *ctx)
+{
+    const char *proc = sp_config_get(ctx->cfg, "PROCESSED_STORE");
+    const char *which = ctx->transformed ? "outputs" : NULL;
+    if (!which) {
+        store *s = NULL;
+        store_stat st = {0};
+        char key[2048];
+        sp_error e;
+        snprintf(key, sizeof key, "%s_manifest.json", ctx->prefix);
+        if (pl_processed_store(ctx, &s, &e) == SP_OK &&
+            store_stat_key(s, key, false, &st, &e) == SP_OK && st.exists)
+            which = "outputs of an earlier transform (not replaced by this run)";
+    }
+    if (which)
+        printf("  %s: %s/%s{dim_date,dim_product,fact_sales}.parquet, rejects.csv, "
+               "_manifest.json\n", which, proc, ctx->prefix);
+    else
+        printf("  outputs: none in %s/%s\n", proc, ctx->prefix);
+}
+
+void pl_print_summary(pl_ctx *ctx)
 {
     printf("\nrun %s (ds %s)\n", ctx->run_id, ctx->ds);
     if (ctx->transformed) {
@@ -156,9 +179,7 @@ void pl_print_summary(const pl_ctx *ctx)
         printf("  sums: quantity %lld, total_sales %s, profit %s\n", (long long)c->quantity, s1,
                s2);
     }
-    const char *proc = sp_config_get(ctx->cfg, "PROCESSED_STORE");
-    printf("  outputs: %s/%s{dim_date,dim_product,fact_sales}.parquet, rejects.csv, _manifest.json\n",
-           proc, ctx->prefix);
+    print_outputs(ctx);
     if (ctx->loaded)
         printf("  warehouse %s: dim_date %lld, dim_product %lld, fact_sales %lld rows\n",
                ctx->warehouse, (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],

@@ -183,6 +183,9 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
         for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
             rc = load_table(w, order[t], &PL_TABLES[t], readers[t], keys[t], err);
+        /* In the same transaction: the record exists only if the load does. */
+        if (rc == SP_OK)
+            rc = wh_load_record(w, ctx->run_id, ctx->ds, want[PL_TABLE_FACT_SALES], err);
         if (rc == SP_OK)
             rc = wh_load_commit(w, err);
         else

@@ -14,6 +14,7 @@
 #include "../config/config.h"
 #include "../star/star.h"
 #include "../store/store.h"
+#include "../util/buf.h"
 #include "../util/error.h"
 
 typedef enum pl_task {
@@ -51,6 +52,8 @@ typedef struct pl_ctx {
     bool loaded;
     int64_t table_rows[3];
     char warehouse[512];     /* wh_describe() of the warehouse last opened; "" before */
+    /* SPEC §8 */
+    const char *input_set;   /* transform read "staged" (_inputs.json) or "listing"; NULL before */
 } pl_ctx;
 
 /* ds: "YYYY-MM-DD" or NULL for today (UTC). run_id may be NULL (generated). */
@@ -97,7 +100,77 @@ void pl_db_auth_end(pl_db_auth *a);
 const char *pl_config_env(void *cfg, const char *name);
 
 /* Print the run summary (rows in / kept / rejected by reason, table sizes,
- * where the outputs are) to stdout. */
-void pl_print_summary(const pl_ctx *ctx);
+ * where the outputs are: only outputs that exist) to stdout. */
+void pl_print_summary(pl_ctx *ctx);
+
+/* ---- the run's input set (inputs.c, SPEC §8) ------------------------------
+ * `stage` writes <prefix>_inputs.json in the raw store, last, through the
+ * store's atomic put: {"ds", "run_id", "staged", "files": [{"name", "bytes",
+ * "sha256"}, …]}. `transform` reads exactly those files when it exists.
+ * Ownership: a pl_input_set is filled by pl_inputs_add / _parse / _read and
+ * released by pl_inputs_free; pl_inputs_find's result lives as long as the
+ * set. Files are kept sorted by name (strcmp) once read. */
+#define PL_INPUTS_KEY "_inputs.json"
+enum { PL_INPUTS_MAX = 100000 };
+
+typedef struct pl_input {
+    char *name;        /* the file name: the key's last segment under the prefix */
+    int64_t bytes;
+    char sha256[65];   /* 64 lowercase hex digits */
+} pl_input;
+
+typedef struct pl_input_set {
+    pl_input *files;
+    size_t n, cap;
+} pl_input_set;
+
+void pl_inputs_init(pl_input_set *s);
+void pl_inputs_free(pl_input_set *s);
+/* Append a file (a name without '/', bytes >= 0, a hex SHA-256). */
+int pl_inputs_add(pl_input_set *s, const char *name, int64_t bytes, const char *sha256,
+                  sp_error *err);
+/* The file of that name in a sorted set, or NULL. */
+const pl_input *pl_inputs_find(const pl_input_set *s, const char *name);
+/* The set as _inputs.json text, appended to b (check b->broken). */
+void pl_inputs_json(const pl_input_set *s, const char *run_id, const char *ds, sp_buf *b);
+/* Parse _inputs.json text; `what` names it in errors (SP_ERR_CORRUPT for
+ * anything but the shape above, a name twice, a bad name/size/digest). */
+int pl_inputs_parse(const char *text, size_t n, const char *what, pl_input_set *s,
+                    sp_error *err);
+/* Write / read the run's _inputs.json in the raw store. Reading a prefix
+ * without one is SP_OK with *found false and an empty set. */
+int pl_inputs_write(pl_ctx *ctx, const pl_input_set *s, sp_error *err);
+int pl_inputs_read(pl_ctx *ctx, pl_input_set *s, bool *found, sp_error *err);
+
+/* The local files of `dir` matching `pattern` (regular files, not hidden),
+ * sorted; the caller frees them with pl_local_inputs_free. */
+int pl_local_inputs(const char *dir, const char *pattern, char ***names, size_t *n,
+                    sp_error *err);
+void pl_local_inputs_free(char **names, size_t n);
+
+/* DATA_DIR/raw against the run's _inputs.json (size, then SHA-256): fn is
+ * called for each difference, in name order. *found false (and no call)
+ * when the raw store has no _inputs.json for the run. */
+typedef enum pl_input_change { PL_INPUT_CHANGED, PL_INPUT_NEW, PL_INPUT_GONE } pl_input_change;
+typedef void (*pl_input_change_fn)(void *arg, const char *name, pl_input_change what);
+int pl_inputs_local_changes(pl_ctx *ctx, pl_input_change_fn fn, void *arg, int *nchanges,
+                            bool *found, sp_error *err);
+
+/* What transform reads, in key order: with _inputs.json (*staged true, set
+ * filled) exactly its files, each of which must be there with its recorded
+ * size (SP_ERR_DATA naming it otherwise), other objects under the prefix
+ * named in one warning and ignored; without it, every object directly under
+ * the prefix matching RAW_PATTERN (logged). Never inputs: sub-folders and
+ * names starting with '_' or '.'. fn(arg, key, name, size, recorded) per
+ * input (recorded NULL in listing mode); a non-zero return stops and is
+ * returned. The caller frees set. */
+typedef int (*pl_input_fn)(void *arg, const char *key, const char *name, int64_t size,
+                           const pl_input *recorded);
+int pl_inputs_select(pl_ctx *ctx, pl_input_set *set, bool *staged, pl_input_fn fn, void *arg,
+                     sp_error *err);
+/* After reading a staged file: its size and SHA-256 against the set
+ * (SP_ERR_DATA naming key when they differ; SP_OK for a name not in it). */
+int pl_inputs_verify_digest(const pl_input_set *set, const char *key, const char *name,
+                            int64_t bytes, const char *sha256, sp_error *err);
 
 #endif

@@ -1,10 +1,10 @@
 /* stage.c — SPEC §2 `stage`: upload every local $DATA_DIR/raw file matching
  * RAW_PATTERN to the raw store under the run's prefix. An object that
  * already holds the same bytes (size and SHA-256) is left alone, so staging
- * twice is a no-op; no files is a warning, not an error. */
-#include <dirent.h>
+ * twice is a no-op; no files is a warning, not an error. Last, the run's
+ * input set goes to <prefix>_inputs.json (inputs.c): transform reads those
+ * files and no others. Never deletes an object. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,52 +15,6 @@
 #include "../util/progress.h"
 #include "../util/sha256.h"
 #include "pipeline.h"
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted names of regular files in dir matching pattern. */
-static int list_inputs(const char *dir, const char *pattern, char ***names, size_t *n,
-                       sp_error *err)
-{
-    *names = NULL;
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return sp_fail(err, SP_ERR_IO, "input folder %s: %s", dir, strerror(errno));
-    size_t cap = 0;
-    struct dirent *e;
-    int rc = SP_OK;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || fnmatch(pattern, e->d_name, 0) != 0)
-            continue;
-        char path[PATH_MAX];
-        struct stat st;
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-            stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(*names, cap * sizeof *nn);
-            if (!nn) {
-                rc = sp_fail(err, SP_ERR_NOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            *names = nn;
-        }
-        if (!((*names)[*n] = strdup(e->d_name))) {
-            rc = sp_fail(err, SP_ERR_NOMEM, "out of memory listing %s", dir);
-            break;
-        }
-        (*n)++;
-    }
-    closedir(d);
-    if (*n > 1)
-        qsort(*names, *n, sizeof **names, cmp_str);
-    return rc;
-}
 
 /* A local file name that cannot become a store key (a control character:
  * newline, tab, …) is the file's fault, not the command line's: SP_ERR_DATA,
@@ -116,9 +70,11 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
     SP_TRY(pl_raw_store(ctx, &raw, err));
     char **names;
     size_t n;
-    int rc = list_inputs(dir, pattern, &names, &n, err);
+    int rc = pl_local_inputs(dir, pattern, &names, &n, err);
     if (rc == SP_OK)
         rc = check_names(dir, names, n, err);
+    pl_input_set set;
+    pl_inputs_init(&set);
     if (rc == SP_OK && n == 0)
         sp_log(SP_LOG_WARN, "stage: no files matching %s in %s: nothing to stage "
                "(transform will fail with \"no input files\")", pattern, dir);
@@ -138,16 +94,19 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
             break;
         }
         int64_t size = (int64_t)lst.st_size;
-        /* Checksums only when the object could be the same file. */
+        /* The digest goes into _inputs.json; it also tells whether the
+         * object holds the same bytes already. */
+        char sha[65];
+        if ((rc = sp_sha256_file(path, sha, &size, err)) != SP_OK ||
+            (rc = pl_inputs_add(&set, names[i], size, sha, err)) != SP_OK)
+            break;
         store_stat st;
         if ((rc = store_stat_key(raw, key, false, &st, err)) != SP_OK)
             break;
         if (st.exists && st.size == size) {
-            char sha[65];
             /* Backends that know the digest cheaply (S3: stored at upload)
              * gave it already; others compute it on request. */
-            if ((rc = sp_sha256_file(path, sha, NULL, err)) != SP_OK ||
-                (!st.sha256[0] && (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK))
+            if (!st.sha256[0] && (rc = store_stat_key(raw, key, true, &st, err)) != SP_OK)
                 break;
             if (strcmp(st.sha256, sha) == 0) {
                 sp_log_event(SP_LOG_INFO, &(sp_log_fields){.file = names[i]},
@@ -166,10 +125,13 @@ int pl_stage(pl_ctx *ctx, sp_error *err)
         uploaded++;
         sp_progress_add(size);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    pl_local_inputs_free(names, n);
+    /* Last: the set exists only once every file of it is in place. */
     if (rc == SP_OK)
-        sp_log(SP_LOG_INFO, "stage: %zu uploaded, %zu unchanged", uploaded, unchanged);
+        rc = pl_inputs_write(ctx, &set, err);
+    pl_inputs_free(&set);
+    if (rc == SP_OK)
+        sp_log(SP_LOG_INFO, "stage: %zu uploaded, %zu unchanged; this run's inputs recorded in "
+               "%s/%s%s", uploaded, unchanged, store_url(raw), ctx->prefix, PL_INPUTS_KEY);
     return rc;
 }

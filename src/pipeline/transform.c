@@ -9,7 +9,6 @@
  * fact batch, one row group); only the dimensions grow with the input. */
 #include <dirent.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,19 +48,17 @@ static int resolve_settings(const pl_ctx *ctx, tf_shared *sh, sp_error *err)
 /* ---- the input list -------------------------------------------------------------- */
 
 typedef struct key_list {
-    const char *prefix, *pattern;
-    size_t plen;
     tf_job *jobs;
     int n, cap;
     sp_error *err;
 } key_list;
 
-static int collect_key(void *arg, const char *key, int64_t size)
+/* One input chosen by pl_inputs_select (inputs.c). */
+static int collect_key(void *arg, const char *key, const char *rest, int64_t size,
+                       const pl_input *recorded)
 {
+    (void)recorded;
     key_list *k = arg;
-    const char *rest = key + k->plen;
-    if (strchr(rest, '/') || fnmatch(k->pattern, rest, 0) != 0)
-        return 0;
     if (k->n == k->cap) {
         int ncap = k->cap ? k->cap * 2 : 8;
         if (ncap > 100000)
@@ -82,22 +79,38 @@ static int collect_key(void *arg, const char *key, int64_t size)
     return 0;
 }
 
-/* The objects under the run's prefix matching RAW_PATTERN, one job each, in
- * the store's listing order (file-name order). */
-static int list_inputs(pl_ctx *ctx, store *raw, tf_job **jobs, int *n, sp_error *err)
+/* The run's inputs, one job each, in file-name order: exactly the files of
+ * its _inputs.json (*staged true, set filled: the caller frees it), or
+ * without one the objects under the prefix matching RAW_PATTERN (SPEC §8). */
+static int list_inputs(pl_ctx *ctx, store *raw, pl_input_set *set, bool *staged, tf_job **jobs,
+                       int *n, sp_error *err)
 {
     const char *pattern = sp_config_get(ctx->cfg, "RAW_PATTERN");
-    key_list kl = {ctx->prefix, pattern, strlen(ctx->prefix), NULL, 0, 0, err};
-    int rc = store_list(raw, ctx->prefix, collect_key, &kl, err);
+    key_list kl = {NULL, 0, 0, err};
+    int rc = pl_inputs_select(ctx, set, staged, collect_key, &kl, err);
     if (rc == SP_OK && kl.n == 0)
-        rc = sp_fail(err, SP_ERR_DATA, "no input files: %s has no %s%s (run stage first; it "
-                     "uploads $DATA_DIR/raw/%s)", store_url(raw), ctx->prefix, pattern, pattern);
+        rc = *staged ? sp_fail(err, SP_ERR_DATA, "no input files: this run's %s in %s/%s lists "
+                               "none (stage found no $DATA_DIR/raw/%s)", PL_INPUTS_KEY,
+                               store_url(raw), ctx->prefix, pattern)
+                     : sp_fail(err, SP_ERR_DATA, "no input files: %s has no %s%s (run stage "
+                               "first; it uploads $DATA_DIR/raw/%s)", store_url(raw),
+                               ctx->prefix, pattern, pattern);
     if (rc != SP_OK) {
         free(kl.jobs);
         return rc;
     }
+    ctx->input_set = *staged ? "staged" : "listing";
     *jobs = kl.jobs;
     *n = kl.n;
+    return SP_OK;
+}
+
+/* The bytes read are the bytes stage recorded, or nothing is published. */
+static int verify_staged(const pl_input_set *set, const tf_job *jobs, int n, sp_error *err)
+{
+    for (int i = 0; i < n; i++)
+        SP_TRY(pl_inputs_verify_digest(set, jobs[i].key, jobs[i].name, jobs[i].bytes,
+                                       jobs[i].sha256, err));
     return SP_OK;
 }
 
@@ -262,11 +275,17 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     sh.raw = raw;
     tf_job *jobs;
     int n;
-    SP_TRY(list_inputs(ctx, raw, &jobs, &n, err));
-    char workdir[PATH_MAX - 64]; /* room for the names of files inside */
-    int rc = make_workdir(processed, workdir, sizeof workdir, err);
+    pl_input_set set;
+    bool staged;
+    int rc = list_inputs(ctx, raw, &set, &staged, &jobs, &n, err);
     if (rc != SP_OK) {
+        pl_inputs_free(&set);
+        return rc;
+    }
+    char workdir[PATH_MAX - 64]; /* room for the names of files inside */
+    if ((rc = make_workdir(processed, workdir, sizeof workdir, err)) != SP_OK) {
         sp_error_prefix(err, "PROCESSED_STORE %s: no work directory", store_url(processed));
+        pl_inputs_free(&set);
         free(jobs);
         return rc;
     }
@@ -281,7 +300,8 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
            ctx->prefix, threads);
     progress_begin(jobs, n);
     tf_run_pool(jobs, n, threads);
-    if ((rc = collect_outcomes(jobs, n, err)) != SP_OK)
+    if ((rc = collect_outcomes(jobs, n, err)) != SP_OK ||
+        (staged && (rc = verify_staged(&set, jobs, n, err)) != SP_OK))
         goto done;
     if ((rc = merge_and_publish(ctx, processed, &sh, jobs, n, &out, err)) != SP_OK)
         goto done;
@@ -292,5 +312,6 @@ done:
     star_dims_free(out.dims);
     remove_workdir(workdir, jobs, n);
     free(jobs);
+    pl_inputs_free(&set);
     return rc;
 }

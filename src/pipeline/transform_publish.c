@@ -222,6 +222,8 @@ static void manifest_head(sp_buf *b, const pl_ctx *ctx, const tf_shared *sh)
     sp_json_cstr(b, SP_VERSION);
     sp_buf_puts(b, ",\n  \"prefix\": ");
     sp_json_cstr(b, ctx->prefix);
+    sp_buf_puts(b, ",\n  \"input_set\": ");
+    sp_json_cstr(b, ctx->input_set);
     sp_buf_printf(b, ",\n  \"settings\": {\"sales_threshold\": \"%s\", \"date_order\": \"%s\", "
                      "\"encoding\": \"%s\"}",
                   thr, rules_date_order_name(sh->order), csv_encoding_name(sh->encoding));

@@ -32,6 +32,15 @@ enum {
     OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_DATE = 1082, OID_NUMERIC = 1700,
 };
 
+/* One row per committed load (warehouse.h), written in the load's
+ * transaction; the gates compare against the last one. load_id is max + 1
+ * under the load's advisory lock: no sequence, so a role that loads needs
+ * only SELECT and INSERT on it. */
+#define ETL_LOAD_SQL                                                                      \
+    "CREATE TABLE IF NOT EXISTS etl_load("                                                \
+    "load_id BIGINT PRIMARY KEY, run_id TEXT NOT NULL, ds DATE NOT NULL, "                \
+    "rows_kept BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+
 static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS dim_date("
     "date_id SERIAL PRIMARY KEY, order_date DATE UNIQUE, "
@@ -44,7 +53,8 @@ static const char *const SCHEMA_SQL =
     "product_sk INT NOT NULL REFERENCES dim_product(product_sk), "
     "quantity INT, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC, "
     "profit_margin NUMERIC, "
-    "ship_date DATE, source_file TEXT, source_line BIGINT)";
+    "ship_date DATE, source_file TEXT, source_line BIGINT);"
+    ETL_LOAD_SQL;
 
 /* Where a COPY column's value comes from. */
 enum { SRC_KEY = -1, SRC_DATE_ID = -2, SRC_PRODUCT_SK = -3 };
@@ -369,6 +379,28 @@ static int pg_create_schema(wh *w, sp_error *err)
 
 /* ---- preflight and counts ----------------------------------------------- */
 
+/* The load records itself in etl_load: SELECT and INSERT on it, or the
+ * right to create it. */
+static int check_etl_load_privileges(pg *p, const char *user, bool can_create, sp_error *err)
+{
+    PGresult *res;
+    SP_TRY(query(p, "SELECT has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, "
+                    "'INSERT') FROM pg_class c WHERE c.oid = to_regclass('etl_load')",
+                 0, NULL, &res, "cannot read the role's privileges on etl_load", err));
+    int rc = SP_OK;
+    if (PQntuples(res) == 0 && !can_create)
+        rc = sp_fail(err, SP_ERR_NET, "warehouse %s: table etl_load does not exist and role %s "
+                     "may not create tables in the current schema (run create-tables as the "
+                     "tables' owner)", p->describe, user);
+    for (int k = 0; k < 2 && rc == SP_OK && PQntuples(res) == 1; k++)
+        if (strcmp(PQgetvalue(res, 0, k), "t") != 0)
+            rc = sp_fail(err, SP_ERR_NET, "warehouse %s: role %s lacks the %s privilege on "
+                         "table etl_load, where each load records itself (GRANT SELECT, INSERT "
+                         "ON etl_load)", p->describe, user, k ? "INSERT" : "SELECT");
+    PQclear(res);
+    return rc;
+}
+
 static int pg_check(wh *w, sp_error *err)
 {
     pg *p = pg_of(w);
@@ -415,6 +447,8 @@ static int pg_check(wh *w, sp_error *err)
                          p->describe, user, PQgetvalue(res, r, 5), PQgetvalue(res, r, 0));
     }
     PQclear(res);
+    if (rc == SP_OK)
+        rc = check_etl_load_privileges(p, user, can_create, err);
     for (int t = 0; t < WH_NTABLES && rc == SP_OK; t++)
         if (!exists[t] && !can_create)
             rc = sp_fail(err, SP_ERR_NET, "warehouse %s: table %s does not exist and role %s "
@@ -867,6 +901,125 @@ static void pg_close(wh *w)
     w->impl = NULL;
 }
 
+/* ---- etl_load and quality checks ------------------------------------------ */
+
+/* Does etl_load exist (on the search path)? A role without CREATE on the
+ * schema may still load into one create-tables made. */
+static int etl_load_exists(pg *p, bool *exists, sp_error *err)
+{
+    PGresult *res;
+    SP_TRY(query(p, "SELECT to_regclass('etl_load') IS NOT NULL", 0, NULL, &res,
+                 "cannot look up etl_load", err));
+    *exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return SP_OK;
+}
+
+static int pg_last_load(wh *w, wh_load_info *out, sp_error *err)
+{
+    pg *p = pg_of(w);
+    bool exists;
+    SP_TRY(etl_load_exists(p, &exists, err));
+    if (!exists)
+        return SP_OK;
+    PGresult *res;
+    SP_TRY(query(p, "SELECT run_id, ds::text, rows_kept, to_char(loaded_at AT TIME ZONE 'UTC', "
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM etl_load ORDER BY load_id DESC LIMIT 1",
+                 0, NULL, &res, "cannot read the last load from etl_load", err));
+    if (PQntuples(res) == 1) {
+        out->found = true;
+        snprintf(out->run_id, sizeof out->run_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->ds, sizeof out->ds, "%s", PQgetvalue(res, 0, 1));
+        out->rows_kept = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        snprintf(out->loaded_at, sizeof out->loaded_at, "%s", PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    return SP_OK;
+}
+
+static int pg_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err)
+{
+    pg *p = pg_of(w);
+    SP_TRY(copy_end(p, err));
+    bool exists;
+    SP_TRY(etl_load_exists(p, &exists, err));
+    if (!exists)
+        SP_TRY(exec(p, ETL_LOAD_SQL, "cannot create etl_load (run create-tables as the tables' "
+                    "owner)", err));
+    char n[24];
+    snprintf(n, sizeof n, "%" PRId64, rows_kept);
+    const char *params[3] = {run_id, ds, n};
+    PGresult *res = PQexecParams(p->conn, "INSERT INTO etl_load(load_id, run_id, ds, rows_kept) "
+                                          "SELECT coalesce(max(load_id), 0) + 1, $1, $2::date, "
+                                          "$3::bigint FROM etl_load",
+                                 3, NULL, params, NULL, NULL, 0);
+    int rc = SP_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_fail(p, res, err, "cannot record the load in etl_load");
+    PQclear(res);
+    return rc;
+}
+
+/* FETCH the first rows of the open cursor to fn, MOVE over the rest to
+ * count them. */
+static int fetch_check_rows(pg *p, size_t max_rows, wh_row_fn fn, void *arg, int64_t *nrows,
+                            sp_error *err)
+{
+    PGresult *res;
+    if (max_rows > 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "FETCH FORWARD %zu FROM salespipe_check", max_rows);
+        SP_TRY(query(p, sql, 0, NULL, &res, "the query failed", err));
+        int ncols = PQnfields(res);
+        if (ncols > WH_QUERY_MAX_COLS)
+            ncols = WH_QUERY_MAX_COLS;
+        const char *names[WH_QUERY_MAX_COLS], *values[WH_QUERY_MAX_COLS];
+        for (int r = 0; r < PQntuples(res); r++) {
+            for (int i = 0; i < ncols; i++) {
+                names[i] = PQfname(res, i);
+                values[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+            }
+            if (fn)
+                fn(arg, ncols, names, values);
+        }
+        *nrows = PQntuples(res);
+        PQclear(res);
+        if ((size_t)*nrows < max_rows)
+            return SP_OK;
+    }
+    res = PQexec(p->conn, "MOVE FORWARD ALL IN salespipe_check");
+    int rc = SP_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_fail(p, res, err, "the query failed");
+    else
+        *nrows += strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
+                    int64_t *nrows, sp_error *err)
+{
+    pg *p = pg_of(w);
+    SP_TRY(copy_end(p, err));
+    /* The statement comes from the operator's QUALITY_SQL file, never from
+     * data. A cursor admits only queries and sends only the rows asked for. */
+    static const char DECLARE[] = "DECLARE salespipe_check NO SCROLL CURSOR FOR ";
+    size_t n = strlen(sql);
+    char *text = malloc(sizeof DECLARE + n);
+    if (!text)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    memcpy(text, DECLARE, sizeof DECLARE - 1);
+    memcpy(text + sizeof DECLARE - 1, sql, n + 1);
+    int rc = exec(p, text, "the query failed", err);
+    free(text);
+    if (rc == SP_OK)
+        rc = fetch_check_rows(p, max_rows, fn, arg, nrows, err);
+    if (rc == SP_OK)
+        rc = exec(p, "CLOSE salespipe_check", "cannot close the query's cursor", err);
+    return rc;
+}
+
 static const wh_ops postgres_ops = {
     .name = "postgresql",
     .create_schema = pg_create_schema,
@@ -877,6 +1030,9 @@ static const wh_ops postgres_ops = {
     .rollback = pg_rollback,
     .table_rows = pg_table_rows,
     .close = pg_close,
+    .last_load = pg_last_load,
+    .record = pg_record,
+    .query = pg_query,
 };
 
 /* ---- opening --------------------------------------------------------- */

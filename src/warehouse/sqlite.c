@@ -27,6 +27,14 @@ enum {
 /* bind_row's buffers hold a decimal's text or a date's (16 bytes). */
 _Static_assert(SP_DECIMAL_TEXT_MAX >= 16, "a date fits a decimal text buffer");
 
+/* One row per committed load (warehouse.h), written in the load's
+ * transaction; the gates compare against the last one. */
+#define ETL_LOAD_SQL                                                                     \
+    "CREATE TABLE IF NOT EXISTS etl_load("                                               \
+    " load_id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, ds TEXT NOT NULL,"              \
+    " rows_kept INTEGER NOT NULL,"                                                       \
+    " loaded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')));"
+
 static const char *const SCHEMA_SQL =
     "CREATE TABLE IF NOT EXISTS dim_date("
     " date_id INTEGER PRIMARY KEY,"
@@ -42,7 +50,8 @@ static const char *const SCHEMA_SQL =
     " product_sk INTEGER NOT NULL REFERENCES dim_product(product_sk),"
     " quantity INTEGER, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC,"
     " profit_margin NUMERIC,"
-    " ship_date DATE, source_file TEXT, source_line INTEGER);";
+    " ship_date DATE, source_file TEXT, source_line INTEGER);"
+    ETL_LOAD_SQL;
 
 /* Columns an existing table must have (the SPEC §5 contract). */
 static const char *const REQUIRED[WH_NTABLES][9] = {
@@ -475,6 +484,112 @@ static void sq_close(wh *w)
     w->impl = NULL;
 }
 
+/* ---- etl_load and quality checks ------------------------------------------ */
+
+static int sq_last_load(wh *w, wh_load_info *out, sp_error *err)
+{
+    sq *s = sq_of(w);
+    bool exists = false;
+    SP_TRY(table_exists(s, "etl_load", &exists, err));
+    if (!exists)
+        return SP_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT run_id, ds, rows_kept, loaded_at FROM etl_load "
+                                       "ORDER BY load_id DESC LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = (const char *)sqlite3_column_text(st, i);
+        out->found = true;
+        snprintf(out->run_id, sizeof out->run_id, "%s", v[0] ? v[0] : "");
+        snprintf(out->ds, sizeof out->ds, "%s", v[1] ? v[1] : "");
+        out->rows_kept = sqlite3_column_int64(st, 2);
+        snprintf(out->loaded_at, sizeof out->loaded_at, "%s", v[3] ? v[3] : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        sq_fail(s, rc, err, "cannot read the last load from etl_load");
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? SP_OK : err->code;
+}
+
+static int sq_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err)
+{
+    sq *s = sq_of(w);
+    SP_TRY(exec(s, ETL_LOAD_SQL, "cannot create etl_load", err));
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "INSERT INTO etl_load(run_id, ds, rows_kept) "
+                                       "VALUES (?1, ?2, ?3)", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, run_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, ds, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, rows_kept);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+    if (rc != SQLITE_OK)
+        sq_fail(s, rc, err, "cannot record the load in etl_load");
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? SP_OK : err->code;
+}
+
+/* Only whitespace and comments left after a statement? */
+static bool only_trivia(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ';')
+            p++;
+        if (p[0] == '-' && p[1] == '-') {
+            p += strcspn(p, "\n");
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *e = strstr(p + 2, "*/");
+            if (!e)
+                return true;
+            p = e + 2;
+        } else {
+            return *p == '\0';
+        }
+    }
+}
+
+static int sq_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
+                    int64_t *nrows, sp_error *err)
+{
+    sq *s = sq_of(w);
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, err, "the query does not prepare");
+    if (!st || !sqlite3_stmt_readonly(st) || sqlite3_column_count(st) == 0 ||
+        (tail && !only_trivia(tail))) {
+        sqlite3_finalize(st);
+        return sp_fail(err, SP_ERR_USAGE, "warehouse %s: a check must be one query (SELECT or "
+                       "WITH … SELECT) returning the rows that violate it", s->describe);
+    }
+    int ncols = sqlite3_column_count(st);
+    if (ncols > WH_QUERY_MAX_COLS)
+        ncols = WH_QUERY_MAX_COLS;
+    const char *names[WH_QUERY_MAX_COLS], *values[WH_QUERY_MAX_COLS];
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((size_t)*nrows < max_rows && fn) {
+            for (int i = 0; i < ncols; i++) {
+                names[i] = sqlite3_column_name(st, i);
+                values[i] = (const char *)sqlite3_column_text(st, i);
+            }
+            fn(arg, ncols, names, values);
+        }
+        (*nrows)++;
+    }
+    if (rc != SQLITE_DONE)
+        sq_fail(s, rc, err, "the query failed");
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SP_OK : err->code;
+}
+
 static const wh_ops sqlite_ops = {
     .name = "sqlite",
     .create_schema = sq_create_schema,
@@ -485,6 +600,9 @@ static const wh_ops sqlite_ops = {
     .rollback = sq_rollback,
     .table_rows = sq_table_rows,
     .close = sq_close,
+    .last_load = sq_last_load,
+    .record = sq_record,
+    .query = sq_query,
 };
 
 /* ---- opening --------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../util/date.h"
 #include "../util/hash.h"
@@ -190,7 +191,23 @@ int wh_open(wh **out, const char *target, sp_error *err)
     return wh_open_with(out, target, NULL, err);
 }
 
+/* wh_open_with; with create false a missing SQLite file is left missing
+ * (*out NULL, SP_OK). */
+static int open_target(wh **out, const char *target, const wh_pg_settings *s, bool create,
+                       sp_error *err);
+
 int wh_open_with(wh **out, const char *target, const wh_pg_settings *s, sp_error *err)
+{
+    return open_target(out, target, s, true, err);
+}
+
+int wh_open_existing(wh **out, const char *target, const wh_pg_settings *s, sp_error *err)
+{
+    return open_target(out, target, s, false, err);
+}
+
+static int open_target(wh **out, const char *target, const wh_pg_settings *s, bool create,
+                       sp_error *err)
 {
     *out = NULL;
     const char *path;
@@ -233,6 +250,8 @@ int wh_open_with(wh **out, const char *target, const wh_pg_settings *s, sp_error
                        target);
     }
 
+    if (!create && access(path, F_OK) != 0)
+        return SP_OK;
     wh *w = calloc(1, sizeof *w);
     size_t dl = strlen("sqlite:") + strlen(path) + 1;
     if (!w || !(w->describe = malloc(dl))) {
@@ -585,5 +604,42 @@ int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
     if (w->ops->insert(w, &rows, err) != SP_OK)
         return fail_load(w, err);
     w->rows[t] += (int64_t)b->nrows;
+    return SP_OK;
+}
+
+/* ---- the load record and quality checks ---------------------------------- */
+
+int wh_last_load(wh *w, wh_load_info *out, sp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    SP_TRY(not_while_loading(w, "reading etl_load", err));
+    return w->ops->last_load(w, out, err);
+}
+
+static int need_open_load(wh *w, const char *what, sp_error *err)
+{
+    if (w->state != WH_LOADING)
+        return sp_fail(err, SP_ERR_INTERNAL,
+                       "warehouse %s: %s without an open load (not begun, or rolled back after "
+                       "an error)",
+                       w->describe, what);
+    return SP_OK;
+}
+
+int wh_load_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err)
+{
+    SP_TRY(need_open_load(w, "recording the load in etl_load", err));
+    if (w->ops->record(w, run_id, ds, rows_kept, err) != SP_OK)
+        return fail_load(w, err);
+    return SP_OK;
+}
+
+int wh_load_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
+                  int64_t *nrows, sp_error *err)
+{
+    *nrows = 0;
+    SP_TRY(need_open_load(w, "a quality check", err));
+    if (w->ops->query(w, sql, max_rows, fn, arg, nrows, err) != SP_OK)
+        return fail_load(w, err);
     return SP_OK;
 }

@@ -118,4 +118,45 @@ void wh_load_rollback(wh *w);
 /* Row count of a table (for the run summary). */
 int wh_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err);
 
+/* ---- the load record and quality checks (SPEC §8) ------------------------
+ * etl_load(load_id, run_id, ds, rows_kept, loaded_at) holds one row per
+ * committed load, written inside the load's transaction, so a row means the
+ * load committed. wh_create_schema creates it; a load into an older schema
+ * creates it when it records itself. */
+
+/* wh_open_with for reading what is already there: a SQLite file that does
+ * not exist is neither created nor opened (SP_OK with *out NULL). */
+int wh_open_existing(wh **out, const char *target, const wh_pg_settings *s, sp_error *err);
+
+typedef struct wh_load_info {
+    bool found;       /* false: no load recorded (or no etl_load table yet) */
+    char run_id[64];
+    char ds[16];      /* YYYY-MM-DD */
+    int64_t rows_kept;
+    char loaded_at[40]; /* ISO 8601 UTC */
+} wh_load_info;
+
+/* The most recent recorded load (highest load_id) into *out. Not while a
+ * load is open. */
+int wh_last_load(wh *w, wh_load_info *out, sp_error *err);
+
+/* Inside the open load, after its batches: add this load's etl_load row.
+ * Any failure has rolled the load back (as wh_load_batch). */
+int wh_load_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept,
+                   sp_error *err);
+
+/* Inside the open load, before wh_load_commit: run one read-only query (a
+ * single SELECT/WITH statement; PostgreSQL through a cursor, so only the
+ * rows shown travel) and report what it returns: fn(arg, ncols, names,
+ * values) for each of the first max_rows rows (values as text, NULL for SQL
+ * NULL; views valid during the call; at most 32 columns), and *nrows the
+ * number of rows in all. Rows are not an error here: the caller decides
+ * (and rolls back with wh_load_rollback). A statement that fails, or is not
+ * a query, fails naming the warehouse and quoting the server; the load has
+ * then been rolled back. */
+typedef void (*wh_row_fn)(void *arg, int ncols, const char *const *names,
+                          const char *const *values);
+int wh_load_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
+                  int64_t *nrows, sp_error *err);
+
 #endif

@@ -28,7 +28,7 @@ typedef struct wh_coldef {
     bool optional; /* lineage: NULL when the batch lacks it */
 } wh_coldef;
 
-enum { WH_MAX_COLS = 10 };
+enum { WH_MAX_COLS = 10, WH_QUERY_MAX_COLS = 32 };
 
 /* Batch columns per table, in this order (the order of wh_rows.col):
  *   dim_date:    order_date, day, month, quarter, year
@@ -73,6 +73,12 @@ typedef struct wh_ops {
     void (*rollback)(wh *w);             /* harmless when nothing is open */
     int (*table_rows)(wh *w, wh_table t, int64_t *rows, sp_error *err);
     void (*close)(wh *w); /* frees impl only */
+    /* etl_load and quality checks (warehouse.h); record and query run
+     * inside the open load, on failure the caller rolls back. */
+    int (*last_load)(wh *w, wh_load_info *out, sp_error *err);
+    int (*record)(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err);
+    int (*query)(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
+                 int64_t *nrows, sp_error *err);
 } wh_ops;
 
 /* Natural key → surrogate key: open addressing over copied key bytes. */

@@ -240,17 +240,24 @@ check dateorder-not-retried "$(grep transform "$d/err" | tail -3)" \
   grep -q 'dates are day-first on line 2 .*transform: permanent error (data): not retried' <(tr '\n' ' ' <"$d/err")
 
 # ---- 5. resume: same run_id, succeeded tasks not run again, attempts add up --
+# The first run fails on a date-order conflict; the operator resumes with
+# DATE_ORDER=mdy (a setting, the staged inputs as they are: SPEC §8).
 d=$(project resume)
 with_data "$d"
-sed -i '1s/Product ID/Product Code/' "$d/data/raw/West_orders.csv"
+sed -i '2s#,\([0-9]*\)/\([0-9]*\)/\(20[0-9][0-9]\),#,13/\1/\3,#' "$d/data/raw/West_orders.csv"
 sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= -- run --ds 2024-01-05 --retries 0; rc=$?
 id1=$(q "$d" runs --json | py "d[-1]['run_id']")
 check resume-first-fails "exit $rc" [ $rc -eq 1 ]
-# The operator fixes the staged file, then resumes.
-sed -i '1s/Product Code/Product ID/' "$d/lake/raw/runs/2024-01-05/West_orders.csv"
-sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= -- run --ds 2024-01-05 --resume; rc=$?
+# Meanwhile the local copy changes: the resumed run says it reads the staged
+# copy and how to start over.
+sed -i '2s#,13/#,12/#' "$d/data/raw/West_orders.csv"
+sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= DATE_ORDER=mdy -- run --ds 2024-01-05 --resume; rc=$?
 run_of "$d" 2024-01-05 >"$d/run.json" 2>/dev/null
 check resume-exit-0 "exit $rc: $(tail -5 "$d/err")" [ $rc -eq 0 ]
+check resume-says-local-differs "$(grep -i resume "$d/err")" \
+  grep -q 'data/raw/West_orders.csv differs from its staged copy runs/2024-01-05/West_orders.csv' "$d/err"
+check resume-says-how-to-start-over "$(grep -i resume "$d/err")" \
+  grep -q 'start a new run (it stages again): salespipe run --ds 2024-01-05 (without --resume)' "$d/err"
 check resume-same-run-id "$(q "$d" runs)" \
   [ "$(q "$d" runs --json | py "len([r for r in d if r['ds']=='2024-01-05'])")/$(py "d['run_id']" <"$d/run.json")" = "1/$id1" ]
 resumed_from_transform() {
@@ -260,7 +267,8 @@ check resume-skips-succeeded "$(grep started "$d/err")" resumed_from_transform "
 check resume-attempts-accumulate "$(cat "$d/run.json")" \
   [ "$(py "[(t['task'], t['attempts'], t['state']) for t in d['tasks']]" <"$d/run.json")" = \
     "[('preflight', 1, 'succeeded'), ('stage', 1, 'succeeded'), ('transform', 2, 'succeeded'), ('create-tables', 1, 'succeeded'), ('load', 1, 'succeeded')]" ]
-check resume-rows-recorded "$(cat "$d/run.json")" [ "$(task_field "$d/run.json" load rows)" = 160 ]
+# 160 rows, one rejected: its order date 13/… is no month-first date.
+check resume-rows-recorded "$(cat "$d/run.json")" [ "$(task_field "$d/run.json" load rows)" = 159 ]
 sp "$d" -- run --ds 2024-01-05 --resume; rc=$?
 exits_with() { # WANT RC PATTERN FILE
   [ "$2" = "$1" ] && grep -qF -- "$3" "$4"

@@ -155,8 +155,8 @@ q "CREATE DATABASE unit OWNER $PG_USER" >/dev/null
 unit_bin=$(dirname "$bin")/unit_tests
 out=$(SALESPIPE_TEST_PG_URL="postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/unit" "$unit_bin" pg_live 2>&1)
 printf '%s\n' "$out" >>"$all"
-if grep -qx '1 passed, 0 failed, 0 skipped' <<<"$out"; then
-  ok "a handle whose loads failed mid-COPY (ours, then the server's) rolls back and loads again (unit_tests pg_live)"
+if grep -qx '2 passed, 0 failed, 0 skipped' <<<"$out"; then
+  ok "a handle whose loads failed mid-COPY (ours, then the server's) rolls back and loads again; etl_load and quality checks inside the load's transaction (unit_tests pg_live)"
 else bad handle-reuse "${out:-$unit_bin missing (make unit)}"; fi
 
 # ---- create-tables: SPEC §5 exactly, idempotent ----------------------------------------
@@ -433,6 +433,11 @@ if [ "$rc" -eq 1 ] && grep -q 'role reader lacks the UPDATE privilege on sequenc
   ok "preflight: table privileges but no UPDATE on the key sequences → exit 1 naming the sequence"
 else bad preflight-sequence "exit $rc: $out"; fi
 q "GRANT UPDATE ON SEQUENCE dim_date_date_id_seq, dim_product_product_sk_seq, fact_sales_sale_id_seq TO reader" >/dev/null
+sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- preflight
+if [ "$rc" -eq 1 ] && grep -q 'role reader lacks the SELECT privilege on table etl_load' <<<"$out"; then
+  ok "preflight: no privileges on etl_load (where each load records itself) → exit 1 naming it"
+else bad preflight-etl-load "exit $rc: $out"; fi
+q "GRANT SELECT, INSERT ON etl_load TO reader" >/dev/null
 sp "$P" "DATABASE_URL=postgresql://reader:$PG_PASS-r@127.0.0.1:$PG_PORT/$PG_DB" -- preflight
 if [ "$rc" -eq 0 ]; then ok "preflight: once granted, a role that does not own the tables passes"
 else bad preflight-granted "exit $rc: $out"; fi

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "row_text.h"
+
 typedef struct numeric_case {
     int64_t v;
     int scale;
@@ -99,15 +101,32 @@ static int load_one(wh *w, const char *cat, const char *fact_pid, sp_error *err)
  * product while COPY dim_product is in progress) or on the server's (text
  * that is not UTF-8) — abandons the COPY and rolls back, so the same handle
  * loads again; a CLI run cannot show this, its process ends with the load. */
+/* The suite's server with the schema created, or NULL (skipped, or a
+ * failure recorded). */
+static wh *live_warehouse(void)
+{
+    const char *url = getenv("SALESPIPE_TEST_PG_URL");
+    if (!url || !*url) {
+        test_skip("needs SALESPIPE_TEST_PG_URL (tests/postgres/run.sh sets it to its server)");
+        return NULL;
+    }
+    wh *w = NULL;
+    sp_error err;
+    if (wh_open(&w, url, &err) != SP_OK || wh_create_schema(w, &err) != SP_OK) {
+        test_fail_at(__FILE__, __LINE__, "%s", err.msg);
+        wh_close(w);
+        return NULL;
+    }
+    return w;
+}
+
 TEST(pg_live_handle_loads_again_after_failed_loads)
 {
     const char *url = getenv("SALESPIPE_TEST_PG_URL");
-    if (!url || !*url)
-        SKIP("needs SALESPIPE_TEST_PG_URL (tests/postgres/run.sh sets it to its server)");
-    wh *w = NULL;
+    wh *w = live_warehouse();
+    if (!w)
+        return;
     sp_error err;
-    REQUIRE(wh_open(&w, url, &err) == SP_OK);
-    CHECK_INT(wh_create_schema(w, &err), SP_OK);
     CHECK_INT(load_one(w, "Office", "P-1", &err), SP_OK);
     CHECK_INT(load_one(w, "Office", "P-2", &err), SP_ERR_DATA);
     CHECK_CONTAINS(err.msg, "product_id 'P-2' is not in dim_product");
@@ -123,5 +142,59 @@ TEST(pg_live_handle_loads_again_after_failed_loads)
         CHECK_INT(wh_table_rows(w, (wh_table)t, &n, &err), SP_OK);
         CHECK_INT(n, 1);
     }
+    wh_close(w);
+}
+
+/* etl_load (SPEC §8): recorded in the load's transaction, read back as the
+ * last load; quality checks run through a cursor inside the transaction
+ * (the first rows shown, the rest counted); a check that fails or is not
+ * a query rolls the load back, and so does a rollback after rows. */
+TEST(pg_live_etl_load_and_quality_checks)
+{
+    wh *w = live_warehouse();
+    if (!w)
+        return;
+    sp_error err;
+    wh_load_info before, last;
+    CHECK_INT(wh_last_load(w, &before, &err), SP_OK);
+    /* A load recorded, with checks inside its transaction. */
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_record(w, "pg-run-1", "2024-03-15", 41, &err), SP_OK);
+    row_text s = {0};
+    int64_t n = -1;
+    CHECK_INT(wh_load_query(w, "SELECT g AS k, NULL AS v FROM generate_series(1, 12) g ORDER BY g",
+                            5, row_text_add, &s, &n, &err), SP_OK);
+    CHECK_INT(n, 12);
+    CHECK_INT(s.n, 5);
+    CHECK_STR(s.text, "k=1,v=NULL;k=2,v=NULL;k=3,v=NULL;k=4,v=NULL;k=5,v=NULL;");
+    memset(&s, 0, sizeof s);
+    CHECK_INT(wh_load_query(w, "SELECT run_id FROM etl_load WHERE run_id = 'pg-run-1'", 5,
+                            row_text_add, &s, &n, &err), SP_OK); /* sees its own record */
+    CHECK_INT(n, 1);
+    CHECK_INT(wh_load_query(w, "SELECT 1 WHERE false", 5, row_text_add, &s, &n, &err), SP_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(wh_load_commit(w, &err), SP_OK);
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK);
+    CHECK(last.found);
+    CHECK_STR(last.run_id, "pg-run-1");
+    CHECK_STR(last.ds, "2024-03-15");
+    CHECK_INT(last.rows_kept, 41);
+    CHECK(strlen(last.loaded_at) == 20 && last.loaded_at[19] == 'Z');
+
+    /* Failing checks roll back: the record of this load never appears. */
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_record(w, "pg-run-2", "2024-03-16", 1, &err), SP_OK);
+    CHECK(wh_load_query(w, "SELECT nope FROM fact_sales", 5, row_text_add, &s, &n, &err) != SP_OK);
+    CHECK_CONTAINS(err.msg, "nope");
+    CHECK(!err.retryable);
+    CHECK_INT(wh_load_commit(w, &err), SP_ERR_INTERNAL);
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK(wh_load_query(w, "DELETE FROM etl_load", 5, row_text_add, &s, &n, &err) != SP_OK);
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_record(w, "pg-run-3", "2024-03-17", 1, &err), SP_OK);
+    CHECK_INT(wh_load_query(w, "SELECT 1", 5, row_text_add, &s, &n, &err), SP_OK);
+    wh_load_rollback(w); /* what the gates do when a check returns rows */
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK);
+    CHECK_STR(last.run_id, "pg-run-1");
     wh_close(w);
 }

@@ -14,6 +14,7 @@
 #include "../../src/util/buf.h"
 #include "../../src/util/date.h"
 #include "../../src/warehouse/warehouse.h"
+#include "row_text.h"
 
 /* ---- hand-built batches ---------------------------------------------- */
 
@@ -781,4 +782,83 @@ TEST(test_wh_check_read_only)
     chmod(dir, 0700);
     chmod(path, 0644);
     check_text(dump_facts(path), STD_FACTS, __LINE__);
+}
+
+/* ---- etl_load and quality checks (SPEC §8) ------------------------------- */
+
+TEST(test_wh_etl_load_record_and_checks)
+{
+    const char *dir = test_tmpdir();
+    const char *path = db_in(dir, "wh.db");
+    sp_error err;
+    /* Reading a warehouse that is not there creates nothing. */
+    wh *w = (wh *)1;
+    CHECK_INT(wh_open_existing(&w, path, NULL, &err), SP_OK);
+    CHECK(w == NULL);
+    CHECK(access(path, F_OK) != 0);
+
+    w = open_db(path);
+    REQUIRE(w);
+    wh_load_info last;
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK); /* no etl_load yet */
+    CHECK(!last.found);
+    CHECK_INT(std_load(w, &err), SP_OK); /* not recorded: no wh_load_record */
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK);
+    CHECK(!last.found);
+
+    dims d;
+    facts a, b;
+    std_dims(&d);
+    std_facts(&a, &b);
+    /* A load recorded and checked: rows of a check are reported, not an error. */
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_batch(w, WH_DIM_DATE, &d.db, &err), SP_OK);
+    CHECK_INT(wh_load_batch(w, WH_DIM_PRODUCT, &d.pb, &err), SP_OK);
+    CHECK_INT(wh_load_batch(w, WH_FACT_SALES, facts_batch(&a, NULL), &err), SP_OK);
+    CHECK_INT(wh_load_batch(w, WH_FACT_SALES, facts_batch(&b, NULL), &err), SP_OK);
+    CHECK_INT(wh_load_record(w, "run-1", "2024-03-01", 6, &err), SP_OK);
+    row_text s = {0};
+    int64_t n = -1;
+    CHECK_INT(wh_load_query(w, "SELECT sale_id, quantity FROM fact_sales WHERE quantity > 4 "
+                               "ORDER BY sale_id -- trailing comment\n",
+                            1, row_text_add, &s, &n, &err), SP_OK);
+    CHECK_INT(n, 3); /* quantities 7, 5 and 1000 */
+    CHECK_INT(s.n, 1);
+    CHECK_STR(s.text, "sale_id=4,quantity=7;");
+    CHECK_INT(wh_load_query(w, "SELECT NULL AS x FROM fact_sales WHERE 0", 5, row_text_add, &s, &n,
+                            &err), SP_OK);
+    CHECK_INT(n, 0);
+    CHECK_INT(wh_load_commit(w, &err), SP_OK);
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK);
+    CHECK(last.found);
+    CHECK_STR(last.run_id, "run-1");
+    CHECK_STR(last.ds, "2024-03-01");
+    CHECK_INT(last.rows_kept, 6);
+    CHECK(strlen(last.loaded_at) == 20 && last.loaded_at[19] == 'Z');
+
+    /* A check that fails, or is not a query, rolls the load back. */
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_record(w, "run-2", "2024-03-02", 0, &err), SP_OK);
+    CHECK(wh_load_query(w, "SELECT nope FROM fact_sales", 5, row_text_add, &s, &n, &err) != SP_OK);
+    CHECK_CONTAINS(err.msg, "nope");
+    CHECK_CONTAINS(err.msg, path);
+    CHECK_INT(wh_load_commit(w, &err), SP_ERR_INTERNAL); /* rolled back already */
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_query(w, "DELETE FROM fact_sales", 5, row_text_add, &s, &n, &err), SP_ERR_USAGE);
+    CHECK_CONTAINS(err.msg, "one query");
+    CHECK_INT(wh_load_begin(w, &err), SP_OK);
+    CHECK_INT(wh_load_query(w, "SELECT 1; DELETE FROM fact_sales", 5, row_text_add, &s, &n, &err),
+              SP_ERR_USAGE);
+    CHECK_INT(wh_load_record(w, "x", "2024-03-03", 1, &err), SP_ERR_INTERNAL); /* not open */
+    wh_close(w);
+    check_text(query(path, "SELECT run_id, ds, rows_kept FROM etl_load"), "run-1|2024-03-01|6\n",
+               __LINE__);
+    check_text(query(path, "SELECT count(*) FROM fact_sales"), "6\n", __LINE__);
+
+    /* The handle found by wh_open_existing reads the same record. */
+    CHECK_INT(wh_open_existing(&w, path, NULL, &err), SP_OK);
+    REQUIRE(w);
+    CHECK_INT(wh_last_load(w, &last, &err), SP_OK);
+    CHECK_STR(last.run_id, "run-1");
+    wh_close(w);
 }
