@@ -234,6 +234,7 @@ function verifyAuth(req, ctx) {
   if (got.error) return got.error;
   ctx.payloadHash = got.payloadHash;
   ctx.accessKey = got.accessKey;
+  if (ctx.entry) ctx.entry.accessKey = got.accessKey; // which credentials signed it (tests/aws)
   ctx.headers = got.headers;
   return null;
 }
