@@ -25,7 +25,7 @@ BENCHES    := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 Q          ?= @
 SANFLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all deps deps-build run test test-fast unit san bench fuzz clean lint
+.PHONY: all deps deps-build run test test-fast unit san bench fuzz clean lint install uninstall
 all: $(BUILD)/salespipe
 
 $(BUILD)/salespipe: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
@@ -87,6 +87,39 @@ fuzz:
 
 clean:
 	rm -rf build
+
+# `make install PREFIX=/usr/local` (DESTDIR honoured, for packaging): the
+# binary, its man page, bash completion, the systemd units (pointing at the
+# installed binary; not enabled) and an example configuration beside where
+# the unit reads the real one (never overwritten: it is not installed).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man/man1
+COMPDIR    := $(PREFIX)/share/bash-completion/completions
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DOCDIR     := $(PREFIX)/share/doc/salespipe
+INSTALLED  := $(BINDIR)/salespipe $(MANDIR)/salespipe.1 $(COMPDIR)/salespipe \
+              $(UNITDIR)/salespipe.service $(UNITDIR)/salespipe.timer \
+              $(SYSCONFDIR)/salespipe/salespipe.env.example $(DOCDIR)/README.md $(DOCDIR)/operations.md
+
+install: $(BUILD)/salespipe
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/salespipe $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(BUILD)/salespipe $(DESTDIR)$(BINDIR)/salespipe
+	install -m 0644 docs/salespipe.1 $(DESTDIR)$(MANDIR)/salespipe.1
+	install -m 0644 contrib/salespipe.bash $(DESTDIR)$(COMPDIR)/salespipe
+	sed -e 's|/usr/local/bin/salespipe|$(BINDIR)/salespipe|' -e 's|/usr/share/doc/salespipe|$(DOCDIR)|' \
+	  -e 's|/etc/salespipe/|$(SYSCONFDIR)/salespipe/|' deploy/systemd/salespipe.service \
+	  > $(DESTDIR)$(UNITDIR)/salespipe.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/salespipe.service
+	install -m 0644 deploy/systemd/salespipe.timer $(DESTDIR)$(UNITDIR)/salespipe.timer
+	install -m 0644 .env.example $(DESTDIR)$(SYSCONFDIR)/salespipe/salespipe.env.example
+	install -m 0644 README.md docs/operations.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/salespipe 2>/dev/null
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -23,10 +23,18 @@ rc=$?
 query="SELECT p.category, d.year, ROUND(SUM(f.total_sales), 2) AS sales
                         FROM fact_sales f JOIN dim_product p USING (product_sk)
                         JOIN dim_date d USING (date_id) GROUP BY 1, 2 ORDER BY 1, 2;"
+# Suggest only what works here: the SQL client when it is installed (the
+# build needs neither sqlite3 nor psql), else how to get it.
 case "$db" in
-  postgres*) client="psql \"\$DATABASE_URL\" -c" ;; # the URL as set (config masks it)
-  *) client="sqlite3 ${db#sqlite:///}"; [ -n "$db" ] || client="sqlite3 warehouse.db" ;;
+  postgres*) tool=psql; pkg=postgresql-client; client="psql \"\$DATABASE_URL\" -c" ;; # the URL as set (config masks it)
+  *) tool=sqlite3; pkg=sqlite3; file=${db#sqlite:///}; client="sqlite3 ${file:-warehouse.db}" ;;
 esac
+if command -v "$tool" >/dev/null 2>&1; then
+  sql="  $client \"$query\""
+else
+  sql="  (SQL needs the $tool client: sudo apt-get install $pkg; then:)
+  $client \"$query\""
+fi
 cat <<TXT
 
 Where the results are:
@@ -37,5 +45,7 @@ Where the results are:
 
 Look inside:
   $sp inspect $processed/runs/$ds/fact_sales.parquet --head 5
-  $client "$query"
+  $sp inspect $processed/runs/$ds/dim_product.parquet --csv --head 10
+  $sp runs
+$sql
 TXT

@@ -46,7 +46,7 @@ expect missing-env-file 2 "env file /nonexistent.env" -- --env-file /nonexistent
 
 # Help: every command listed by --help has its own, by `help CMD` and `CMD --help`.
 cmds=$(cd "$tmp" && "$bin" --help | sed -n '/^commands/,/^$/p' | awk 'NR>1 && NF {print $1}')
-[ "$(wc -w <<<"$cmds")" -ge 11 ] && ok help-lists-commands || bad help-lists-commands "$cmds"
+if [ "$(wc -w <<<"$cmds")" -ge 11 ]; then ok help-lists-commands; else bad help-lists-commands "$cmds"; fi
 for c in $cmds; do
   a=$(cd "$tmp" && "$bin" help "$c" 2>&1); ra=$?
   b=$(cd "$tmp" && "$bin" "$c" --help 2>&1); rb=$?
@@ -56,7 +56,7 @@ for c in $cmds; do
   else bad "help-$c" "exit $ra/$rb, same=$([ "$a" = "$b" ] && echo y || echo n): ${a:0:300}"; fi
 done
 dups=$(sort <<<"$cmds" | uniq -d)
-[ -z "$dups" ] && ok commands-unique || bad commands-unique "listed twice: $dups"
+if [ -z "$dups" ]; then ok commands-unique; else bad commands-unique "listed twice: $dups"; fi
 expect help-before-command 0 "usage: salespipe runs" -- --help runs
 expect gen-rows-per-file 0 "data rows per file" -- gen --help
 expect help-unknown 2 "unknown command 'rnu'; did you mean 'run'?" -- help rnu
@@ -65,7 +65,7 @@ expect suggest-option 2 "'run' does not take option '--form'; did you mean '--fr
 expect suggest-global 2 "did you mean '--verbose'?" -- --verbos config
 expect no-far-suggestion 2 "'stage' does not take option '--csv'" -- stage --csv
 out=$(cd "$tmp" && "$bin" stage --csv 2>&1)
-grep -q "did you mean" <<<"$out" && bad no-far-suggestion-2 "$out" || ok no-far-suggestion-2
+if grep -q "did you mean" <<<"$out"; then bad no-far-suggestion-2 "$out"; else ok no-far-suggestion-2; fi
 expect option-before-command 2 "'--ds' is a command's option: put it after the command" -- --ds 2024-01-01 run
 
 # Configuration precedence, as `salespipe config` shows it.
@@ -220,6 +220,62 @@ if [ $rc -eq 0 ] && [ $rc5 -eq 0 ] && grep -qa "load: succeeded" "$tmp/pty4" \
    && ! grep -qa -e 'rows/s' -e $'\x1b' "$tmp/pty5"; then
   ok progress-off-on-tty
 else bad progress-off-on-tty "exit $rc/$rc5: $(head -c 300 "$tmp/pty4" | cat -v)"; fi
+
+# The man page renders without a warning, and documents every command and
+# every option that `salespipe help CMD` lists.
+man_out=$(MANWIDTH=80 man -l docs/salespipe.1 2>"$tmp/man.err"); rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$tmp/man.err" ] && groff -ww -z -man docs/salespipe.1 2>&1 | grep -q . ; then
+  bad man-renders "groff warns: $(groff -ww -z -man docs/salespipe.1 2>&1 | head -3)"
+elif [ $rc -eq 0 ] && [ ! -s "$tmp/man.err" ] && grep -q "^SALESPIPE(1)" <<<"$man_out"; then ok man-renders
+else bad man-renders "exit $rc: $(head -c 300 "$tmp/man.err")"; fi
+missing=""
+for c in $cmds; do
+  grep -qE "^       $c( |$)" <<<"$man_out" || missing="$missing $c"
+  for o in $(cd "$tmp" && "$bin" help "$c" | awk '/^options:/ {on=1; next} /^$/ {on=0} on {print $1}'); do
+    grep -qF -- "$o" <<<"$man_out" || missing="$missing $c:$o"
+  done
+done
+if [ -z "$missing" ]; then ok man-covers-commands; else bad man-covers-commands "not in the man page:$missing"; fi
+
+# Bash completion: commands, a command's options, task names, formats.
+comp() { bash -c 'source contrib/salespipe.bash; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1));
+                  COMPREPLY=(); _salespipe; echo "${COMPREPLY[*]}"' _ "$bin" "$@"; }
+c1=$(comp trans) c2=$(comp run --re) c3=$(comp -q run --only cr) c4=$(comp gen --r) c5=$(comp help ins)
+if [ "$c1" = transform ] && [ "$c2" = "--resume --retries --retry-delay --retry-backoff" ] \
+   && [ "$c3" = create-tables ] && [ "$c4" = --rows ] && [ "$c5" = inspect ]; then ok bash-completion
+else bad bash-completion "'$c1' '$c2' '$c3' '$c4' '$c5'"; fi
+
+# make install / uninstall into a DESTDIR: every file where it belongs, the
+# unit pointing at the installed binary, nothing left after uninstall.
+dest="$tmp/dest"
+if make --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr/local BUILD="$(dirname "$SP")" >"$tmp/inst.log" 2>&1 \
+   && [ -x "$dest/usr/local/bin/salespipe" ] && [ -f "$dest/usr/local/share/man/man1/salespipe.1" ] \
+   && [ -f "$dest/usr/local/share/bash-completion/completions/salespipe" ] \
+   && [ -f "$dest/usr/local/lib/systemd/system/salespipe.timer" ] \
+   && grep -qx 'ExecStart=/usr/local/bin/salespipe --env-file /etc/salespipe/salespipe.env run' \
+        "$dest/usr/local/lib/systemd/system/salespipe.service" \
+   && [ -f "$dest/etc/salespipe/salespipe.env.example" ] && [ ! -e "$dest/etc/salespipe/salespipe.env" ] \
+   && "$dest/usr/local/bin/salespipe" --version | grep -q "salespipe 0." \
+   && MANWIDTH=80 man -l "$dest/usr/local/share/man/man1/salespipe.1" 2>/dev/null | grep -q "^SALESPIPE(1)"; then
+  ok make-install
+else bad make-install "$(find "$dest" -type f 2>/dev/null | head; head -c 400 "$tmp/inst.log")"; fi
+make --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr/local >/dev/null 2>&1
+left=$(find "$dest" -type f 2>/dev/null)
+if [ -z "$left" ]; then ok make-uninstall; else bad make-uninstall "left: $left"; fi
+make --no-print-directory -s install DESTDIR="$dest" PREFIX=/opt/sp SYSCONFDIR=/opt/sp/etc BUILD="$(dirname "$SP")" >/dev/null 2>&1
+if grep -qx 'ExecStart=/opt/sp/bin/salespipe --env-file /opt/sp/etc/salespipe/salespipe.env run' \
+     "$dest/opt/sp/lib/systemd/system/salespipe.service" 2>/dev/null; then ok make-install-prefix
+else bad make-install-prefix "$(find "$dest" -name salespipe.service)"; fi
+
+# `make run`'s closing suggestions work on this machine: run the demo in an
+# empty folder and every command it suggests.
+mkdir -p "$tmp/demo"
+demo=$(cd "$tmp/demo" && "$root/scripts/run-demo.sh" "$bin" 2>/dev/null); rc=$?
+block=$(awk '/^Look inside:/ {on=1; next} on && !/^  \(/' <<<"$demo")
+out=$(cd "$tmp/demo" && bash -euc "$block" 2>&1); rc2=$?
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && grep -q "inspect" <<<"$block" && grep -q "Furniture|" <<<"$out"; then
+  ok run-demo-suggestions
+else bad run-demo-suggestions "exit $rc/$rc2: ${block:0:300} => ${out:0:300}"; fi
 
 # inspect: errors name the file and exit 1; log formats.
 printf 'definitely not parquet' > "$tmp/bad.parquet"
