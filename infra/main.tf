@@ -1,6 +1,9 @@
 # salespipe on AWS: the two lake buckets (storage), the PostgreSQL warehouse
-# on RDS (database) reachable from ALLOWED_CIDR only (network), and the role
-# the pipeline runs as, allowed exactly the S3 calls salespipe makes (iam).
+# on RDS (database) reachable from ALLOWED_CIDR only (network), with its
+# master password managed by RDS in Secrets Manager and IAM database
+# authentication on, and the role the pipeline runs as (iam): exactly the S3
+# calls salespipe makes, rds-db:connect as the warehouse user and
+# GetSecretValue on that one secret. No key and no password in a .env.
 
 provider "aws" {
   region = var.aws_region
@@ -39,7 +42,6 @@ module "database" {
   security_group_id     = module.network.db_security_group_id
   db_name               = var.rds_db
   username              = var.rds_user
-  password              = var.rds_pass
   port                  = var.rds_port
   engine_version        = var.db_engine_version
   instance_class        = var.db_instance_class
@@ -49,8 +51,16 @@ module "database" {
   skip_final_snapshot   = var.environment != "prod"
 }
 
+data "aws_caller_identity" "current" {}
+
 module "iam" {
   source      = "./modules/iam"
   name        = local.name
   bucket_arns = [module.storage.raw_bucket_arn, module.storage.processed_bucket_arn]
+  # rds-db:connect names the instance by its resource id and the user by name.
+  db_user_arn           = "arn:aws:rds-db:${var.aws_region}:${data.aws_caller_identity.current.account_id}:dbuser:${module.database.resource_id}/${var.rds_user}"
+  db_secret_arn         = module.database.master_user_secret_arn
+  eks_pod_identity      = var.eks_pod_identity
+  eks_oidc_provider_arn = var.eks_oidc_provider_arn
+  eks_service_account   = var.eks_service_account
 }

@@ -18,7 +18,7 @@ output "db_name" {
 }
 
 output "database_url" {
-  description = "DATABASE_URL without the password (give it as PGPASSWORD, or use the RDS_* names)."
+  description = "DATABASE_URL without a password: use it with RDS_IAM_AUTH=1 (a token per connection) or RDS_SECRET_ID=db_secret_arn."
   value       = "postgresql://${var.rds_user}@${module.database.address}:${module.database.port}/${module.database.db_name}?sslmode=verify-full"
 }
 
@@ -50,4 +50,14 @@ output "etl_instance_profile" {
 output "etl_policy_arn" {
   description = "The least-privilege S3 policy; attach it to a user or another role if needed."
   value       = module.iam.policy_arn
+}
+
+output "db_secret_arn" {
+  description = "Secrets Manager secret RDS keeps the master user's name and password in: the value of RDS_SECRET_ID."
+  value       = module.database.master_user_secret_arn
+}
+
+output "db_iam_user_arn" {
+  description = "The rds-db:connect resource the ETL role may use (RDS_IAM_AUTH=1 as RDS_USER; GRANT rds_iam TO that user first)."
+  value       = "arn:aws:rds-db:${var.aws_region}:${data.aws_caller_identity.current.account_id}:dbuser:${module.database.resource_id}/${var.rds_user}"
 }

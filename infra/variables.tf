@@ -69,12 +69,13 @@ variable "rds_user" {
 }
 
 variable "rds_pass" {
-  description = "Master password of the RDS instance (8-128 characters; not /, ', \", @ or space)."
+  description = "Kept so the reference's terraform.tfvars and export_tf_vars.sh still apply, but no longer used: RDS generates the master password and keeps it in Secrets Manager (output db_secret_arn; salespipe reads it with RDS_SECRET_ID). When given, it must still follow RDS's rules."
   type        = string
+  default     = null
   sensitive   = true
 
   validation {
-    condition     = length(var.rds_pass) >= 8 && length(var.rds_pass) <= 128 && !can(regex("[/'\"@ ]", var.rds_pass))
+    condition     = var.rds_pass == null || (length(coalesce(var.rds_pass, "12345678")) >= 8 && length(coalesce(var.rds_pass, "12345678")) <= 128 && !can(regex("[/'\"@ ]", coalesce(var.rds_pass, "12345678"))))
     error_message = "rds_pass: 8-128 characters, without /, ', \", @ or space (RDS rules)."
   }
 }
@@ -113,4 +114,22 @@ variable "publicly_accessible" {
   description = "Give the instance a public address (needed to reach it from outside the VPC, as the reference did from a laptop)."
   type        = bool
   default     = false
+}
+
+variable "eks_pod_identity" {
+  description = "Let EKS Pod Identity hand the ETL role to pods (trust pods.eks.amazonaws.com)."
+  type        = bool
+  default     = false
+}
+
+variable "eks_oidc_provider_arn" {
+  description = "ARN of the EKS cluster's IAM OIDC provider, to give the ETL role to a service account through IRSA (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "eks_service_account" {
+  description = "NAMESPACE:NAME of the Kubernetes service account IRSA trusts."
+  type        = string
+  default     = "default:salespipe"
 }

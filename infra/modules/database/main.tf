@@ -1,7 +1,9 @@
 # database — the warehouse: RDS PostgreSQL 15 in the default VPC's subnets,
 # behind the network module's security group, encrypted at rest, TLS required
-# (rds.force_ssl), with automated backups. The password only ever comes from
-# a sensitive variable.
+# (rds.force_ssl), with automated backups. No password passes through
+# Terraform: RDS keeps the master password in Secrets Manager
+# (manage_master_user_password; salespipe reads it with RDS_SECRET_ID), and
+# IAM database authentication is on (RDS_IAM_AUTH=1: a token per connection).
 
 locals {
   major = split(".", var.engine_version)[0]
@@ -34,10 +36,11 @@ resource "aws_db_instance" "this" {
   storage_type      = "gp3"
   storage_encrypted = true
 
-  db_name  = var.db_name
-  username = var.username
-  password = var.password
-  port     = var.port
+  db_name                             = var.db_name
+  username                            = var.username
+  manage_master_user_password         = true
+  iam_database_authentication_enabled = true
+  port                                = var.port
 
   db_subnet_group_name   = aws_db_subnet_group.this.name
   vpc_security_group_ids = [var.security_group_id]

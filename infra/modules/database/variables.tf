@@ -23,12 +23,6 @@ variable "username" {
   type        = string
 }
 
-variable "password" {
-  description = "Master password."
-  type        = string
-  sensitive   = true
-}
-
 variable "port" {
   description = "PostgreSQL port."
   type        = number

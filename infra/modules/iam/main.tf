@@ -3,9 +3,12 @@
 # buckets. ListObjectsV2 and HeadBucket need s3:ListBucket; GET and HEAD of an
 # object s3:GetObject; PUT and every multipart step but the abort
 # s3:PutObject; DELETE s3:DeleteObject; aborting and resuming multipart
-# uploads s3:AbortMultipartUpload and s3:ListMultipartUploadParts. Nothing
-# else: no bucket creation, no ACLs, no other bucket, no RDS API (the database
-# is reached with its own user and password).
+# uploads s3:AbortMultipartUpload and s3:ListMultipartUploadParts. For the
+# warehouse: rds-db:connect as the one database user (RDS IAM authentication)
+# and secretsmanager:GetSecretValue on the one secret RDS keeps its master
+# password in. Nothing else: no bucket creation, no ACLs, no other bucket or
+# secret, no RDS management API. Trusted by EC2 and ECS tasks, and optionally
+# by EKS (Pod Identity, or IRSA through the cluster's OIDC provider).
 
 data "aws_iam_policy_document" "assume" {
   statement {
@@ -14,6 +17,38 @@ data "aws_iam_policy_document" "assume" {
     principals {
       type        = "Service"
       identifiers = var.trusted_services
+    }
+  }
+
+  # EKS Pod Identity: the pod's credentials come from the container endpoint.
+  dynamic "statement" {
+    for_each = var.eks_pod_identity ? [1] : []
+    content {
+      actions = ["sts:AssumeRole", "sts:TagSession"]
+
+      principals {
+        type        = "Service"
+        identifiers = ["pods.eks.amazonaws.com"]
+      }
+    }
+  }
+
+  # EKS IRSA: the service account's token, through AssumeRoleWithWebIdentity.
+  dynamic "statement" {
+    for_each = var.eks_oidc_provider_arn == null ? [] : [1]
+    content {
+      actions = ["sts:AssumeRoleWithWebIdentity"]
+
+      principals {
+        type        = "Federated"
+        identifiers = [var.eks_oidc_provider_arn]
+      }
+
+      condition {
+        test     = "StringEquals"
+        variable = "${replace(coalesce(var.eks_oidc_provider_arn, "x/x"), "/^[^/]*//", "")}:sub"
+        values   = ["system:serviceaccount:${var.eks_service_account}"]
+      }
     }
   }
 }
@@ -53,6 +88,31 @@ resource "aws_iam_policy" "s3" {
 resource "aws_iam_role_policy_attachment" "s3" {
   role       = aws_iam_role.etl.name
   policy_arn = aws_iam_policy.s3.arn
+}
+
+data "aws_iam_policy_document" "db" {
+  statement {
+    sid       = "ConnectAsTheWarehouseUser"
+    actions   = ["rds-db:connect"]
+    resources = [var.db_user_arn]
+  }
+
+  statement {
+    sid       = "ReadTheMasterUserSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.db_secret_arn]
+  }
+}
+
+resource "aws_iam_policy" "db" {
+  name        = "${var.name}-etl-db"
+  description = "salespipe: connect to the warehouse as its user (IAM auth) and read its secret"
+  policy      = data.aws_iam_policy_document.db.json
+}
+
+resource "aws_iam_role_policy_attachment" "db" {
+  role       = aws_iam_role.etl.name
+  policy_arn = aws_iam_policy.db.arn
 }
 
 resource "aws_iam_instance_profile" "etl" {

@@ -17,3 +17,8 @@ output "policy_arn" {
   description = "ARN of the S3 policy."
   value       = aws_iam_policy.s3.arn
 }
+
+output "db_policy_arn" {
+  description = "ARN of the database policy (rds-db:connect, secretsmanager:GetSecretValue)."
+  value       = aws_iam_policy.db.arn
+}
