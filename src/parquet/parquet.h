@@ -98,6 +98,10 @@ typedef struct pq_writer_options {
                               * counted at PLAIN size (dictionary indices at 2 bytes) */
     size_t dict_max_bytes;   /* a dictionary above this falls back (int_fallback) */
     bool dictionary;         /* try RLE_DICTIONARY first (default true) */
+    /* Bit i set: column i (< 64) never tries a dictionary, for values known to
+     * be mostly distinct (order ids), which would fill it in every row group
+     * and fall back, hashing for nothing. Default 0. */
+    uint64_t no_dictionary;
     /* Encoding of INT32 / INT64 data pages without a dictionary (dictionary
      * off, given up, or full): PQ_ENC_DELTA_BINARY_PACKED (default) or
      * PQ_ENC_PLAIN. Other columns fall back to PLAIN. */

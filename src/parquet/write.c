@@ -152,6 +152,7 @@ void pq_writer_options_default(pq_writer_options *opt)
     opt->page_bytes = (size_t)1 << 20;
     opt->dict_max_bytes = (size_t)1 << 20;
     opt->dictionary = true;
+    opt->no_dictionary = 0;
     opt->int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
     opt->created_by = PQW_CREATED_BY;
 }
@@ -1384,6 +1385,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         w->opt.level = opt->level;
         w->opt.dictionary = opt->dictionary;
         w->opt.int_fallback = opt->int_fallback;
+        w->opt.no_dictionary = opt->no_dictionary;
         if (opt->row_group_rows)
             w->opt.row_group_rows = opt->row_group_rows;
         if (opt->row_group_bytes)
@@ -1432,6 +1434,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         c->spec = cols[i];
         c->name = strdup(cols[i].name);
         c->spec.name = c->name;
+        c->dict_disabled = i < 64 && (w->opt.no_dictionary >> i & 1);
         switch (c->spec.physical) {
         case PQ_BOOLEAN: c->width = 1; break;
         case PQ_INT32:

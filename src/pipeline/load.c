@@ -98,12 +98,12 @@ static bool same_shape(const pq_reader *r, const pl_table *t)
 static int load_table(wh *w, wh_table wt, const pl_table *t, pq_reader *r, const char *key,
                       sp_error *err)
 {
-    sp_column cols[16];
+    sp_column cols[PL_MAX_COLS];
     char label[64];
     snprintf(label, sizeof label, "load %s", t->name);
     sp_progress_begin(label, SP_PROGRESS_ROWS, (int64_t)pq_reader_num_rows(r));
     for (size_t g = 0; g < pq_reader_num_row_groups(r); g++) {
-        pq_values v[16];
+        pq_values v[PL_MAX_COLS];
         if (pq_reader_read_row_group(r, g, v, err) != SP_OK)
             return err->code;
         for (size_t i = 0; i < t->ncols; i++) {

@@ -273,6 +273,7 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     SP_TRY(pl_raw_store(ctx, &raw, err));
     SP_TRY(pl_processed_store(ctx, &processed, err));
     sh.raw = raw;
+    sh.run_id = ctx->run_id;
     tf_job *jobs;
     int n;
     pl_input_set set;

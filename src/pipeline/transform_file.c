@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../parquet/parquet.h"
@@ -27,6 +28,9 @@
 
 const char *const TF_REQUIRED[7] = {"Order Date", "Ship Date", "Product ID", "Category",
                                     "Sales",      "Quantity",  "Profit"};
+/* Optional columns feeding fact_sales' lineage (SPEC §5). */
+enum { OPT_REGION = 0, OPT_ORDER_ID, NOPTIONAL };
+static const char *const OPTIONAL[NOPTIONAL] = {"Region", "Order ID"};
 
 static void job_warn(tf_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void job_warn(tf_job *j, const char *fmt, ...)
@@ -41,41 +45,78 @@ static void job_warn(tf_job *j, const char *fmt, ...)
 
 /* ---- the fact batch ---------------------------------------------------- */
 
+/* Text columns are offsets into a buffer. A value that is the same on every
+ * row of a file (source_file, run_id) is a `fixed` buffer holding it once
+ * per batch slot, filled when the worker takes the file; the Parquet
+ * writer's dictionary then stores it once per row group. */
+typedef struct fixed_text {
+    uint32_t off[FACT_BATCH + 1];
+    uint8_t *bytes;
+} fixed_text;
+
 typedef struct fact_batch {
     size_t n;
     int32_t order_date[FACT_BATCH], quantity[FACT_BATCH], ship_date[FACT_BATCH];
     int64_t sales[FACT_BATCH], profit[FACT_BATCH], unit_price[FACT_BATCH],
         margin[FACT_BATCH], line[FACT_BATCH];
-    uint32_t pid_off[FACT_BATCH + 1], src_off[FACT_BATCH + 1];
-    sp_buf pid;
-    uint8_t *src;            /* the file name repeated FACT_BATCH times */
+    uint32_t pid_off[FACT_BATCH + 1], region_off[FACT_BATCH + 1], oid_off[FACT_BATCH + 1];
+    uint8_t oid_valid[FACT_BATCH]; /* order_id: 0 = NULL (no Order ID column, or empty) */
+    size_t oid_nulls;
+    sp_buf pid, region, oid;
+    fixed_text src, run_id;
 } fact_batch;
 
 static void batch_reset(fact_batch *b)
 {
     b->n = 0;
-    b->pid_off[0] = 0;
+    b->oid_nulls = 0;
+    b->pid_off[0] = b->region_off[0] = b->oid_off[0] = 0;
     sp_buf_reset(&b->pid);
+    sp_buf_reset(&b->region);
+    sp_buf_reset(&b->oid);
+}
+
+/* Fill t with `text` repeated FACT_BATCH times; false when out of memory. */
+static bool fixed_text_set(fixed_text *t, const char *text)
+{
+    size_t len = strlen(text);
+    free(t->bytes);
+    t->bytes = malloc(len * FACT_BATCH + 1);
+    if (!t->bytes)
+        return false;
+    for (size_t k = 0; k <= FACT_BATCH; k++) {
+        if (k < FACT_BATCH)
+            memcpy(t->bytes + k * len, text, len);
+        t->off[k] = (uint32_t)(k * len);
+    }
+    return true;
 }
 
 static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
 {
     if (b->n == 0)
         return SP_OK;
-    if (b->pid.broken)
-        return sp_fail(err, SP_ERR_LIMIT, "product ids of one batch exceed the buffer cap");
+    if (b->pid.broken || b->region.broken || b->oid.broken)
+        return sp_fail(err, SP_ERR_LIMIT, "product ids, regions or order ids of one batch "
+                       "exceed the buffer cap");
     size_t n = b->n;
-    pq_values v[10] = {
+    /* In PL_TABLES' fact_sales order. A buffer still empty has no data:
+     * the writer reads no byte of it but wants a pointer. */
+    static const uint8_t none[1];
+    pq_values v[PL_FACT_NCOLS] = {
         {n, NULL, b->order_date, NULL, NULL},
-        {n, NULL, NULL, b->pid_off, b->pid.data},
+        {n, NULL, NULL, b->pid_off, b->pid.data ? b->pid.data : none},
         {n, NULL, b->quantity, NULL, NULL},
         {n, NULL, b->sales, NULL, NULL},
         {n, NULL, b->profit, NULL, NULL},
         {n, NULL, b->unit_price, NULL, NULL},
         {n, NULL, b->margin, NULL, NULL},
-        {n, NULL, b->ship_date, NULL, NULL},
-        {n, NULL, NULL, b->src_off, b->src},
+        {n, NULL, NULL, b->region_off, b->region.data ? b->region.data : none},
+        {n, b->oid_nulls ? b->oid_valid : NULL, NULL, b->oid_off, b->oid.data ? b->oid.data : none},
+        {n, NULL, NULL, b->src.off, b->src.bytes},
         {n, NULL, b->line, NULL, NULL},
+        {n, NULL, NULL, b->run_id.off, b->run_id.bytes},
+        {n, NULL, b->ship_date, NULL, NULL},
     };
     int rc = pq_writer_write(w, v, err);
     batch_reset(b);
@@ -83,9 +124,11 @@ static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
     return rc;
 }
 
-/* Append one kept row; flushes a full batch to w. */
-static int batch_add(fact_batch *b, pq_writer *w, const rules_row *row, const rules_text *pid,
-                     uint64_t line, sp_error *err)
+/* Append one kept row; flushes a full batch to w. opt: the fields of the
+ * optional columns (-1 when the file has none). */
+static int batch_add(fact_batch *b, pq_writer *w, const tf_job *j, const rules_row *row,
+                     const rules_text *pid, const csv_record *rec, const int opt[NOPTIONAL],
+                     sp_error *err)
 {
     size_t i = b->n;
     b->order_date[i] = row->order_date;
@@ -95,28 +138,53 @@ static int batch_add(fact_batch *b, pq_writer *w, const rules_row *row, const ru
     b->profit[i] = row->profit;
     b->unit_price[i] = row->unit_price;
     b->margin[i] = row->profit_margin;
-    b->line[i] = (int64_t)line;
+    b->line[i] = (int64_t)rec->line;
     sp_buf_append(&b->pid, pid->p, pid->n);
     b->pid_off[i + 1] = (uint32_t)b->pid.len;
+    /* An empty Region cell says nothing: the file's region stands in. */
+    const csv_field *reg = opt[OPT_REGION] >= 0 ? &rec->fields[opt[OPT_REGION]] : NULL;
+    if (reg && reg->len)
+        sp_buf_append(&b->region, reg->ptr, reg->len);
+    else
+        sp_buf_append(&b->region, j->region, strlen(j->region));
+    b->region_off[i + 1] = (uint32_t)b->region.len;
+    const csv_field *oid = opt[OPT_ORDER_ID] >= 0 ? &rec->fields[opt[OPT_ORDER_ID]] : NULL;
+    b->oid_valid[i] = oid && oid->len;
+    if (b->oid_valid[i])
+        sp_buf_append(&b->oid, oid->ptr, oid->len);
+    else
+        b->oid_nulls++;
+    b->oid_off[i + 1] = (uint32_t)b->oid.len;
     if (++b->n == FACT_BATCH)
         return batch_flush(b, w, err);
     return SP_OK;
 }
 
-/* source_file: the file name repeated once per batch slot. */
-static int batch_set_source(fact_batch *b, const char *name)
+/* fact_sales.region of a file without a Region column (SPEC §5): the name's
+ * part before its last "_orders" (any case): "West_orders.csv" → "West".
+ * A name without "_orders" (another RAW_PATTERN) gives the name without
+ * its extension. out has room for strlen(name) + 1 bytes. */
+static void region_of(const char *name, char *out)
 {
-    size_t nl = strlen(name);
-    free(b->src);
-    b->src = malloc(nl * FACT_BATCH + 1);
-    if (!b->src)
-        return SP_ERR_NOMEM;
-    for (size_t k = 0; k < FACT_BATCH; k++) {
-        memcpy(b->src + k * nl, name, nl);
-        b->src_off[k] = (uint32_t)(k * nl);
-    }
-    b->src_off[FACT_BATCH] = (uint32_t)(FACT_BATCH * nl);
-    return SP_OK;
+    static const char tag[] = "_orders";
+    size_t n = strlen(name), t = sizeof tag - 1, end = n;
+    const char *dot = strrchr(name, '.');
+    if (dot && dot != name)
+        end = (size_t)(dot - name);
+    for (size_t i = n >= t ? n - t + 1 : 0; i-- > 0;)
+        if (strncasecmp(name + i, tag, t) == 0) {
+            end = i;
+            break;
+        }
+    memcpy(out, name, end);
+    out[end] = '\0';
+}
+
+/* Ready the batch for job j: its source_file, the run's run_id, its region. */
+static bool batch_set_job(fact_batch *b, tf_job *j)
+{
+    region_of(j->name, j->region);
+    return fixed_text_set(&b->src, j->name) && fixed_text_set(&b->run_id, j->sh->run_id);
 }
 
 /* ---- rejects ------------------------------------------------------------ */
@@ -171,24 +239,35 @@ static bool ambiguous_form(const rules_text *t)
            (t->n > 2 && (t->p[2] == '/' || t->p[2] == '-'));
 }
 
-static int map_header(tf_job *j, const csv_record *h, int idx[7], sp_error *err)
+/* The header field named `want` into *idx (-1 when absent); a name that
+ * appears twice is an error, as a row could not say which one counts. */
+static int find_column(const tf_job *j, const csv_record *h, const char *want, int *idx,
+                       sp_error *err)
+{
+    *idx = -1;
+    for (size_t f = 0; f < h->nfields; f++) {
+        if (!csv_name_matches(h->fields[f].ptr, h->fields[f].len, want))
+            continue;
+        if (*idx >= 0)
+            return sp_fail(err, SP_ERR_DATA,
+                           "%s: line %llu: column '%s' appears twice (fields %d and %zu)",
+                           j->key, (unsigned long long)h->line, want, *idx + 1, f + 1);
+        *idx = (int)f;
+    }
+    return SP_OK;
+}
+
+static int map_header(tf_job *j, const csv_record *h, int idx[7], int opt[NOPTIONAL],
+                      sp_error *err)
 {
     for (int k = 0; k < 7; k++) {
-        idx[k] = -1;
-        for (size_t f = 0; f < h->nfields; f++) {
-            if (!csv_name_matches(h->fields[f].ptr, h->fields[f].len, TF_REQUIRED[k]))
-                continue;
-            if (idx[k] >= 0)
-                return sp_fail(err, SP_ERR_DATA,
-                               "%s: line %llu: column '%s' appears twice (fields %d and %zu)",
-                               j->key, (unsigned long long)h->line, TF_REQUIRED[k], idx[k] + 1,
-                               f + 1);
-            idx[k] = (int)f;
-        }
+        SP_TRY(find_column(j, h, TF_REQUIRED[k], &idx[k], err));
         if (idx[k] < 0)
             return sp_fail(err, SP_ERR_DATA, "%s: missing required column '%s' (header on line %llu)",
                            j->key, TF_REQUIRED[k], (unsigned long long)h->line);
     }
+    for (int k = 0; k < NOPTIONAL; k++)
+        SP_TRY(find_column(j, h, OPTIONAL[k], &opt[k], err));
     return SP_OK;
 }
 
@@ -229,6 +308,7 @@ typedef struct tf_pass {
     rej_out rej;
     rules_ctx rctx;
     int idx[7];              /* field of each required column */
+    int opt[NOPTIONAL];      /* field of each optional column, -1 when absent */
     size_t nfields;          /* the header's field count */
     bool ambiguous_seen;     /* a date that needs the order to be read */
 } tf_pass;
@@ -253,6 +333,7 @@ static int pass_open(tf_pass *ps, csv_encoding enc, sp_error *err)
     pq_writer_options_default(&po);
     po.row_group_rows = FACT_ROW_GROUP_ROWS;
     const pl_table *ft = &PL_TABLES[PL_TABLE_FACT_SALES];
+    po.no_dictionary = ft->no_dictionary;
     SP_TRY(pq_writer_open(&ps->w, j->fact_part, ft->cols, ft->ncols, &po, err));
     ps->rctx = (rules_ctx){.order = j->order_used, .threshold = j->sh->threshold};
     return SP_OK;
@@ -308,7 +389,7 @@ static int pass_record(tf_pass *ps, const csv_record *rec, sp_error *err)
         return rc;
     }
     star_counts_kept(&j->counts, &row);
-    return batch_add(ps->b, ps->w, &row, &in.product_id, rec->line, err);
+    return batch_add(ps->b, ps->w, j, &row, &in.product_id, rec, ps->opt, err);
 }
 
 /* The header, then every record until the end or a restart. */
@@ -324,7 +405,7 @@ static int pass_read(tf_pass *ps, sp_error *err)
     }
     if (rc != SP_OK)
         return rc;
-    SP_TRY(map_header(j, &rec, ps->idx, err));
+    SP_TRY(map_header(j, &rec, ps->idx, ps->opt, err));
     ps->nfields = rec.nfields;
     while ((rc = pass_next(ps, &rec, err)) == SP_OK) {
         SP_TRY(pass_record(ps, &rec, err));
@@ -435,14 +516,17 @@ static void *worker(void *arg)
 {
     pool *p = arg;
     fact_batch *b = calloc(1, sizeof *b);
-    if (b)
+    if (b) {
         sp_buf_init(&b->pid, (size_t)1 << 30);
+        sp_buf_init(&b->region, (size_t)1 << 30);
+        sp_buf_init(&b->oid, (size_t)1 << 30);
+    }
     for (;;) {
         int i = atomic_fetch_add(&p->next, 1);
         if (i >= p->njobs)
             break;
         tf_job *j = &p->jobs[i];
-        if (!b || batch_set_source(b, j->name) != SP_OK) {
+        if (!b || !batch_set_job(b, j)) {
             j->rc = sp_fail(&j->err, SP_ERR_NOMEM, "%s: out of memory", j->key);
             continue;
         }
@@ -450,7 +534,10 @@ static void *worker(void *arg)
     }
     if (b) {
         sp_buf_free(&b->pid);
-        free(b->src);
+        sp_buf_free(&b->region);
+        sp_buf_free(&b->oid);
+        free(b->src.bytes);
+        free(b->run_id.bytes);
         free(b);
     }
     return NULL;

@@ -33,6 +33,7 @@ typedef struct tf_shared {
     int64_t threshold;      /* SALES_THRESHOLD, scale 4 */
     store *raw;
     const char *workdir;
+    const char *run_id;     /* fact_sales.run_id: the manifest's */
 } tf_shared;
 
 /* One input file and everything its worker produced. */
@@ -41,6 +42,7 @@ typedef struct tf_job {
     int index;
     char key[2048];
     char name[512];          /* basename: fact_sales.source_file, rejects.csv source_file */
+    char region[512];        /* fact_sales.region of rows without a Region (region_of) */
     char fact_part[PATH_MAX], rej_part[PATH_MAX];
     char input[PATH_MAX];    /* the file read: the store's own, or a download in the work dir */
     bool spooled;            /* input is a download (removed with the work dir) */

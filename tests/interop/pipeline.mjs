@@ -107,6 +107,9 @@ const DS = '2024-03-15';
 const FACT_TYPES = {
   order_date: 'DATE', product_id: 'VARCHAR', quantity: 'INTEGER', total_sales: 'DECIMAL(18,4)',
   profit: 'DECIMAL(18,4)', unit_price: 'DECIMAL(18,2)', profit_margin: 'DECIMAL(18,2)',
+  // then lineage, in SPEC §5's order, then ship_date (docs/data-contract.md)
+  region: 'VARCHAR', order_id: 'VARCHAR', source_file: 'VARCHAR', source_line: 'BIGINT',
+  run_id: 'VARCHAR', ship_date: 'DATE',
 };
 
 // ---- superstore, end to end -----------------------------------------------------
@@ -182,10 +185,11 @@ async function superstoreSuite() {
     return null;
   });
 
-  await check('superstore: facts match the CSV rows, derived values exact (BigInt)', async () => {
+  await check('superstore: facts match the CSV rows, derived values exact (BigInt), lineage', async () => {
     const f = sqlStr(join(out, 'fact_sales.parquet'));
     const facts = await rowsOf(`SELECT source_file, source_line, order_date::VARCHAR, product_id,
-        quantity, total_sales::VARCHAR, profit::VARCHAR, unit_price::VARCHAR, profit_margin::VARCHAR
+        quantity, total_sales::VARCHAR, profit::VARCHAR, unit_price::VARCHAR, profit_margin::VARCHAR,
+        region, order_id, run_id
         FROM read_parquet(${f})`);
     const csvRows = new Map();
     for (const file of inputs) {
@@ -195,8 +199,12 @@ async function superstoreSuite() {
       rows.forEach((row, k) => csvRows.set(`${file}:${lines[k]}`, Object.fromEntries(header.map((h, i) => [h, row[i]]))));
     }
     let bad = 0, first = '';
-    for (const [file, line, od, pid, q, s, p, up, pm] of facts) {
+    for (const [file, line, od, pid, q, s, p, up, pm, region, orderId, runId] of facts) {
       const row = csvRows.get(`${file}:${line}`);
+      if (row && (region !== row.Region || orderId !== row['Order ID'] || runId !== m.run_id)) {
+        if (!bad++) first = `${file}:${line} lineage ${[region, orderId, runId]} vs ${row.Region}, ${row['Order ID']}, ${m.run_id}`;
+        continue;
+      }
       const S = units(s, 4), P = units(p, 4), Q = BigInt(q);
       const [mm, dd, yy] = row?.['Order Date'].split('/') ?? [];
       const iso = row && `${yy}-${mm.padStart(2, '0')}-${dd.padStart(2, '0')}`;
@@ -248,18 +256,29 @@ async function superstoreSuite() {
     return null;
   });
 
-  await check('superstore: a second run gives the same warehouse and byte-identical Parquet', () => {
+  // Only run_id (a column of fact_sales, and of the warehouse once it keeps
+  // it) tells two runs apart.
+  await check('superstore: a second run gives the same warehouse and the same Parquet but its run_id', async () => {
     const db = join(dir, 'warehouse.db');
-    const dump = () => sqlite(db, 'SELECT * FROM dim_date ORDER BY 1; SELECT * FROM dim_product ORDER BY 1; SELECT * FROM fact_sales ORDER BY 1');
+    const factCols = sqlite(db, "SELECT group_concat(name, ',') FROM pragma_table_info('fact_sales') WHERE name <> 'run_id'");
+    const dump = () => sqlite(db, `SELECT * FROM dim_date ORDER BY 1; SELECT * FROM dim_product ORDER BY 1; SELECT ${factCols} FROM fact_sales ORDER BY 1`);
     const before = dump();
-    const pq = ['dim_date', 'dim_product', 'fact_sales'].map((t) => readFileSync(join(out, `${t}.parquet`)));
+    const pq = ['dim_date', 'dim_product'].map((t) => readFileSync(join(out, `${t}.parquet`)));
+    const f = sqlStr(join(out, 'fact_sales.parquet'));
+    const facts = async () => (await rowsOf(`SELECT * EXCLUDE (run_id) FROM read_parquet(${f})`)).map((r) => r.join('|')).join('\n');
+    const factsBefore = await facts();
     const r2 = sp(dir, ['run', '--ds', DS]);
     const fail = runFailure(r2, 'second run');
     if (fail) return fail;
     if (!/unchanged/.test(r2.stderr)) return 'stage did not report the unchanged files';
     if (dump() !== before) return 'warehouse differs after the second run';
-    const pq2 = ['dim_date', 'dim_product', 'fact_sales'].map((t) => readFileSync(join(out, `${t}.parquet`)));
-    return pq.every((b, i) => b.equals(pq2[i])) ? null : 'Parquet bytes differ between runs';
+    const pq2 = ['dim_date', 'dim_product'].map((t) => readFileSync(join(out, `${t}.parquet`)));
+    if (!pq.every((b, i) => b.equals(pq2[i]))) return 'dimension Parquet bytes differ between runs';
+    if (await facts() !== factsBefore) return 'fact_sales differs between runs (run_id aside)';
+    const m2 = manifestOf(dir, DS);
+    const ids = await rowsOf(`SELECT DISTINCT run_id FROM read_parquet(${f})`);
+    if (m2.run_id === m.run_id) return 'both runs have the same run_id';
+    return ids.length === 1 && ids[0][0] === m2.run_id ? null : `run_id ${JSON.stringify(ids)}, manifest ${m2.run_id}`;
   });
 }
 

@@ -7,6 +7,20 @@
 
 sp_config *pipeline_fixture(const char *dir, gen_options go, gen_summary *summary)
 {
+    char path[1024];
+    sp_error err;
+    sp_error_clear(&err);
+    snprintf(path, sizeof path, "%s/data/raw", dir);
+    go.out_dir = path;
+    if (gen_write(&go, summary, &err) != SP_OK) {
+        test_fail_at(__FILE__, __LINE__, "gen: %s", err.msg);
+        return NULL;
+    }
+    return pipeline_config(dir);
+}
+
+sp_config *pipeline_config(const char *dir)
+{
     static const char *const where[][3] = {
         {"DATA_DIR", "", "/data"},
         {"RAW_STORE", "", "/lake/raw"},
@@ -16,12 +30,6 @@ sp_config *pipeline_fixture(const char *dir, gen_options go, gen_summary *summar
     char path[1024], env[1024];
     sp_error err;
     sp_error_clear(&err);
-    snprintf(path, sizeof path, "%s/data/raw", dir);
-    go.out_dir = path;
-    if (gen_write(&go, summary, &err) != SP_OK) {
-        test_fail_at(__FILE__, __LINE__, "gen: %s", err.msg);
-        return NULL;
-    }
     snprintf(env, sizeof env, "%s/empty.env", dir);
     FILE *f = fopen(env, "w");
     if (f)

@@ -13,4 +13,8 @@
  * NULL. The caller frees the configuration. */
 sp_config *pipeline_fixture(const char *dir, gen_options go, gen_summary *summary);
 
+/* The configuration alone, for files the test writes into DIR/data/raw
+ * itself; NULL after recording a test failure. The caller frees it. */
+sp_config *pipeline_config(const char *dir);
+
 #endif

@@ -979,3 +979,38 @@ TEST(parquet_write_many_rows_all_types)
     free(b), free(valid), free(sb), free(xb), free(i32), free(i64);
     free(f32), free(f64), free(soff), free(xoff);
 }
+
+/* no_dictionary: the marked column is written without a dictionary (PLAIN),
+ * its twin with one; both read back the same values. */
+TEST(parquet_write_no_dictionary_column)
+{
+    static const pq_column_spec cols[] = {
+        {"with", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, 0, 0, 0, false},
+        {"without", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, 0, 0, 0, false},
+    };
+    uint32_t off[] = {0, 2, 4, 6, 8};
+    const uint8_t *bytes = (const uint8_t *)"abababab";
+    pq_values v[2] = {{4, NULL, NULL, off, bytes}, {4, NULL, NULL, off, bytes}};
+    pq_writer_options o = uncompressed_opts();
+    o.no_dictionary = 1u << 1;
+    char path[512];
+    snprintf(path, sizeof path, "%s/no_dict.parquet", test_tmpdir());
+    sp_error err;
+    pq_writer *w;
+    REQUIRE(pq_writer_open(&w, path, cols, 2, &o, &err) == SP_OK);
+    CHECK(pq_writer_write(w, v, &err) == SP_OK);
+    REQUIRE(pq_writer_close(w, &err) == SP_OK);
+    pq_reader *r;
+    REQUIRE(pq_reader_open(&r, path, &err) == SP_OK);
+    CHECK(pq_reader_chunk(r, 0, 0)->encodings & (1u << PQ_ENC_RLE_DICTIONARY));
+    CHECK(!(pq_reader_chunk(r, 0, 1)->encodings & (1u << PQ_ENC_RLE_DICTIONARY)));
+    CHECK_INT(pq_reader_chunk(r, 0, 1)->dictionary_page_offset, -1);
+    pq_values got[2];
+    REQUIRE(pq_reader_read_row_group(r, 0, got, &err) == SP_OK);
+    for (int c = 0; c < 2; c++) {
+        CHECK_INT(got[c].n, 4);
+        CHECK_INT(got[c].offsets[4] - got[c].offsets[0], 8);
+        CHECK(memcmp(got[c].bytes + got[c].offsets[0], bytes, 8) == 0);
+    }
+    pq_reader_close(r);
+}
