@@ -74,6 +74,7 @@ int cmd_config(const sp_cli *cli);
 int cmd_task(const sp_cli *cli); /* preflight, stage, transform, create-tables, load */
 int cmd_run(const sp_cli *cli);  /* with retries, the ledger and alerts (src/orch) */
 int cmd_runs(const sp_cli *cli); /* runs [RUN_ID] [--json] */
+int cmd_plan(const sp_cli *cli); /* plan [--ds D]: what run would do (src/orch/plan.c) */
 int cmd_gen(const sp_cli *cli);
 
 #endif

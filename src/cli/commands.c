@@ -83,7 +83,6 @@ const cli_command CLI_COMMANDS[] = {
                  {"--to", "D2", "the last ds YYYY-MM-DD"},
                  {"--resume", NULL, "continue from the ds that failed"}}},
     {.name = "plan",
-     .pending = "issue 14",
      .summary = "what `run` would do; changes nothing",
      .help = "Says what `run --ds D` would do, without changing anything: the files to\n"
              "stage, the run's input set, which files an incremental load would load,\n"

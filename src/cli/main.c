@@ -312,6 +312,8 @@ int main(int argc, char **argv)
         rc = cmd_run(&cli);
     } else if (strcmp(cmd->name, "runs") == 0) {
         rc = cmd_runs(&cli);
+    } else if (strcmp(cmd->name, "plan") == 0) {
+        rc = cmd_plan(&cli);
     } else if (strcmp(cmd->name, "gen") == 0) {
         rc = cmd_gen(&cli);
     } else if (is_task(cmd->name)) {

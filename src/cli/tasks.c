@@ -111,6 +111,16 @@ int cmd_runs(const sp_cli *cli)
     return exit_code(rc);
 }
 
+int cmd_plan(const sp_cli *cli)
+{
+    sp_error err;
+    sp_error_clear(&err);
+    int rc = orch_plan(cli->config, cli->ds, &err);
+    if (rc != SP_OK)
+        sp_log(SP_LOG_ERROR, "plan: %s", err.msg);
+    return exit_code(rc);
+}
+
 int cmd_gen(const sp_cli *cli)
 {
     gen_options o = {.out_dir = cli->out,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "../util/fsutil.h"
@@ -119,6 +120,45 @@ int ledger_open(ledger **out, const char *state_dir, sp_error *err)
         ledger_close(l);
         return err->code;
     }
+    *out = l;
+    return SP_OK;
+}
+
+int ledger_open_readonly(ledger **out, const char *state_dir, bool *found, sp_error *err)
+{
+    *out = NULL;
+    *found = false;
+    ledger *l = calloc(1, sizeof *l);
+    if (!l)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory");
+    if ((size_t)snprintf(l->path, sizeof l->path, "%s/ledger.db", state_dir) >= sizeof l->path) {
+        free(l);
+        return sp_fail(err, SP_ERR_USAGE, "STATE_DIR: path too long");
+    }
+    struct stat st;
+    char wal[sizeof l->path + 8];
+    snprintf(wal, sizeof wal, "%s-wal", l->path);
+    if (stat(l->path, &st) != 0) {
+        free(l);
+        return SP_OK;
+    }
+    /* A WAL file means a writer is at work: read through it (its -shm is
+     * there). Otherwise the file is complete and nothing may be created
+     * beside it: immutable. */
+    char uri[3 * sizeof l->path + 32];
+    size_t u = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const char *c = l->path; *c; c++) /* a URI: '%', '?' and '#' escaped */
+        u += (size_t)snprintf(uri + u, sizeof uri - u, strchr("%?#", *c) ? "%%%02X" : "%c",
+                              (unsigned char)*c);
+    if (stat(wal, &st) != 0)
+        snprintf(uri + u, sizeof uri - u, "?immutable=1");
+    if (sqlite3_open_v2(uri, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        int rc = db_fail(l, err, "open");
+        ledger_close(l);
+        return rc;
+    }
+    sqlite3_busy_timeout(l->db, 15000);
+    *found = true;
     *out = l;
     return SP_OK;
 }

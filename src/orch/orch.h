@@ -69,6 +69,9 @@ typedef struct ledger_run {
 
 /* Open (creating) STATE_DIR/ledger.db: WAL journal, busy timeout. */
 int ledger_open(ledger **out, const char *state_dir, sp_error *err);
+/* Open STATE_DIR/ledger.db to read only, creating and changing nothing
+ * (`plan`); *found false and *out NULL when there is none. */
+int ledger_open_readonly(ledger **out, const char *state_dir, bool *found, sp_error *err);
 void ledger_close(ledger *l); /* NULL is allowed */
 
 /* Record a new run "running", its tasks "pending" or, where skip[t],
@@ -163,6 +166,10 @@ typedef struct orch_options {
  * status of the failure (the failing task's, or the ledger's / lock's when
  * the run could not start: then nothing ran and nothing was alerted). */
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err);
+
+/* `salespipe plan [--ds D]` (plan.c): what `run` would do, on stdout;
+ * changes nothing (no store object, warehouse row, ledger row or lock). */
+int orch_plan(const sp_config *cfg, const char *ds, sp_error *err);
 
 /* `salespipe runs [RUN_ID] [--json]`: print the history or one run to
  * stdout. SP_ERR_DATA with a message when RUN_ID is unknown. */

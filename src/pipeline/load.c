@@ -19,7 +19,7 @@
 #include "pipeline.h"
 #include "tables.h"
 
-int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
+static int open_warehouse(pl_ctx *ctx, bool existing, wh **out, sp_error *err)
 {
     const char *url = sp_config_get(ctx->cfg, "DATABASE_URL");
     wh_pg_settings pg = {
@@ -33,12 +33,23 @@ int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
     pl_db_auth auth;
     int rc = pl_db_auth_begin(ctx, &pg, &auth, err);
     if (rc == SP_OK)
-        rc = wh_open_with(out, url, &pg, err);
+        rc = existing ? wh_open_existing(out, url, &pg, err) : wh_open_with(out, url, &pg, err);
     pl_db_auth_end(&auth);
     if (rc != SP_OK)
         return sp_error_prefix(err, "warehouse");
-    snprintf(ctx->warehouse, sizeof ctx->warehouse, "%s", wh_describe(*out));
+    if (*out)
+        snprintf(ctx->warehouse, sizeof ctx->warehouse, "%s", wh_describe(*out));
     return SP_OK;
+}
+
+int pl_open_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
+{
+    return open_warehouse(ctx, false, out, err);
+}
+
+int pl_open_existing_warehouse(pl_ctx *ctx, wh **out, sp_error *err)
+{
+    return open_warehouse(ctx, true, out, err);
 }
 
 int pl_create_tables(pl_ctx *ctx, sp_error *err)

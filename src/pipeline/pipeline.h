@@ -78,6 +78,9 @@ int pl_processed_store(pl_ctx *ctx, store **out, sp_error *err);
  * and remember its description for the summary. */
 struct wh;
 int pl_open_warehouse(pl_ctx *ctx, struct wh **out, sp_error *err);
+/* The same for reading what is there: a SQLite file that does not exist is
+ * neither created nor opened (SP_OK with *out NULL). */
+int pl_open_existing_warehouse(pl_ctx *ctx, struct wh **out, sp_error *err);
 
 /* rows_in, rows_kept, rows_rejected of a log line (JSON logs) from counts. */
 struct sp_log_fields;

@@ -277,6 +277,39 @@ if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && grep -q "inspect" <<<"$block" && grep -q "
   ok run-demo-suggestions
 else bad run-demo-suggestions "exit $rc/$rc2: ${block:0:300} => ${out:0:300}"; fi
 
+# plan: what run would do (new / changed / unchanged files, an object the
+# input set leaves out, the gates, an estimate from the ledger), and nothing
+# changed: the store trees, the warehouse's dump and the ledger file hashed
+# before and after; in an empty folder it creates nothing at all.
+snap() { (cd "$1" && find lake .salespipe -type f -print0 | sort -z | xargs -0 sha256sum \
+          && sqlite3 warehouse.db .dump | sha256sum && find . -path ./data -prune -o -print | sort); }
+mkdir -p "$tmp/plan"
+(cd "$tmp/plan" && "$bin" gen --out data/raw --rows 300 >/dev/null 2>&1 && "$bin" run --ds 2024-01-02 >/dev/null 2>&1 \
+   && sed -i '2s/,/;/' data/raw/West_orders.csv && cp data/raw/East_orders.csv data/raw/North_orders.csv \
+   && echo stray > lake/raw/runs/2024-01-02/Old_orders.csv); rc=$?
+before=$(snap "$tmp/plan")
+out=$(cd "$tmp/plan" && "$bin" plan --ds 2024-01-02 2>&1); rc2=$?
+after=$(snap "$tmp/plan")
+if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$before" = "$after" ] \
+   && grep -qE '^  new +North_orders.csv' <<<"$out" && grep -qE '^  changed +West_orders.csv' <<<"$out" \
+   && grep -qE '^  unchanged +Central_orders.csv' <<<"$out" && grep -q "1 new, 1 changed, 3 unchanged" <<<"$out" \
+   && grep -q "input set: 5 files" <<<"$out" && grep -q "ignored by transform.*Old_orders.csv" <<<"$out" \
+   && grep -qE '^  MIN_ROWS=1 ' <<<"$out" && grep -q "drop against the last load (run 2024-01-02_" <<<"$out" \
+   && grep -qE '^estimated duration: (about|under) .* the last 1 successful run' <<<"$out"; then
+  ok plan-changes-nothing
+else bad plan-changes-nothing "exit $rc/$rc2, same=$([ "$before" = "$after" ] && echo y || echo n): ${out:0:900}"; fi
+out=$(cd "$tmp/plan" && LOAD_MODE=incremental MIN_ROWS=5 "$bin" plan --ds 2024-01-09 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -q "load (LOAD_MODE=incremental)" <<<"$out" && grep -qE '^  MIN_ROWS=5 ' <<<"$out" \
+   && [ "$(grep -cE '^  load +[A-Za-z]+_orders.csv: new' <<<"$out")" -eq 5 ] && grep -q "5 new, 0 changed" <<<"$out"; then
+  ok plan-incremental
+else bad plan-incremental "exit $rc: ${out:0:600}"; fi
+mkdir -p "$tmp/plan-empty"
+out=$(cd "$tmp/plan-empty" && "$bin" plan 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ -z "$(ls -A "$tmp/plan-empty")" ] && grep -q "would fail: input folder" <<<"$out" \
+   && grep -q "does not exist yet" <<<"$out" && grep -q "estimated duration: no history" <<<"$out"; then
+  ok plan-empty-folder
+else bad plan-empty-folder "exit $rc: $(ls -A "$tmp/plan-empty") ${out:0:600}"; fi
+
 # inspect: errors name the file and exit 1; log formats.
 printf 'definitely not parquet' > "$tmp/bad.parquet"
 expect inspect-missing 1 "nope.parquet" -- inspect nope.parquet
