@@ -59,8 +59,8 @@ typedef struct sp_cli {
     const char *from_task, *only_task;
     bool resume;
     bool json;               /* --json (runs, config) */
-    const char *run_id;      /* runs RUN_ID */
-    const char *out;         /* gen --out */
+    const char *run_id;      /* runs RUN_ID, report RUN_ID */
+    const char *out;         /* gen --out, report --out */
     long long rows;          /* gen --rows; inspect --head (-1 = all) */
     long long seed;          /* gen --seed */
     bool dirty;              /* gen --dirty */
@@ -76,5 +76,6 @@ int cmd_run(const sp_cli *cli);  /* with retries, the ledger and alerts (src/orc
 int cmd_runs(const sp_cli *cli); /* runs [RUN_ID] [--json] */
 int cmd_plan(const sp_cli *cli); /* plan [--ds D]: what run would do (src/orch/plan.c) */
 int cmd_gen(const sp_cli *cli);
+int cmd_report(const sp_cli *cli); /* report [RUN_ID | --ds D] [--out FILE] */
 
 #endif

@@ -90,14 +90,15 @@ const cli_command CLI_COMMANDS[] = {
              "gates in force, and an estimated duration from the run ledger.\n",
      .options = {OPT_DS}},
     {.name = "report",
-     .pending = "issue 14",
      .args = "[RUN_ID]",
      .positional = 1,
      .summary = "a run's report as one self-contained HTML file",
-     .help = "Writes the report of RUN_ID, or of the latest run of --ds, as one\n"
-             "self-contained HTML file: the run, its task timeline, inputs, rejects\n"
-             "with samples, quality gates, sales, and trends over the last 30 runs.\n",
-     .options = {OPT_DS, {"--out", "FILE", "where to write it"}}},
+     .help = "Writes the report of RUN_ID, or of the latest run of --ds, or of the newest\n"
+             "run, as one self-contained HTML file (no script, nothing loaded): the run,\n"
+             "its task timeline, inputs, rejects with samples, quality gates, sales, and\n"
+             "trends over the last 30 runs. `run` leaves the same as runs/<ds>/report.html\n"
+             "in the processed store.\n",
+     .options = {OPT_DS, {"--out", "FILE", "where to write it (default: stdout)"}}},
     {.name = "runs",
      .args = "[RUN_ID]",
      .positional = 1,

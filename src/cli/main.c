@@ -270,8 +270,10 @@ int main(int argc, char **argv)
             return usage_error("inspect needs a FILE.parquet");
         cli.file = positional[0];
     }
-    if (strcmp(cmd->name, "runs") == 0)
+    if (strcmp(cmd->name, "runs") == 0 || strcmp(cmd->name, "report") == 0)
         cli.run_id = positional[0];
+    if (strcmp(cmd->name, "report") == 0 && cli.run_id && cli.ds)
+        return usage_error("report takes a RUN_ID or --ds, not both");
     if (strcmp(cmd->name, "gen") == 0 && !cli.out)
         return usage_error("gen needs --out DIR");
 
@@ -314,6 +316,8 @@ int main(int argc, char **argv)
         rc = cmd_runs(&cli);
     } else if (strcmp(cmd->name, "plan") == 0) {
         rc = cmd_plan(&cli);
+    } else if (strcmp(cmd->name, "report") == 0) {
+        rc = cmd_report(&cli);
     } else if (strcmp(cmd->name, "gen") == 0) {
         rc = cmd_gen(&cli);
     } else if (is_task(cmd->name)) {

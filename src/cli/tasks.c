@@ -10,6 +10,7 @@
 #include "../gen/gen.h"
 #include "../orch/orch.h"
 #include "../pipeline/pipeline.h"
+#include "../report/report.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "cli.h"
@@ -96,6 +97,8 @@ int cmd_run(const sp_cli *cli)
     o.retries = config_number(cli->config, "RETRIES", 100);
     o.delay = config_number(cli->config, "RETRY_DELAY", 7 * 86400);
     o.exponential = strcmp(sp_config_get(cli->config, "RETRY_BACKOFF"), "exponential") == 0;
+    o.on_start = rp_on_run_start; /* lineage START */
+    o.on_end = rp_on_run_end;     /* report.html, METRICS_FILE, lineage COMPLETE/FAIL */
     sp_error err;
     sp_error_clear(&err);
     return exit_code(orch_run(cli->config, &o, &err)); /* orch_run logs its errors */

@@ -30,7 +30,12 @@ static const char SCHEMA[] =
     " rejected TEXT, error TEXT, PRIMARY KEY(run_id, task));"
     "CREATE TABLE IF NOT EXISTS attempts("
     " run_id TEXT NOT NULL, task TEXT NOT NULL, attempt INTEGER NOT NULL,"
-    " started TEXT NOT NULL, ended TEXT, error TEXT, PRIMARY KEY(run_id, task, attempt));";
+    " started TEXT NOT NULL, ended TEXT, error TEXT, t_start REAL, t_end REAL,"
+    " PRIMARY KEY(run_id, task, attempt));";
+
+/* Unix time with milliseconds, computed by SQLite: the report's timeline
+ * needs more than the whole seconds of the ISO columns. */
+#define NOW_EPOCH "((julianday('now') - 2440587.5) * 86400.0)"
 
 static int db_fail(ledger *l, sp_error *err, const char *what)
 {
@@ -92,6 +97,21 @@ static int end_transaction(ledger *l, int rc, sp_error *err)
     return exec(l, "COMMIT", "commit", err);
 }
 
+/* Ledgers written before the attempts' t_start/t_end columns get them (the
+ * old rows keep NULL: the report falls back to the ISO seconds). */
+static int add_timing(ledger *l, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT count(*) FROM pragma_table_info('attempts') "
+                           "WHERE name = 't_start'", err));
+    bool have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (have)
+        return SP_OK;
+    return exec(l, "ALTER TABLE attempts ADD COLUMN t_start REAL;"
+                   "ALTER TABLE attempts ADD COLUMN t_end REAL", "add timing columns", err);
+}
+
 int ledger_open(ledger **out, const char *state_dir, sp_error *err)
 {
     *out = NULL;
@@ -116,7 +136,7 @@ int ledger_open(ledger **out, const char *state_dir, sp_error *err)
     /* WAL lets readers (`runs`) and writers of other days work at once. */
     if (exec(l, "PRAGMA journal_mode=WAL", "journal mode", err) != SP_OK ||
         exec(l, "PRAGMA synchronous=NORMAL", "synchronous", err) != SP_OK ||
-        exec(l, SCHEMA, "create schema", err) != SP_OK) {
+        exec(l, SCHEMA, "create schema", err) != SP_OK || add_timing(l, err) != SP_OK) {
         ledger_close(l);
         return err->code;
     }
@@ -235,7 +255,8 @@ int ledger_attempt_begin(ledger *l, const char *run_id, pl_task t, int *attempt,
         sqlite3_finalize(st);
     }
     if (rc == SP_OK && (rc = prepare(l, &st, "INSERT OR REPLACE INTO attempts(run_id, task, "
-                                             "attempt, started) VALUES(?1, ?2, ?3, ?4)", err)) ==
+                                             "attempt, started, t_start) VALUES(?1, ?2, ?3, ?4, "
+                                             NOW_EPOCH ")", err)) ==
                            SP_OK) {
         bind_text(st, 1, run_id);
         bind_text(st, 2, task);
@@ -271,8 +292,9 @@ int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, or
         bind_text(st, 7, rejected);
         rc = finish(l, st, "end an attempt", err);
     }
-    if (rc == SP_OK && (rc = prepare(l, &st, "UPDATE attempts SET ended = ?4, error = ?5 WHERE "
-                                             "run_id = ?1 AND task = ?2 AND attempt = ?3", err)) ==
+    if (rc == SP_OK && (rc = prepare(l, &st, "UPDATE attempts SET ended = ?4, error = ?5, "
+                                             "t_end = " NOW_EPOCH " WHERE run_id = ?1 AND "
+                                             "task = ?2 AND attempt = ?3", err)) ==
                            SP_OK) {
         bind_text(st, 1, run_id);
         bind_text(st, 2, task);
@@ -486,6 +508,73 @@ int ledger_each_attempt(ledger *l, const char *run_id, const char *task,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn(sqlite3_column_int(st, 0), col(st, 1), col(st, 2), col(st, 3), arg);
     int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read attempts");
+    sqlite3_finalize(st);
+    return status;
+}
+
+static double real_or(sqlite3_stmt *st, int i, double none)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? none : sqlite3_column_double(st, i);
+}
+
+int ledger_run_attempts(ledger *l, const char *run_id,
+                        void (*fn)(const ledger_attempt *a, void *arg), void *arg, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT a.task, a.attempt, a.started, a.ended, a.error, a.t_start, "
+                           "a.t_end FROM attempts a LEFT JOIN tasks t ON t.run_id = a.run_id AND "
+                           "t.task = a.task WHERE a.run_id = ?1 "
+                           "ORDER BY a.started, coalesce(a.t_start, 0), t.idx, a.attempt", err));
+    bind_text(st, 1, run_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ledger_attempt a = {col(st, 0), sqlite3_column_int(st, 1), col(st, 2), col(st, 3),
+                            col(st, 4), real_or(st, 5, -1), real_or(st, 6, -1)};
+        fn(&a, arg);
+    }
+    int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read attempts");
+    sqlite3_finalize(st);
+    return status;
+}
+
+int ledger_recent_runs(ledger *l, int n, void (*fn)(const ledger_summary *s, void *arg), void *arg,
+                       sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT r.run_id, r.ds, r.state, r.started, r.ended, "
+                           "(SELECT min(t_start) FROM attempts a WHERE a.run_id = r.run_id), "
+                           "(SELECT max(t_end) FROM attempts a WHERE a.run_id = r.run_id), "
+                           "t.rows, t.rejected, CAST(strftime('%s', r.started) AS REAL), "
+                           "CAST(strftime('%s', r.ended) AS REAL) FROM runs r "
+                           "LEFT JOIN tasks t ON t.run_id = r.run_id AND t.task = 'transform' "
+                           "ORDER BY r.id DESC LIMIT ?1", err));
+    sqlite3_bind_int(st, 1, n);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ledger_summary s = {col(st, 0), col(st, 1), col(st, 2), col(st, 3), col(st, 4),
+                            real_or(st, 5, real_or(st, 9, -1)), real_or(st, 6, real_or(st, 10, -1)),
+                            sqlite3_column_type(st, 7) != SQLITE_NULL,
+                            sqlite3_column_int64(st, 7), col(st, 8)};
+        fn(&s, arg);
+    }
+    int status = rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read recent runs");
+    sqlite3_finalize(st);
+    return status;
+}
+
+int ledger_last_success(ledger *l, double *t, bool *found, sp_error *err)
+{
+    *found = false;
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "SELECT coalesce((SELECT max(t_end) FROM attempts a WHERE a.run_id = "
+                           "r.run_id), CAST(strftime('%s', r.ended) AS REAL)) FROM runs r "
+                           "WHERE r.state = 'succeeded' ORDER BY r.id DESC LIMIT 1", err));
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *t = sqlite3_column_double(st, 0);
+        *found = true;
+    }
+    int status = rc == SQLITE_ROW || rc == SQLITE_DONE ? SP_OK : db_fail(l, err, "read the last success");
     sqlite3_finalize(st);
     return status;
 }

@@ -113,6 +113,34 @@ int ledger_each_attempt(ledger *l, const char *run_id, const char *task,
                                    const char *error, void *arg),
                         void *arg, sp_error *err);
 
+/* One attempt as the report's timeline needs it: t_start / t_end are Unix
+ * seconds with milliseconds, < 0 when not recorded (older ledgers, an
+ * attempt still running or abandoned). */
+typedef struct ledger_attempt {
+    const char *task;
+    int attempt;
+    const char *started, *ended, *error;
+    double t_start, t_end;
+} ledger_attempt;
+/* Every attempt of a run, in the order they started. */
+int ledger_run_attempts(ledger *l, const char *run_id,
+                        void (*fn)(const ledger_attempt *a, void *arg), void *arg, sp_error *err);
+
+/* A run's figures for trends: t_start / t_end (Unix seconds, < 0 unknown)
+ * span its attempts; rows and rejected are the transform's. */
+typedef struct ledger_summary {
+    const char *run_id, *ds, *state, *started, *ended;
+    double t_start, t_end;
+    bool has_rows;
+    long long rows;
+    const char *rejected; /* JSON object of reject counts, or NULL */
+} ledger_summary;
+/* The newest n runs, newest first. */
+int ledger_recent_runs(ledger *l, int n, void (*fn)(const ledger_summary *s, void *arg), void *arg,
+                       sp_error *err);
+/* When the newest succeeded run ended (Unix seconds); *found false if none. */
+int ledger_last_success(ledger *l, double *t, bool *found, sp_error *err);
+
 /* ---- the per-ds lock (lock.c) ------------------------------------------ */
 
 /* Take STATE_DIR/locks/<ds>.lock for the lifetime of a run (exclusive:
@@ -158,6 +186,13 @@ typedef struct orch_options {
     long long retries;       /* retries per task (after the first attempt) */
     long long delay;         /* seconds before the first retry */
     bool exponential;        /* backoff doubles each retry */
+    /* Called once the run is recorded as started, and once its outcome is
+     * in the ledger (failed runs too): the report, metrics and lineage
+     * events (src/report) hang here, so orch knows nothing of them. Either
+     * may be NULL; they must not fail the run. */
+    void (*on_start)(pl_ctx *ctx, void *arg);
+    void (*on_end)(pl_ctx *ctx, bool succeeded, void *arg);
+    void *hook_arg;
 } orch_options;
 
 /* Run the tasks with retries, recording everything in the ledger, alerting

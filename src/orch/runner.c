@@ -309,6 +309,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
 
     *started = true;
     double run_t0 = sp_mono_seconds();
+    if (o->on_start)
+        o->on_start(&ctx, o->hook_arg);
     handle_signals(true);
     int max_attempts = (int)o->retries + 1;
     pl_task failed = PL_NTASKS;
@@ -417,6 +419,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                    lost, lost == 1 ? "" : "s");
     }
     handle_signals(false);
+    if (o->on_end)
+        o->on_end(&ctx, final == ORCH_SUCCEEDED, o->hook_arg);
     log_summary(&ctx, final == ORCH_FAILED ? pl_task_name(failed) : NULL, &task_err,
                 sp_mono_seconds() - run_t0);
     if (!sp_log_is_json()) /* JSON logs: the summary object above says it all */
