@@ -238,7 +238,7 @@ static void section_rejects(sp_buf *b, const rp_data *d)
     for (int r = RULES_MALFORMED; r < RULES_NREASONS; r++) {
         snprintf(texts[n], sizeof texts[n], "%lld", d->rejected[r]);
         bars[n] = (rp_bar){rules_reason_name((rules_reason)r), (double)d->rejected[r], texts[n],
-                           "failed"};
+                           "failed", NULL};
         n++;
     }
     rp_svg_bars(b, "rejects-by-reason", "Rejected rows by reason", bars, n, false);
@@ -301,13 +301,13 @@ static void group_chart(sp_buf *b, const char *id, const char *title, const rp_g
     int n = 0;
     for (int i = 0; i < g->n; i++) {
         sum_text(g->g[i].sales, texts[n]);
-        bars[n] = (rp_bar){g->g[i].key, (double)g->g[i].sales / 1e4, texts[n], NULL};
+        bars[n] = (rp_bar){g->g[i].key, (double)g->g[i].sales / 1e4, texts[n], NULL, NULL};
         n++;
     }
     if (g->other_used) {
         sum_text(g->g[RP_MAX_GROUPS].sales, texts[n]);
         bars[n] = (rp_bar){g->g[RP_MAX_GROUPS].key, (double)g->g[RP_MAX_GROUPS].sales / 1e4,
-                           texts[n], NULL};
+                           texts[n], NULL, NULL};
         n++;
     }
     sp_buf_puts(b, "<h3>");
@@ -357,7 +357,7 @@ static void section_trends(sp_buf *b, const rp_data *d)
                 snprintf(texts[n], sizeof texts[n], "-");
             }
             bars[n] = (rp_bar){t->run_id, v, texts[n],
-                               strcmp(t->state, "succeeded") == 0 ? NULL : "failed"};
+                               strcmp(t->state, "succeeded") == 0 ? NULL : "failed", t->ds};
             n++;
         }
         sp_buf_puts(b, "<h3>");

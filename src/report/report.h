@@ -174,6 +174,7 @@ typedef struct rp_bar {
     double value;       /* drawn length */
     const char *text;   /* the figure as shown and in data-value */
     const char *cls;    /* extra class ("failed"), or NULL */
+    const char *shown;  /* a shorter label to draw, or NULL for label */
 } rp_bar;
 /* Horizontal bars (vertical: columns, labels under them). */
 void rp_svg_bars(sp_buf *b, const char *id, const char *title, const rp_bar *bars, int n,

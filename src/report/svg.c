@@ -85,7 +85,7 @@ void rp_svg_bars(sp_buf *b, const char *id, const char *title, const rp_bar *bar
             bar_group(b, &bars[i]);
             sp_buf_printf(b, "<text class=\"lbl\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
                           LABEL_W - 6, y + 14);
-            short_label(b, bars[i].label, 28);
+            short_label(b, bars[i].shown ? bars[i].shown : bars[i].label, 28);
             sp_buf_printf(b, "</text><rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>",
                           LABEL_W, y + 2, w < 1 && bars[i].value > 0 ? 1 : w, ROW_H - 4);
             sp_buf_printf(b, "<text class=\"val\" x=\"%.1f\" y=\"%d\">", LABEL_W + w + 4, y + 14);
@@ -99,13 +99,13 @@ void rp_svg_bars(sp_buf *b, const char *id, const char *title, const rp_bar *bar
     int col = n > 40 ? 14 : n > 15 ? 22 : 40;
     bool rotate = n > 15; /* figures stand upright over narrow columns */
     int plot_h = 180, top = rotate ? 75 : 20, bottom = 90;
-    int w = 40 + n * col + 20;
+    int w = 60 + n * col + 20;
     if (w < 300)
         w = 300;
     open_svg(b, id, title, w, top + plot_h + bottom);
     for (int i = 0; i < n; i++) {
         double h = bars[i].value > 0 ? bars[i].value / max * plot_h : 0;
-        double x = 40 + i * col;
+        double x = 60 + i * col;
         bar_group(b, &bars[i]);
         sp_buf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\"/>", x + 1,
                       top + plot_h - h, col - 2, h < 1 && bars[i].value > 0 ? 1 : h);
@@ -121,10 +121,10 @@ void rp_svg_bars(sp_buf *b, const char *id, const char *title, const rp_bar *bar
         sp_buf_printf(b, "<text class=\"lbl\" transform=\"translate(%.1f,%d) rotate(-60)\" "
                          "text-anchor=\"end\" font-size=\"10\">", x + col / 2.0 + 3,
                       top + plot_h + 12);
-        short_label(b, bars[i].label, 16);
+        short_label(b, bars[i].shown ? bars[i].shown : bars[i].label, 16);
         sp_buf_puts(b, "</text></g>\n");
     }
-    sp_buf_printf(b, "<line x1=\"38\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n",
+    sp_buf_printf(b, "<line x1=\"58\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"axis\"/>\n",
                   top + plot_h, w - 10, top + plot_h);
     sp_buf_puts(b, "</svg>\n");
 }

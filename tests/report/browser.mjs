@@ -102,6 +102,11 @@ try {
         check(`${n}: ${id} sums to the manifest's total_sales`, bars.length > 0 && sum === total && shown,
           `${bars.length} bars, sum ${sum} vs ${total}, labels shown ${shown}`);
       }
+      if (s.expect.regions) {
+        const labels = (facts.bars['sales-by-region'] || []).map(([l]) => l).sort();
+        check(`${n}: sales-by-region has the facts' regions`, JSON.stringify(labels) === JSON.stringify(s.expect.regions),
+          JSON.stringify(labels));
+      }
       const kept = facts.bars['trend-rows-kept'] || [];
       const last = kept[kept.length - 1];
       check(`${n}: newest trend bar is this run's rows kept`, last && last[1] === String(manifest.rows_kept),

@@ -248,20 +248,32 @@ check lineage-sink-down-warns "$(grep -i lineage "$d/err")" grep -q "WARN.*linea
 check lineage-sink-down-no-secret "$(grep -i lineage "$d/err")" \
   bash -c "! grep -qE 'Pa55wordXy|$OL_TOKEN' '$d/err' '$d/out'"
 
-# ---- 5. the reports in Chromium ----------------------------------------------------------
+# ---- 5. a run that fails before transform: a report that says why it has no figures --
+sp DATA_DIR="$d/no-such-folder" -- run --ds 2026-03-04 --retries 0
+rc=$?
+r4=$(run_dir 2026-03-04)
+check early-failure-has-report "exit $rc, no $r4/report.html: $(tail -3 "$d/err")" \
+  bash -c "[ $rc -eq 1 ] && [ -s '$r4/report.html' ]"
+
+# ---- 6. the reports in Chromium ----------------------------------------------------------
 python3 - "$tmp/spec.json" "$r1" "$r2" "$tmp/gates.html" "$shots" "$HOSTILE_PID" "$HOSTILE_CAT" \
-  "$tmp/manifest1.json" <<'EOF'
+  "$tmp/manifest1.json" "$r4" <<'EOF'
 import json, sys
-spec, r1, r2, gates, shots, pid, cat, manifest1 = sys.argv[1:]
+spec, r1, r2, gates, shots, pid, cat, manifest1, r4 = sys.argv[1:]
+regions = ['Central', 'East', 'South', 'West']  # gen's files (the hostile rows are West's)
 json.dump([
     {'name': 'success', 'report': r1 + '/report.html', 'manifest': manifest1, 'screenshot': shots + '/success.png',
-     'expect': {'outcome': 'succeeded', 'attempts_min': 5, 'hostile': [pid, cat]}},
+     'expect': {'outcome': 'succeeded', 'attempts_min': 5, 'hostile': [pid, cat], 'regions': regions}},
     {'name': 'failed', 'report': r2 + '/report.html', 'manifest': r2 + '/_manifest.json',
      'screenshot': shots + '/failed.png',
      'expect': {'outcome': 'failed', 'attempts_min': 4, 'failed_attempts_min': 2,
-                'error_text': 'create-tables', 'hostile': [pid, cat]}},
+                'error_text': 'notadir', 'hostile': [pid, cat], 'regions': regions}},
     {'name': 'gates', 'report': gates, 'manifest': r1 + '/_manifest.json', 'screenshot': shots + '/gates.png',
      'expect': {'outcome': 'succeeded', 'attempts_min': 5, 'hostile': [pid, cat]}},
+    {'name': 'early-failure', 'report': r4 + '/report.html', 'manifest': None,
+     'screenshot': shots + '/early-failure.png',
+     'expect': {'outcome': 'failed', 'attempts_min': 1, 'failed_attempts_min': 1,
+                'error_text': 'no-such-folder'}},
 ], open(spec, 'w'))
 EOF
 node tests/report/browser.mjs "$tmp/spec.json" >"$tmp/browser.out" 2>&1

@@ -210,3 +210,48 @@ TEST(ledger_attempt_times_and_old_ledgers)
     CHECK(found && when > 1e9);
     ledger_close(l);
 }
+
+typedef struct recent {
+    int n;
+    char first[16], last[16];
+    long long rows_first;
+} recent;
+
+static void keep_recent(const ledger_summary *s, void *arg)
+{
+    recent *r = arg;
+    if (r->n == 0) {
+        snprintf(r->first, sizeof r->first, "%s", s->run_id);
+        r->rows_first = s->has_rows ? s->rows : -1;
+    }
+    snprintf(r->last, sizeof r->last, "%s", s->run_id);
+    r->n++;
+}
+
+TEST(ledger_recent_runs_newest_first_capped)
+{
+    ledger *l;
+    sp_error err;
+    CHECK_INT(ledger_open(&l, test_tmpdir(), &err), SP_OK);
+    if (!l)
+        return;
+    bool skip[PL_NTASKS] = {false};
+    for (int i = 1; i <= 35; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%02d", i);
+        CHECK_INT(ledger_begin_run(l, id, "2024-01-02", 42, skip, &err), SP_OK);
+        int a;
+        CHECK_INT(ledger_attempt_begin(l, id, PL_TRANSFORM, &a, &err), SP_OK);
+        CHECK_INT(ledger_attempt_end(l, id, PL_TRANSFORM, a, ORCH_SUCCEEDED, 100 + i,
+                                     "{\"sales\":2}", NULL, &err),
+                  SP_OK);
+        CHECK_INT(ledger_end_run(l, id, ORCH_SUCCEEDED, NULL, NULL, &err), SP_OK);
+    }
+    recent r = {0};
+    CHECK_INT(ledger_recent_runs(l, RP_TRENDS, keep_recent, &r, &err), SP_OK);
+    CHECK_INT(r.n, 30);
+    CHECK_STR(r.first, "r35");
+    CHECK_STR(r.last, "r06");
+    CHECK_INT(r.rows_first, 135);
+    ledger_close(l);
+}
