@@ -30,7 +30,7 @@ targets=()
 for src in tests/fuzz/fuzz_*.c; do
   t=$(basename "${src%.c}")
   "$CLANG" "${flags[@]}" -fsanitize=fuzzer -o "$out/$t" "$src" "${objs[@]}" \
-    -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -lm -pthread
+    -lpq -lcurl -lzstd -lsnappy -lz -lsqlite3 -lcrypto -ljansson -lexpat -lm -pthread
   targets+=("$t")
 done
 echo "fuzz: built ${targets[*]}"

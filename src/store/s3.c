@@ -608,13 +608,11 @@ static void describe(s3_call *c, CURLcode cc, const char *errbuf, char *cause,
     }
     char code[128] = "", msg[256] = "";
     const char *b = (const char *)c->resp.data, *e = b ? b + c->resp.len : NULL;
-    if (b) {
-        const char *p = b, *v;
-        size_t vl;
-        if (s3_xml_next(&p, e, "Error", &v, &vl) == 1) {
-            s3_xml_find(v, v + vl, "Code", code, sizeof code);
-            s3_xml_find(v, v + vl, "Message", msg, sizeof msg);
-        }
+    char root[16];
+    if (b && s3_xml_root(b, (size_t)(e - b), root, sizeof root) == 0 &&
+        strcmp(root, "Error") == 0) {
+        s3_xml_find(b, (size_t)(e - b), "Code", code, sizeof code);
+        s3_xml_find(b, (size_t)(e - b), "Message", msg, sizeof msg);
     }
     sanitize(code);
     sanitize(msg);
@@ -763,6 +761,46 @@ static int full_key(store *s, const char *key, char *out, const char *op, sp_err
 
 /* ---- list ------------------------------------------------------------------- */
 
+/* One page's entries, checked as they are read (see list_entry). */
+typedef struct list_walk {
+    store *s;
+    const char *prefix, *full;
+    char *last;  /* the previous key (keys only go up) */
+    size_t plen; /* length of the store's own prefix */
+    store_list_fn fn;
+    void *ctx;
+    sp_error *err;
+    bool stopped; /* fn returned fn_rc (any value, even S3_XML_BAD's) */
+    int fn_rc;
+} list_walk;
+
+static int list_entry(void *ud, const char *key, const char *size_s)
+{
+    list_walk *w = ud;
+    s3_store *s3 = S3(w->s);
+    char *e2 = NULL;
+    long long size = size_s[0] ? strtoll(size_s, &e2, 10) : -1;
+    if (size < 0 || !e2 || *e2)
+        return sp_fail(w->err, SP_ERR_NET, "store %s: list '%s': a malformed <Contents> entry in "
+                       "the answer (bucket %s, endpoint %s)", w->s->url, w->prefix, s3->bucket,
+                       s3->endpoint);
+    if (strncmp(key, w->full, strlen(w->full)) != 0)
+        return sp_fail(w->err, SP_ERR_NET, "store %s: list '%s': the server returned a key "
+                       "outside the prefix (bucket %s, endpoint %s)", w->s->url, w->prefix,
+                       s3->bucket, s3->endpoint);
+    if (w->last[0] && strcmp(key, w->last) <= 0)
+        return sp_fail(w->err, SP_ERR_NET, "store %s: list '%s': the server returned keys out "
+                       "of order or repeated (bucket %s, endpoint %s)", w->s->url, w->prefix,
+                       s3->bucket, s3->endpoint);
+    strcpy(w->last, key);
+    sp_error ignore;
+    if (store_check_key(key + w->plen, &ignore) != SP_OK)
+        return SP_OK; /* not a key this store could have written (e.g. "a//b") */
+    w->fn_rc = w->fn(w->ctx, key + w->plen, (int64_t)size);
+    w->stopped = w->fn_rc != 0;
+    return w->stopped ? 1 : 0;
+}
+
 static int list_pages(store *s, const char *prefix, int page, bool one_page, store_list_fn fn,
                       void *ctx, sp_error *err)
 {
@@ -804,54 +842,24 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
             call_free(&c);
             break;
         }
-        const char *b = (const char *)c.resp.data, *end = b ? b + c.resp.len : NULL;
-        const char *p = b, *v;
-        size_t vl;
-        if (!b || !memmem(b, c.resp.len, "<ListBucketResult", 17)) {
-            call_free(&c);
+        const char *b = (const char *)c.resp.data;
+        list_walk lw = {s, prefix, full, last, plen, fn, ctx, err, false, 0};
+        char truncated[16] = "";
+        rc = b ? s3_xml_list(b, c.resp.len, list_entry, &lw, key, STORE_KEY_MAX + 1, truncated,
+                             sizeof truncated, token, S3_TOKEN_MAX + 1)
+               : S3_XML_NOT_LIST;
+        if (lw.stopped)
+            rc = lw.fn_rc;
+        else if (rc == S3_XML_NOT_LIST)
             rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': the answer is not a "
                          "ListObjectsV2 result (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
-            break;
-        }
-        int found;
-        while (rc == SP_OK && (found = s3_xml_next(&p, end, "Contents", &v, &vl)) != 0) {
-            char size_s[32];
-            char *e2 = NULL;
-            long long size = -1;
-            if (found > 0 && s3_xml_find(v, v + vl, "Size", size_s, sizeof size_s) && size_s[0])
-                size = strtoll(size_s, &e2, 10);
-            if (found < 0 || !s3_xml_find(v, v + vl, "Key", key, STORE_KEY_MAX + 1) ||
-                size < 0 || !e2 || *e2) {
-                rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a malformed <Contents> entry "
-                             "in the answer (bucket %s, endpoint %s)", s->url, prefix, s3->bucket,
-                             s3->endpoint);
-                break;
-            }
-            if (strncmp(key, full, strlen(full)) != 0) {
-                rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': the server returned a key "
-                             "outside the prefix (bucket %s, endpoint %s)", s->url, prefix,
-                             s3->bucket, s3->endpoint);
-                break;
-            }
-            if (last[0] && strcmp(key, last) <= 0) {
-                rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': the server returned keys out "
-                             "of order or repeated (bucket %s, endpoint %s)", s->url, prefix,
-                             s3->bucket, s3->endpoint);
-                break;
-            }
-            strcpy(last, key);
-            sp_error ignore;
-            if (store_check_key(key + plen, &ignore) != SP_OK)
-                continue; /* not a key this store could have written (e.g. "a//b") */
-            rc = fn(ctx, key + plen, (int64_t)size);
-        }
-        char truncated[16];
-        s3_xml_find(b, end, "IsTruncated", truncated, sizeof truncated);
+        else if (rc == S3_XML_BAD)
+            rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a malformed page or <Contents> "
+                         "entry in the answer (bucket %s, endpoint %s)", s->url, prefix,
+                         s3->bucket, s3->endpoint);
         bool more = strcmp(truncated, "true") == 0;
-        if (rc == SP_OK && more && !one_page &&
-            (!s3_xml_find(b, end, "NextContinuationToken", token, S3_TOKEN_MAX + 1) ||
-             !token[0] || strcmp(token, saved) == 0))
+        if (rc == SP_OK && more && !one_page && (!token[0] || strcmp(token, saved) == 0))
             rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a truncated page without a new "
                          "continuation token (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
@@ -1225,7 +1233,7 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     rc = perform(s, &init, err);
     if (rc == SP_OK) {
         const char *b = (const char *)init.resp.data;
-        if (!b || !s3_xml_find(b, b + init.resp.len, "UploadId", upload_id, sizeof upload_id) ||
+        if (!b || s3_xml_find(b, init.resp.len, "UploadId", upload_id, sizeof upload_id) != 1 ||
             !upload_id[0])
             rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': no UploadId in the answer to "
                          "CreateMultipartUpload (bucket %s, endpoint %s)", s->url, key,

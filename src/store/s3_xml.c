@@ -1,170 +1,186 @@
-/* s3_xml.c — element lookup and entity decoding for S3 responses (see
- * s3_xml.h). Works on (pointer, end) pairs so bodies need no NUL and
- * nothing is read past the buffer the HTTP layer filled (capped there). */
+/* s3_xml.c — S3's XML answers read with expat (see s3_xml.h): a streaming
+ * (SAX) walk that copies the few values wanted into bounded buffers, so a
+ * listing of a thousand entries never builds a tree and hostile input stops
+ * the parser with an error. */
 #include "s3_xml.h"
 
+#include <expat.h>
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
-static const char *find_bytes(const char *p, const char *end, const char *s, size_t n)
+typedef struct walk {
+    XML_Parser p;
+    int depth;
+    bool bad;
+    /* s3_xml_root / s3_xml_find */
+    char *root;
+    size_t rootsz;
+    const char *tag; /* find: the element wanted, copied into val */
+    char *val;
+    size_t valsz;
+    bool found;
+    /* the value being copied (NULL: none), its capacity and length */
+    char *cur;
+    size_t cursz, used;
+    int cur_depth;
+    /* s3_xml_list */
+    s3_xml_entry_fn fn;
+    void *ctx;
+    int fn_rc;
+    bool list_root; /* the root is <ListBucketResult> */
+    bool in_entry, have_key;
+    char *key, *truncated, *token;
+    size_t keysz, truncsz, toksz;
+    char size[32];
+} walk;
+
+static void stop(walk *w)
 {
-    if (n == 0 || end - p < (long)n)
-        return NULL;
-    const char *last = end - n;
-    while (p <= last) {
-        const char *c = memchr(p, s[0], (size_t)(last - p) + 1);
-        if (!c)
-            return NULL;
-        if (memcmp(c, s, n) == 0)
-            return c;
-        p = c + 1;
-    }
-    return NULL;
+    w->bad = true;
+    XML_StopParser(w->p, XML_FALSE);
 }
 
-int s3_xml_next(const char **pos, const char *end, const char *tag, const char **val,
-                size_t *vlen)
+static void capture(walk *w, char *buf, size_t sz)
 {
-    char open[80], empty[80], close[80];
-    size_t tl = strlen(tag);
-    if (tl + 4 > sizeof open)
-        return -1;
-    size_t ol = (size_t)(stpcpy(stpcpy(stpcpy(open, "<"), tag), ">") - open);
-    size_t el = (size_t)(stpcpy(stpcpy(stpcpy(empty, "<"), tag), "/>") - empty);
-    size_t cl = (size_t)(stpcpy(stpcpy(stpcpy(close, "</"), tag), ">") - close);
-    const char *o = find_bytes(*pos, end, open, ol);
-    /* An empty element counts only before the next open tag; searching no
-     * further keeps a page of many entries linear, not quadratic. */
-    const char *e = find_bytes(*pos, o ? o : end, empty, el);
-    if (e) {
-        *val = e + el;
-        *vlen = 0;
-        *pos = e + el;
-        return 1;
-    }
-    if (!o)
-        return 0;
-    const char *start = o + ol;
-    const char *c = find_bytes(start, end, close, cl);
-    if (!c)
-        return -1;
-    *val = start;
-    *vlen = (size_t)(c - start);
-    *pos = c + cl;
-    return 1;
+    w->cur = buf;
+    w->cursz = sz;
+    w->used = 0;
+    w->cur_depth = w->depth;
+    buf[0] = '\0';
 }
 
-/* Append code point cp as UTF-8; false when it is not a valid scalar. */
-static bool put_utf8(uint32_t cp, char *out, size_t *n, size_t outsz)
+static void on_text(void *ud, const XML_Char *s, int len)
 {
-    unsigned char b[4];
-    size_t k;
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return false;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        k = 1;
-    } else if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (cp >> 6));
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 2;
-    } else if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (cp >> 12));
-        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 3;
-    } else {
-        b[0] = (unsigned char)(0xF0 | (cp >> 18));
-        b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        k = 4;
-    }
-    if (*n + k >= outsz)
-        return false;
-    memcpy(out + *n, b, k);
-    *n += k;
-    return true;
+    walk *w = ud;
+    if (!w->cur || len <= 0)
+        return;
+    if (w->used + (size_t)len >= w->cursz)
+        return stop(w);
+    memcpy(w->cur + w->used, s, (size_t)len);
+    w->used += (size_t)len;
+    w->cur[w->used] = '\0';
 }
 
-long s3_xml_text(const char *raw, size_t len, char *out, size_t outsz)
+static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
-    static const struct {
-        const char *name;
-        char c;
-    } named[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'}, {"apos;", '\''}};
-    size_t n = 0;
-    if (outsz == 0)
-        return -1;
-    for (size_t i = 0; i < len;) {
-        char c = raw[i];
-        if (c == '\0' || c == '<')
-            return -1;
-        if (c != '&') {
-            if (n + 1 >= outsz)
-                return -1;
-            out[n++] = c;
-            i++;
-            continue;
+    (void)attrs;
+    walk *w = ud;
+    w->depth++;
+    if (w->depth == 1 && w->root) {
+        if (strlen(name) >= w->rootsz)
+            return stop(w);
+        strcpy(w->root, name);
+    }
+    if (w->cur)
+        return;
+    if (w->tag) {
+        if (!w->found && strcmp(name, w->tag) == 0)
+            capture(w, w->val, w->valsz);
+        return;
+    }
+    if (!w->fn)
+        return;
+    if (w->depth == 1) {
+        w->list_root = strcmp(name, "ListBucketResult") == 0;
+        if (!w->list_root)
+            return stop(w);
+    } else if (w->depth == 2 && strcmp(name, "Contents") == 0) {
+        w->in_entry = true;
+        w->have_key = false;
+        w->size[0] = '\0';
+    } else if (w->depth == 3 && w->in_entry && strcmp(name, "Key") == 0) {
+        capture(w, w->key, w->keysz);
+        w->have_key = true;
+    } else if (w->depth == 3 && w->in_entry && strcmp(name, "Size") == 0) {
+        capture(w, w->size, sizeof w->size);
+    } else if (w->depth == 2 && strcmp(name, "IsTruncated") == 0) {
+        capture(w, w->truncated, w->truncsz);
+    } else if (w->depth == 2 && strcmp(name, "NextContinuationToken") == 0) {
+        capture(w, w->token, w->toksz);
+    }
+}
+
+static void on_end(void *ud, const XML_Char *name)
+{
+    walk *w = ud;
+    if (w->cur && w->depth == w->cur_depth) {
+        w->cur = NULL;
+        if (w->tag) {
+            w->found = true;
+            XML_StopParser(w->p, XML_FALSE); /* the first one is enough */
         }
-        const char *semi = memchr(raw + i, ';', len - i < 12 ? len - i : 12);
-        if (!semi)
-            return -1;
-        size_t elen = (size_t)(semi - (raw + i)) + 1; /* "&…;" */
-        bool done = false;
-        for (size_t k = 0; k < sizeof named / sizeof named[0] && !done; k++) {
-            size_t nl = strlen(named[k].name);
-            if (elen == nl + 1 && memcmp(raw + i + 1, named[k].name, nl) == 0) {
-                if (n + 1 >= outsz)
-                    return -1;
-                out[n++] = named[k].c;
-                done = true;
-            }
-        }
-        if (!done) {
-            if (elen < 4 || raw[i + 1] != '#')
-                return -1;
-            bool hex = raw[i + 2] == 'x' || raw[i + 2] == 'X';
-            size_t d0 = i + (hex ? 3 : 2);
-            uint32_t cp = 0;
-            if (d0 >= i + elen - 1)
-                return -1;
-            for (size_t d = d0; d < i + elen - 1; d++) {
-                char ch = raw[d];
-                uint32_t v;
-                if (ch >= '0' && ch <= '9')
-                    v = (uint32_t)(ch - '0');
-                else if (hex && ch >= 'a' && ch <= 'f')
-                    v = (uint32_t)(ch - 'a' + 10);
-                else if (hex && ch >= 'A' && ch <= 'F')
-                    v = (uint32_t)(ch - 'A' + 10);
-                else
-                    return -1;
-                cp = cp * (hex ? 16 : 10) + v;
-                if (cp > 0x10FFFF)
-                    return -1;
-            }
-            if (!put_utf8(cp, out, &n, outsz))
-                return -1;
-        }
-        i += elen;
     }
-    out[n] = '\0';
-    return (long)n;
+    if (w->fn && w->depth == 2 && w->in_entry && strcmp(name, "Contents") == 0) {
+        w->in_entry = false;
+        if (!w->have_key)
+            return stop(w);
+        w->fn_rc = w->fn(w->ctx, w->key, w->size);
+        if (w->fn_rc != 0)
+            XML_StopParser(w->p, XML_FALSE);
+    }
+    w->depth--;
 }
 
-int s3_xml_find(const char *p, const char *end, const char *tag, char *out, size_t outsz)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                       const XML_Char *pubid, int internal)
 {
-    const char *val;
-    size_t vlen;
+    (void)name, (void)sysid, (void)pubid, (void)internal;
+    stop(ud); /* S3 never sends one; refusing it rules out entity expansion */
+}
+
+/* Parse doc with w's settings. 0 or S3_XML_BAD. */
+static int run(walk *w, const char *doc, size_t len)
+{
+    if (len > (size_t)1 << 30)
+        return S3_XML_BAD;
+    w->p = XML_ParserCreate("UTF-8");
+    if (!w->p)
+        return S3_XML_BAD;
+    XML_SetUserData(w->p, w);
+    XML_SetElementHandler(w->p, on_start, on_end);
+    XML_SetCharacterDataHandler(w->p, on_text);
+    XML_SetStartDoctypeDeclHandler(w->p, on_doctype);
+    enum XML_Status st = XML_Parse(w->p, doc, (int)len, XML_TRUE);
+    /* A walk stopped on purpose (found, or fn said stop) is not an error. */
+    bool stopped_ok = !w->bad && (w->found || w->fn_rc != 0);
+    XML_ParserFree(w->p);
+    return w->bad || (st != XML_STATUS_OK && !stopped_ok) ? S3_XML_BAD : 0;
+}
+
+int s3_xml_root(const char *doc, size_t len, char *out, size_t outsz)
+{
+    walk w = {.root = out, .rootsz = outsz};
     if (outsz)
         out[0] = '\0';
-    if (s3_xml_next(&p, end, tag, &val, &vlen) != 1 || s3_xml_text(val, vlen, out, outsz) < 0) {
-        if (outsz)
-            out[0] = '\0';
-        return 0;
+    int rc = run(&w, doc, len);
+    if (rc != 0 && outsz)
+        out[0] = '\0';
+    return rc;
+}
+
+int s3_xml_find(const char *doc, size_t len, const char *tag, char *out, size_t outsz)
+{
+    if (outsz == 0)
+        return S3_XML_BAD;
+    walk w = {.tag = tag, .val = out, .valsz = outsz};
+    out[0] = '\0';
+    if (run(&w, doc, len) != 0) {
+        out[0] = '\0';
+        return S3_XML_BAD;
     }
-    return 1;
+    return w.found ? 1 : 0;
+}
+
+int s3_xml_list(const char *doc, size_t len, s3_xml_entry_fn fn, void *ctx, char *key,
+                size_t keysz, char *truncated, size_t truncsz, char *token, size_t toksz)
+{
+    walk w = {.fn = fn, .ctx = ctx, .key = key, .keysz = keysz, .truncated = truncated,
+              .truncsz = truncsz, .token = token, .toksz = toksz};
+    truncated[0] = token[0] = key[0] = '\0';
+    int rc = run(&w, doc, len);
+    if (w.fn_rc != 0)
+        return w.fn_rc;
+    if (!w.list_root)
+        return S3_XML_NOT_LIST;
+    return rc;
 }

@@ -1,27 +1,38 @@
-/* s3_xml.h — the little XML the S3 backend reads: ListObjectsV2 pages,
- * <Error> bodies, multipart upload ids. Not a general parser: it finds
- * flat elements by name inside a bounded buffer and decodes the five named
- * entities and numeric references. Hostile bodies (unclosed tags, bad
- * entities, oversized values) give -1, never a read past the end. */
-#ifndef SP_S3_XML_H
-#define SP_S3_XML_H
+/* s3_xml.h — the XML the S3 backend reads (ListObjectsV2 pages, <Error>
+ * bodies, multipart upload ids), parsed with expat (Debian's libexpat, the
+ * same reader as STS's answers in aws_http.c): entities and character
+ * references decoded by it, DTDs refused, values copied into the caller's
+ * bounded buffers. Hostile bodies (not well-formed, unknown entities,
+ * oversized values) give S3_XML_BAD, never a read past the end. */
+#ifndef S3_XML_H
+#define S3_XML_H
 
 #include <stddef.h>
 
-/* Find the next <tag>…</tag> (or <tag/>) in [*pos, end). On 1 (found),
- * *val and *vlen give the raw content (a view into the buffer; entities not yet
- * decoded) and *pos moves past the closing tag. 0: none left. -1: an
- * opening tag without its closing tag. */
-int s3_xml_next(const char **pos, const char *end, const char *tag, const char **val,
-                size_t *vlen);
+enum { S3_XML_BAD = -1, S3_XML_NOT_LIST = -2 };
 
-/* Decode raw[0..n) (entities, numeric references as UTF-8) into out, NUL-
- * terminated. Returns the decoded length, or -1 when an entity is
- * malformed, a NUL or markup ('<') appears, or it does not fit outsz. */
-long s3_xml_text(const char *raw, size_t n, char *out, size_t outsz);
+/* The root element's name into out (e.g. "Error", "ListBucketResult").
+ * 0, or S3_XML_BAD when the body is not well-formed XML or the name does
+ * not fit. */
+int s3_xml_root(const char *doc, size_t len, char *out, size_t outsz);
 
-/* The decoded text of the first <tag> in [p, end) into out; "" when absent
- * or malformed. Returns 1 when found and decoded, else 0. */
-int s3_xml_find(const char *p, const char *end, const char *tag, char *out, size_t outsz);
+/* The decoded text of the first element named tag (any depth) into out,
+ * "" when absent. 1 found, 0 absent, S3_XML_BAD when the body is not
+ * well-formed XML or the value does not fit. */
+int s3_xml_find(const char *doc, size_t len, const char *tag, char *out, size_t outsz);
+
+/* One <Contents> entry of a ListObjectsV2 page: its Key (decoded) and the
+ * text of its Size ("" when absent). A non-zero return stops the walk. */
+typedef int (*s3_xml_entry_fn)(void *ctx, const char *key, const char *size);
+
+/* Walk a ListObjectsV2 page: fn for each <Contents> child of the root, in
+ * document order, with key (keysz bytes, for the longest key accepted) as
+ * its buffer; IsTruncated and NextContinuationToken (children of the root)
+ * into truncated and token ("" when absent). Returns 0, fn's non-zero
+ * return, S3_XML_NOT_LIST when the body does not start as a
+ * <ListBucketResult> document (not XML, another root), or S3_XML_BAD (not
+ * well-formed further on, a value too long, an entry without <Key>). */
+int s3_xml_list(const char *doc, size_t len, s3_xml_entry_fn fn, void *ctx, char *key,
+                size_t keysz, char *truncated, size_t truncsz, char *token, size_t toksz);
 
 #endif
