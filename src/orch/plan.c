@@ -19,12 +19,16 @@
 enum { PLAN_HISTORY_RUNS = 5 }; /* the estimate's sample: newest successful runs */
 
 typedef enum stage_action { STAGE_NEW, STAGE_UNCHANGED, STAGE_CHANGED } stage_action;
+/* An incremental load's fate for a file, from the warehouse's etl_file. */
+typedef enum load_action { LOAD_NEW, LOAD_SKIP, LOAD_REPLACE } load_action;
 
 typedef struct plan_file {
     char *name;
     int64_t bytes, store_bytes; /* store_bytes: the raw store's copy, -1 none */
     char sha256[65];
     stage_action stage;
+    load_action load;
+    char loaded_by[64];         /* etl_file.run_id of the warehouse's copy, or "" */
 } plan_file;
 
 typedef struct plan {
@@ -36,6 +40,7 @@ typedef struct plan {
     int64_t bytes;
     int ignored;              /* objects under the prefix outside the input set */
     char ignored_names[512];  /* the first few */
+    bool registry;            /* the warehouse has an etl_file table */
 } plan;
 
 static const char *stage_word(stage_action a)
@@ -123,6 +128,29 @@ static int note_other(void *arg, const char *key, int64_t size)
 
 /* ---- the warehouse ------------------------------------------------------------ */
 
+/* One etl_file row: the fate of the local file of that name, as an
+ * incremental load decides (same sha256: skipped; another: replaced). */
+static void registry_row(void *arg, const char *source_file, const char *sha256,
+                         const char *run_id)
+{
+    plan *p = arg;
+    size_t lo = 0, hi = p->n; /* the files are sorted by name */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->files[mid].name, source_file);
+        if (c == 0) {
+            plan_file *f = &p->files[mid];
+            f->load = sha256 && strcmp(sha256, f->sha256) == 0 ? LOAD_SKIP : LOAD_REPLACE;
+            snprintf(f->loaded_by, sizeof f->loaded_by, "%s", run_id ? run_id : "");
+            return;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+}
+
 /* Opens the warehouse only when it exists (a SQLite file is never created);
  * reads the last recorded load for MAX_ROW_DROP. */
 static void plan_warehouse(plan *p, wh_load_info *last, char *what, size_t whatsz)
@@ -143,6 +171,12 @@ static void plan_warehouse(plan *p, wh_load_info *last, char *what, size_t whats
     snprintf(what, whatsz, "%s", wh_describe(w));
     if (wh_last_load(w, last, &e) != SP_OK)
         last->found = false;
+    if (strcmp(sp_config_get(p->ctx.cfg, "LOAD_MODE"), "incremental") == 0 &&
+        wh_file_registry(w, registry_row, p, &p->registry, &e) != SP_OK) {
+        sp_log_scrub(e.msg);
+        snprintf(what + strlen(what), whatsz - strlen(what), " (its etl_file cannot be read: %s)",
+                 e.msg);
+    }
     wh_close(w);
 }
 
@@ -303,11 +337,23 @@ static void print_load(const plan *p, const char *wh_what)
         printf("  full: dim_date, dim_product and fact_sales end with exactly this run's rows\n");
         return;
     }
-    /* The warehouse's file registry (etl_file) decides per file; this
-     * warehouse has none yet, so every file is new to it. */
-    for (size_t i = 0; i < p->n; i++)
-        printf("  load       %s: new (the warehouse has no etl_file record of it)\n",
-               p->files[i].name);
+    /* The warehouse's file registry (etl_file) decides per file. */
+    if (!p->registry)
+        printf("  the warehouse has no file registry (etl_file) yet: every file is new\n");
+    int count[3] = {0, 0, 0};
+    for (size_t i = 0; i < p->n; i++) {
+        const plan_file *f = &p->files[i];
+        count[f->load]++;
+        if (f->load == LOAD_NEW)
+            printf("  load       %s: new (not in etl_file)\n", f->name);
+        else if (f->load == LOAD_SKIP)
+            printf("  skip       %s: same sha256 as loaded by run %s\n", f->name, f->loaded_by);
+        else
+            printf("  replace    %s: sha256 changed since run %s loaded it: its facts are "
+                   "deleted, the new ones inserted\n", f->name, f->loaded_by);
+    }
+    printf("  %d to load, %d to replace, %d to skip (load --force reloads every file)\n",
+           count[LOAD_NEW], count[LOAD_REPLACE], count[LOAD_SKIP]);
 }
 
 static void print_gates(const plan *p, const wh_load_info *last)

@@ -937,6 +937,28 @@ static int pg_last_load(wh *w, wh_load_info *out, sp_error *err)
     return SP_OK;
 }
 
+static int pg_registry(wh *w, wh_registry_fn fn, void *arg, bool *found, sp_error *err)
+{
+    pg *p = pg_of(w);
+    PGresult *res;
+    SP_TRY(query(p, "SELECT to_regclass('etl_file') IS NOT NULL", 0, NULL, &res,
+                 "cannot look up etl_file", err));
+    *found = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!*found)
+        return SP_OK;
+    SP_TRY(query(p, "SELECT source_file, sha256, run_id FROM etl_file", 0, NULL, &res,
+                 "cannot read etl_file", err));
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *v[3];
+        for (int c = 0; c < 3; c++)
+            v[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+        fn(arg, v[0], v[1], v[2]);
+    }
+    PQclear(res);
+    return SP_OK;
+}
+
 static int pg_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err)
 {
     pg *p = pg_of(w);
@@ -1033,6 +1055,7 @@ static const wh_ops postgres_ops = {
     .last_load = pg_last_load,
     .record = pg_record,
     .query = pg_query,
+    .registry = pg_registry,
 };
 
 /* ---- opening --------------------------------------------------------- */

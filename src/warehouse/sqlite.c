@@ -515,6 +515,28 @@ static int sq_last_load(wh *w, wh_load_info *out, sp_error *err)
     return rc == SQLITE_OK ? SP_OK : err->code;
 }
 
+static int sq_registry(wh *w, wh_registry_fn fn, void *arg, bool *found, sp_error *err)
+{
+    sq *s = sq_of(w);
+    SP_TRY(table_exists(s, "etl_file", found, err));
+    if (!*found)
+        return SP_OK;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT source_file, sha256, run_id FROM etl_file", -1, &st,
+                                NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2));
+        rc = SQLITE_OK;
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    if (rc != SQLITE_OK)
+        sq_fail(s, rc, err, "cannot read etl_file");
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? SP_OK : err->code;
+}
+
 static int sq_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err)
 {
     sq *s = sq_of(w);
@@ -603,6 +625,7 @@ static const wh_ops sqlite_ops = {
     .last_load = sq_last_load,
     .record = sq_record,
     .query = sq_query,
+    .registry = sq_registry,
 };
 
 /* ---- opening --------------------------------------------------------- */

@@ -609,6 +609,13 @@ int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
 
 /* ---- the load record and quality checks ---------------------------------- */
 
+int wh_file_registry(wh *w, wh_registry_fn fn, void *arg, bool *found, sp_error *err)
+{
+    *found = false;
+    SP_TRY(not_while_loading(w, "reading etl_file", err));
+    return w->ops->registry(w, fn, arg, found, err);
+}
+
 int wh_last_load(wh *w, wh_load_info *out, sp_error *err)
 {
     memset(out, 0, sizeof *out);

@@ -154,6 +154,14 @@ int wh_load_record(wh *w, const char *run_id, const char *ds, int64_t rows_kept,
  * (and rolls back with wh_load_rollback). A statement that fails, or is not
  * a query, fails naming the warehouse and quoting the server; the load has
  * then been rolled back. */
+/* The file registry etl_file as it stands, read outside any load, changing
+ * nothing (`plan`): fn(arg, source_file, sha256, run_id) for each row, in no
+ * particular order (NULL for SQL NULL; views valid during the call). *found
+ * false, and no call, when the warehouse has no etl_file. */
+typedef void (*wh_registry_fn)(void *arg, const char *source_file, const char *sha256,
+                               const char *run_id);
+int wh_file_registry(wh *w, wh_registry_fn fn, void *arg, bool *found, sp_error *err);
+
 typedef void (*wh_row_fn)(void *arg, int ncols, const char *const *names,
                           const char *const *values);
 int wh_load_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,

@@ -79,6 +79,8 @@ typedef struct wh_ops {
     int (*record)(wh *w, const char *run_id, const char *ds, int64_t rows_kept, sp_error *err);
     int (*query)(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void *arg,
                  int64_t *nrows, sp_error *err);
+    /* etl_file read outside any load (warehouse.h: wh_file_registry). */
+    int (*registry)(wh *w, wh_registry_fn fn, void *arg, bool *found, sp_error *err);
 } wh_ops;
 
 /* Natural key → surrogate key: open addressing over copied key bytes. */
