@@ -7,7 +7,9 @@
 # python3-prometheus-client), and OpenLineage RunEvents received by a
 # loopback HTTP sink (tests/orchestration/sinks.mjs) and written to a file,
 # their required fields checked. Runs succeed, fail and lose their lineage
-# sink. A missing chromium, node or parser is a failure, never a skip.
+# sink, and once on S3 (s3rver behind the tests/s3 proxy: the report lands
+# in the bucket, its facts read through a download). A missing chromium, node
+# or parser is a failure, never a skip.
 # Ends "N passed, N failed".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
@@ -20,6 +22,7 @@ shots="$root/build/report-shots"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
+  [ -d "$tmp/s3srv" ] && tests/s3/server.sh stop "$tmp/s3srv" >/dev/null 2>&1
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$tmp"
@@ -255,11 +258,49 @@ r4=$(run_dir 2026-03-04)
 check early-failure-has-report "exit $rc, no $r4/report.html: $(tail -3 "$d/err")" \
   bash -c "[ $rc -eq 1 ] && [ -s '$r4/report.html' ]"
 
-# ---- 6. the reports in Chromium ----------------------------------------------------------
-python3 - "$tmp/spec.json" "$r1" "$r2" "$tmp/gates.html" "$shots" "$HOSTILE_PID" "$HOSTILE_CAT" \
-  "$tmp/manifest1.json" "$r4" <<'EOF'
+# ---- 6. on S3 (s3rver behind the tests/s3 proxy): the report goes to the bucket,
+# its facts read through a download; lineage datasets name the buckets ----------
+s3ok=0
+if S3_TEST_WATCH_PID=$$ S3_TEST_BUCKETS="raw processed" tests/s3/server.sh start "$tmp/s3srv" \
+  >"$tmp/s3start.log" 2>&1; then
+  s3env=()
+  backend=
+  while IFS= read -r line; do
+    case "$line" in
+      AWS_*=*) s3env+=("$line") ;;
+      S3_TEST_ENDPOINT=*) s3env+=("AWS_ENDPOINT_URL_S3=${line#*=}") ;;
+      S3_TEST_BACKEND=*) backend=${line#*=} ;;
+    esac
+  done <"$tmp/s3srv/env"
+  : >"$d/lineage.jsonl"
+  sp "${s3env[@]}" RAW_STORE=s3://raw PROCESSED_STORE=s3://processed -- run --ds 2026-03-05 --retries 0
+  rc=$?
+  mkdir -p "$tmp/s3out"
+  for f in report.html _manifest.json; do
+    curl -sS --fail --max-time 60 -o "$tmp/s3out/$f" "$backend/processed/runs/2026-03-05/$f" 2>>"$tmp/s3get.err"
+  done
+  check s3-run-report-in-bucket "exit $rc: $(tail -3 "$d/err") $(cat "$tmp/s3get.err" 2>/dev/null)" \
+    bash -c "[ $rc -eq 0 ] && [ -s '$tmp/s3out/report.html' ] && [ -s '$tmp/s3out/_manifest.json' ]"
+  s3ok=1
+  s3_lineage() {
+    python3 - "$d/lineage.jsonl" <<'EOF'
 import json, sys
-spec, r1, r2, gates, shots, pid, cat, manifest1, r4 = sys.argv[1:]
+end = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert end['eventType'] == 'COMPLETE', end['eventType']
+assert end['inputs'] and all(i['namespace'] == 's3://raw' for i in end['inputs']), end['inputs']
+assert any(o['namespace'] == 's3://processed' for o in end['outputs']), end['outputs']
+EOF
+  }
+  check s3-lineage-namespaces "$(s3_lineage 2>&1)" s3_lineage
+else
+  bad s3-harness "tests/s3/server.sh start failed: $(tail -5 "$tmp/s3start.log")"
+fi
+
+# ---- 7. the reports in Chromium ----------------------------------------------------------
+python3 - "$tmp/spec.json" "$r1" "$r2" "$tmp/gates.html" "$shots" "$HOSTILE_PID" "$HOSTILE_CAT" \
+  "$tmp/manifest1.json" "$r4" "$s3ok" "$tmp/s3out" <<'EOF'
+import json, sys
+spec, r1, r2, gates, shots, pid, cat, manifest1, r4, s3ok, s3out = sys.argv[1:]
 regions = ['Central', 'East', 'South', 'West']  # gen's files (the hostile rows are West's)
 json.dump([
     {'name': 'success', 'report': r1 + '/report.html', 'manifest': manifest1, 'screenshot': shots + '/success.png',
@@ -274,7 +315,10 @@ json.dump([
      'screenshot': shots + '/early-failure.png',
      'expect': {'outcome': 'failed', 'attempts_min': 1, 'failed_attempts_min': 1,
                 'error_text': 'no-such-folder'}},
-], open(spec, 'w'))
+] + ([{'name': 's3', 'report': s3out + '/report.html', 'manifest': s3out + '/_manifest.json',
+       'screenshot': shots + '/s3.png',
+       'expect': {'outcome': 'succeeded', 'attempts_min': 5, 'hostile': [pid, cat], 'regions': regions}}]
+     if s3ok == '1' else []), open(spec, 'w'))
 EOF
 node tests/report/browser.mjs "$tmp/spec.json" >"$tmp/browser.out" 2>&1
 brc=$?
