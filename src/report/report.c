@@ -4,7 +4,6 @@
  * METRICS_FILE, lineage COMPLETE or FAIL) and `salespipe report`. Every
  * failure here is logged as a warning and never changes the run's outcome. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
