@@ -48,9 +48,20 @@ static void warehouse_words(const sp_config *c, char *out, size_t outsz)
                  sp_config_get(c, "RDS_PORT") ? sp_config_get(c, "RDS_PORT") : "5432",
                  sp_config_get(c, "RDS_DB") ? sp_config_get(c, "RDS_DB") : "(libpq default)",
                  sp_config_get(c, "RDS_USER") ? sp_config_get(c, "RDS_USER") : "(libpq default)");
+    else if (sp_config_get(c, "RDS_SECRET_ID"))
+        snprintf(out, outsz, "PostgreSQL where the secret says");
     else
         snprintf(out, outsz, "embedded SQLite file ./warehouse.db (the default: neither "
                              "DATABASE_URL nor RDS_HOST is set)");
+    /* Where its credentials come from on AWS (db_auth.c). */
+    const char *sid = sp_config_get(c, "RDS_SECRET_ID"), *iam = sp_config_get(c, "RDS_IAM_AUTH");
+    size_t n = strlen(out);
+    if (sid && n < outsz)
+        n += (size_t)snprintf(out + n, outsz - n, "; credentials from Secrets Manager secret "
+                              "'%s' (RDS_SECRET_ID)", sid);
+    if (iam && (strcmp(iam, "1") == 0 || strcmp(iam, "true") == 0) && n < outsz)
+        snprintf(out + n, outsz - n, "; password: a fresh RDS IAM token per connection, TLS "
+                 "required (RDS_IAM_AUTH)");
 }
 
 int cmd_config(const sp_cli *cli)

@@ -185,6 +185,10 @@ else bad imds-disabled "rc $rc: $out"; fi
 aws "${ON_EC2[@]}" -- "$SP" config
 if [ "$rc" -eq 0 ] && grep -qE "AWS credentials +instance metadata \(IMDSv2 at $IMDS" <<<"$out"; then ok "config shows the source in use (instance metadata)"
 else bad config-source "rc $rc: $(tail -n 5 <<<"$out")"; fi
+aws RDS_SECRET_ID=salespipe/db RDS_IAM_AUTH=1 -- "$SP" config
+if [ "$rc" -eq 0 ] && grep -qE "warehouse +PostgreSQL where the secret says; credentials from Secrets Manager secret 'salespipe/db' \(RDS_SECRET_ID\); password: a fresh RDS IAM token" <<<"$out"; then
+  ok "config says where the database credentials come from (secret, IAM token)"
+else bad config-db-auth "rc $rc: $(tail -n 6 <<<"$out")"; fi
 
 # ---- container credentials (ECS, EKS Pod Identity) --------------------------------
 mock_reset
