@@ -20,6 +20,16 @@
 # how often our load and the limit run (the best and the median are shown);
 # BENCH_PG_REF_RUNS how often the reference runs (1: about 25-35 s each);
 # BENCH_PG_CONFIGS which servers ("fast durable"; e.g. "durable" alone).
+#
+# Then, on the durable server (issue 13):
+#   reader wait  one psql session counts fact_sales every ~20 ms during a
+#                full load of the same 2 M facts; its longest and mean waits;
+#   incremental  one 500,000-row input file replaced (new SHA-256) in a
+#                fact_sales of BENCH_PG_BIG_FACTS facts (default 20,000,000:
+#                the run's 2 M, plus 500,000-row files cloned server-side, as
+#                a history of earlier loads), against loading that file into
+#                an empty warehouse; each BENCH_PG_RUNS times, medians.
+# BENCH_PG_INCREMENTAL=0 skips these.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -165,6 +175,95 @@ for c in $configs; do
   case $c in fast|durable) bench_config "$c" ;; *) echo "BENCH_PG_CONFIGS: unknown '$c' (fast, durable)" >&2; exit 2 ;; esac
 done
 
+# ---- issue 13: the reader's wait during a load, and the incremental replace -------------
+bench_incremental() {
+  local big=${BENCH_PG_BIG_FACTS:-20000000}
+  pgdir=$(mktemp -d "$pgbase/salespipe-pgbench.XXXXXX")
+  (cd "$pgbase" && PG_DURABLE=1 "$root/tests/postgres/pg.sh" start "$pgdir")
+  # shellcheck disable=SC1091
+  . "$pgdir/env"
+  export PGPASSWORD=$PG_PASS
+  local url="postgresql://$PG_USER@127.0.0.1:$PG_PORT/$PG_DB"
+  admin() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" "$@"; }
+  echo
+  echo "-- durable server: readers during a full load, and the incremental replace"
+  DATABASE_URL=$url "$sp" -q create-tables
+  DATABASE_URL=$url "$sp" -q load --ds $DS
+  # Readers: count(*) every ~20 ms in one session (psql \timing: each
+  # query's time, lock waits included) during a full load of the same run.
+  local stop="$work/reader.stop" log="$work/reader.log" waits=()
+  for _ in $(seq 1 "$runs"); do
+    rm -f "$stop"
+    ( printf '%s\n' '\timing on'; while [ ! -e "$stop" ]; do echo "SELECT count(*) FROM fact_sales;"; sleep 0.02; done ) \
+      | psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" >"$log" 2>&1 &
+    local rpid=$!
+    sleep 1
+    local t0; t0=$(now)
+    DATABASE_URL=$url "$sp" -q load --ds $DS
+    local lt; lt=$(echo "$(now) - $t0" | bc)
+    sleep 1; touch "$stop"; wait "$rpid"
+    local w; w=$(awk '/^Time:/ {n++; s += $2; if ($2 > m) m = $2} END {printf "%.1f %.1f %d", m, s / n, n}' "$log")
+    local odd; odd=$(grep -cvE '^(Time: .*|[0-9]+)$' "$log" || true)
+    echo "full load ${lt} s; reader: longest wait ${w%% *} ms, mean $(echo "$w" | cut -d' ' -f2) ms over $(echo "$w" | cut -d' ' -f3) counts (every count $(sort -u <(grep -E '^[0-9]+$' "$log") | tr '\n' ' ')); other lines: $odd"
+    waits+=("${w%% *}")
+  done
+  R_reader_wait=$(mid "${waits[@]}")
+
+  # One 500,000-row file: West_orders.csv of another seed (a run of its own).
+  local one="$work/one"
+  rm -rf "$one"; mkdir -p "$one/data/raw"
+  (cd "$one" && "$sp" -q gen --out gen --rows 500000 --seed 2 && mv gen/West_orders.csv data/raw/ && rm -rf gen \
+     && "$sp" -q stage --ds $DS && "$sp" -q transform --ds $DS)
+  # The big warehouse: this run incrementally, then clones of its children
+  # (file names clone_NNN_orders.csv in etl_file) up to $big facts.
+  admin -c "CREATE DATABASE big OWNER $PG_USER" -c "CREATE DATABASE small OWNER $PG_USER"
+  local burl="postgresql://$PG_USER@127.0.0.1:$PG_PORT/big" surl="postgresql://$PG_USER@127.0.0.1:$PG_PORT/small"
+  DATABASE_URL=$burl "$sp" -q create-tables
+  DATABASE_URL=$burl LOAD_MODE=incremental "$sp" -q load --ds $DS
+  psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d big -c "DO \$\$
+    DECLARE src text; k int := 0; n bigint;
+    BEGIN
+      SELECT fact_table INTO src FROM etl_file WHERE source_file = 'West_orders.csv';
+      SELECT count(*) INTO n FROM fact_sales;
+      WHILE n + 500000 <= $big LOOP
+        k := k + 1;
+        EXECUTE format('CREATE TABLE %I (LIKE fact_sales INCLUDING CONSTRAINTS)', 'fact_sales_t0_' || k);
+        EXECUTE format('INSERT INTO %I (sale_id, date_id, product_sk, quantity, total_sales, profit,
+          unit_price, profit_margin, ship_date, region, order_id, source_file, source_line, run_id)
+          SELECT sale_id + %s, date_id, product_sk, quantity, total_sales, profit, unit_price,
+          profit_margin, ship_date, region, order_id, %L, source_line, run_id FROM %I', 'fact_sales_t0_' || k,
+          (SELECT max(sale_id) FROM fact_sales), format('clone_%s_orders.csv', lpad(k::text, 3, '0')), src);
+        EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (sale_id), ADD FOREIGN KEY (date_id) REFERENCES dim_date,
+          ADD FOREIGN KEY (product_sk) REFERENCES dim_product, INHERIT fact_sales', 'fact_sales_t0_' || k);
+        INSERT INTO etl_file VALUES (format('clone_%s_orders.csv', lpad(k::text, 3, '0')), md5(k::text), 0, 500000,
+          'bench', '2024-01-01', now(), 'fact_sales_t0_' || k);
+        n := n + 500000;
+      END LOOP;
+      PERFORM setval(pg_get_serial_sequence('fact_sales', 'sale_id'), (SELECT max(sale_id) FROM fact_sales));
+    END \$\$" -c "VACUUM ANALYZE"
+  local bigsize; bigsize=$(psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d big -c "SELECT count(*) || ' facts in ' || count(DISTINCT tableoid) || ' tables, ' || pg_size_pretty((SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits WHERE inhparent = 'fact_sales'::regclass)) FROM fact_sales")
+  local repl=() empty=() t0
+  for _ in $(seq 1 "$runs"); do
+    admin -c "CHECKPOINT"
+    t0=$(now)
+    (cd "$one" && DATABASE_URL=$burl LOAD_MODE=incremental "$sp" -q load --ds $DS --force)
+    repl+=("$(echo "$(now) - $t0" | bc)")
+    admin -c "DROP DATABASE small" -c "CREATE DATABASE small OWNER $PG_USER"
+    DATABASE_URL=$surl "$sp" -q create-tables
+    admin -c "CHECKPOINT"
+    t0=$(now)
+    (cd "$one" && DATABASE_URL=$surl LOAD_MODE=incremental "$sp" -q load --ds $DS --force)
+    empty+=("$(echo "$(now) - $t0" | bc)")
+  done
+  local after; after=$(psql -X -q -At -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d big -c "SELECT count(*) FROM fact_sales")
+  echo "big warehouse: $bigsize; after the replaces: $after facts"
+  echo "replace one 500,000-row file in it: ${repl[*]} s; the same file into an empty warehouse: ${empty[*]} s"
+  R_repl=$(mid "${repl[@]}")
+  R_empty=$(mid "${empty[@]}")
+  (cd "$pgbase" && "$root/tests/postgres/pg.sh" stop "$pgdir"); pgdir=
+}
+if [ "${BENCH_PG_INCREMENTAL:-1}" != 0 ]; then bench_incremental; fi
+
 echo
 echo "summary (seconds; ours and limit: medians of $runs; reference: median of $ref_runs; same-run ratios; load average at start/end)"
 printf '%-8s %8s %10s %8s %12s %11s %11s\n' server ours reference limit "ref / ours" "ours / lim" "load avg"
@@ -174,3 +273,8 @@ for c in $configs; do
     "$(echo "scale=3; ${!r} / ${!o}" | bc)" "$(echo "scale=3; ${!o} / ${!l}" | bc)" "${!a}"
 done
 echo "targets: reference / ours >= 8x; ours / limit <= 1.5x"
+if [ "${BENCH_PG_INCREMENTAL:-1}" != 0 ]; then
+  echo "durable server: a reader's longest wait during a full load of $facts facts: ${R_reader_wait} ms (median of $runs loads; target <= 200 ms)"
+  printf 'incremental replace of one 500,000-row file in %s facts: %.2f s; into an empty warehouse: %.2f s; ratio %.2fx (target <= 2x)\n' \
+    "${BENCH_PG_BIG_FACTS:-20000000}" "$R_repl" "$R_empty" "$(echo "scale=3; $R_repl / $R_empty" | bc)"
+fi

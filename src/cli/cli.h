@@ -64,6 +64,7 @@ typedef struct sp_cli {
     long long rows;          /* gen --rows; inspect --head (-1 = all) */
     long long seed;          /* gen --seed */
     bool dirty;              /* gen --dirty */
+    bool force;              /* load --force */
     bool csv;                /* inspect --csv */
     const char *file;        /* inspect FILE */
     sp_config *config;       /* resolved configuration */

@@ -72,8 +72,11 @@ const cli_command CLI_COMMANDS[] = {
      .summary = "load the run's Parquet tables into the warehouse",
      .help = "Loads the run's Parquet tables from the processed store into the warehouse\n"
              "in ONE transaction (LOAD_MODE): any failure rolls back and leaves the\n"
-             "previous contents intact.\n" TASK_NOTE,
-     .options = {OPT_DS}},
+             "previous contents intact. LOAD_MODE=incremental loads only the input files\n"
+             "the warehouse does not hold yet (etl_file) and replaces those that changed.\n"
+             TASK_NOTE,
+     .options = {OPT_DS,
+                 {"--force", NULL, "reload every file of the run (LOAD_MODE=incremental)"}}},
     {.name = "backfill",
      .pending = "issue 13",
      .summary = "one run per ds from D1 to D2, in date order",

@@ -239,6 +239,8 @@ int main(int argc, char **argv)
             cli.csv = true;
         } else if (strcmp(opt, "--dirty") == 0) {
             cli.dirty = true;
+        } else if (strcmp(opt, "--force") == 0) {
+            cli.force = true;
         } else if (strcmp(opt, "--out") == 0) {
             cli.out = val;
         } else if (strcmp(opt, "--rows") == 0 || strcmp(opt, "--head") == 0) {

@@ -61,6 +61,7 @@ int cmd_task(const sp_cli *cli)
         sp_log(SP_LOG_ERROR, "%s", err.msg);
         return exit_code(err.code);
     }
+    ctx.force_load = cli->force;
     char holder[64];
     snprintf(holder, sizeof holder, "task %s", pl_task_name((pl_task)t));
     int lock = -1;

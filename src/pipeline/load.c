@@ -1,8 +1,11 @@
 /* load.c — SPEC §2 `create-tables` and `load`: the run's Parquet tables →
- * the warehouse, in ONE transaction (full refresh). The files are checked
- * against the manifest before the warehouse is touched; rows then travel
- * one row group at a time from the Parquet reader to the warehouse's bulk
- * path. Any failure rolls back: the previous contents stay intact. */
+ * the warehouse, in ONE transaction, full or incremental (LOAD_MODE, SPEC
+ * §8). The files are checked against the manifest before the warehouse is
+ * touched; the manifest's "inputs" (name, bytes, sha256, rows) tell the
+ * warehouse which input files the run holds, and it decides per file
+ * (warehouse.h). Rows travel one row group at a time from the Parquet
+ * reader to the warehouse's bulk path. Any failure rolls back: the previous
+ * contents stay intact. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -130,6 +133,76 @@ static int load_table(wh *w, wh_table wt, const pl_table *t, pq_reader *r, const
     return SP_OK;
 }
 
+/* The manifest's "inputs": one wh_file per input (names and hashes
+ * owned: free_inputs). */
+typedef struct load_inputs {
+    wh_file *files;
+    size_t n;
+} load_inputs;
+
+static void free_inputs(load_inputs *in)
+{
+    for (size_t i = 0; i < in->n; i++)
+        free((char *)in->files[i].name), free((char *)in->files[i].sha256);
+    free(in->files);
+    in->files = NULL;
+    in->n = 0;
+}
+
+enum { LOAD_MAX_INPUTS = 1000000 };
+
+static int read_inputs(const sp_buf *m, const char *where, load_inputs *in, sp_error *err)
+{
+    const char *j = (const char *)m->data;
+    for (size_t i = 0;; i++) {
+        char path[64], name[4096], sha[80];
+        snprintf(path, sizeof path, "inputs.%zu.file", i);
+        if (!sp_json_get_str(j, m->len, path, name, sizeof name))
+            return SP_OK;
+        if (i >= LOAD_MAX_INPUTS)
+            return sp_fail(err, SP_ERR_LIMIT, "%s: more than %d inputs", where, LOAD_MAX_INPUTS);
+        if (i % 64 == 0) {
+            wh_file *f = realloc(in->files, (i + 64) * sizeof *f);
+            if (!f)
+                return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", where);
+            in->files = f;
+        }
+        wh_file *f = &in->files[i];
+        *f = (wh_file){.bytes = -1, .rows = -1};
+        long long v;
+        snprintf(path, sizeof path, "inputs.%zu.bytes", i);
+        if (sp_json_get_int(j, m->len, path, &v))
+            f->bytes = v;
+        snprintf(path, sizeof path, "inputs.%zu.rows", i);
+        if (sp_json_get_int(j, m->len, path, &v))
+            f->rows = v;
+        snprintf(path, sizeof path, "inputs.%zu.sha256", i);
+        bool has_sha = sp_json_get_str(j, m->len, path, sha, sizeof sha);
+        f->name = strdup(name);
+        f->sha256 = has_sha ? strdup(sha) : NULL;
+        in->n = i + 1;
+        if (!f->name || (has_sha && !f->sha256))
+            return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", where);
+    }
+}
+
+/* What the load did with each input file, one line each. */
+static void log_plan(const load_inputs *in, bool incremental)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        const wh_file *f = &in->files[i];
+        if (f->action == WH_FILE_SAME)
+            sp_log(SP_LOG_INFO, "load: %s unchanged (same sha256), loaded by run %s: skipped",
+                   f->name, f->loaded_by[0] ? f->loaded_by : "(unknown)");
+        else if (incremental && f->action == WH_FILE_CHANGED)
+            sp_log(SP_LOG_INFO, "load: %s replaced: %lld facts (its previous copy was loaded by "
+                   "run %s)", f->name, (long long)f->facts,
+                   f->loaded_by[0] ? f->loaded_by : "(unknown)");
+        else if (incremental)
+            sp_log(SP_LOG_INFO, "load: %s new: %lld facts", f->name, (long long)f->facts);
+    }
+}
+
 int pl_load(pl_ctx *ctx, sp_error *err)
 {
     store *processed;
@@ -150,6 +223,13 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         return rc;
     }
     long long want[PL_NTABLES];
+    load_inputs inputs = {0};
+    char where[2600], made_by[128] = "";
+    snprintf(where, sizeof where, "%s/%s", store_url(processed), key);
+    rc = read_inputs(&manifest, where, &inputs, err);
+    /* The run that made the Parquet: fact_sales.run_id when its Parquet
+     * has no such column (then a reload changes nothing). */
+    sp_json_get_str((const char *)manifest.data, manifest.len, "run_id", made_by, sizeof made_by);
     for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++) {
         char path[64];
         snprintf(path, sizeof path, "tables.%s", PL_TABLES[t].name);
@@ -158,8 +238,16 @@ int pl_load(pl_ctx *ctx, sp_error *err)
                          store_url(processed), key, path);
     }
     sp_buf_free(&manifest);
-    if (rc != SP_OK)
+    if (rc != SP_OK) {
+        free_inputs(&inputs);
         return rc;
+    }
+    const char *mode = sp_config_get(ctx->cfg, "LOAD_MODE");
+    bool incremental = mode && strcmp(mode, "incremental") == 0;
+    wh_load_opts opts = {.mode = incremental ? WH_MODE_INCREMENTAL : WH_MODE_FULL,
+                         .force = ctx->force_load, .run_id = ctx->run_id, .ds = ctx->ds,
+                         .fact_run_id = made_by[0] ? made_by : ctx->run_id,
+                         .files = inputs.files, .nfiles = inputs.n};
 
     char tmpdir[PATH_MAX] = "";
     pq_reader *readers[PL_NTABLES] = {0};
@@ -169,6 +257,7 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         const char *tmp = getenv("TMPDIR");
         snprintf(tmpdir, sizeof tmpdir, "%s/salespipe-load-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(tmpdir)) {
+            free_inputs(&inputs);
             return sp_fail(err, SP_ERR_IO, "%s: %s", tmpdir, strerror(errno));
         }
     }
@@ -190,7 +279,7 @@ int pl_load(pl_ctx *ctx, sp_error *err)
     }
     if (rc == SP_OK)
         rc = pl_open_warehouse(ctx, &w, err);
-    if (rc == SP_OK && (rc = wh_load_begin(w, err)) == SP_OK) {
+    if (rc == SP_OK && (rc = wh_load_begin_with(w, &opts, err)) == SP_OK) {
         static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
         for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
             rc = load_table(w, order[t], &PL_TABLES[t], readers[t], keys[t], err);
@@ -201,6 +290,13 @@ int pl_load(pl_ctx *ctx, sp_error *err)
             rc = wh_load_commit(w, err);
         else
             wh_load_rollback(w);
+        if (rc == SP_OK) {
+            log_plan(&inputs, incremental);
+            if (wh_load_category_conflicts(w) > 0)
+                sp_log(SP_LOG_WARN, "load: %lld product(s) came with another category than "
+                       "dim_product's: %s", (long long)wh_load_category_conflicts(w),
+                       incremental ? "each keeps its first" : "this run's category is kept");
+        }
         if (rc != SP_OK)
             sp_error_prefix(err, "load rolled back, %s unchanged", wh_describe(w));
     }
@@ -209,8 +305,8 @@ int pl_load(pl_ctx *ctx, sp_error *err)
             rc = wh_table_rows(w, (wh_table)t, &ctx->table_rows[t], err);
         if (rc == SP_OK) {
             ctx->loaded = true;
-            sp_log(SP_LOG_INFO, "load: %s now holds dim_date %lld, dim_product %lld, "
-                   "fact_sales %lld rows",
+            sp_log(SP_LOG_INFO, "load (%s): %s now holds dim_date %lld, dim_product %lld, "
+                   "fact_sales %lld rows", incremental ? "incremental" : "full",
                    wh_describe(w), (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
                    (long long)ctx->table_rows[2]);
         }
@@ -226,6 +322,7 @@ int pl_load(pl_ctx *ctx, sp_error *err)
     }
     if (tmpdir[0])
         rmdir(tmpdir);
+    free_inputs(&inputs);
     return rc;
 }
 

@@ -50,6 +50,7 @@ typedef struct pl_ctx {
     bool transformed;
     pl_transform_result tf;
     bool loaded;
+    bool force_load;         /* load --force: reload every file (LOAD_MODE=incremental) */
     int64_t table_rows[3];
     char warehouse[512];     /* wh_describe() of the warehouse last opened; "" before */
     /* SPEC §8 */

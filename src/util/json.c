@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (≤ n bytes), or 0 when invalid. */
@@ -157,41 +158,67 @@ static bool jr_value(jr *r)
     }
 }
 
-bool sp_json_get_int(const char *j, size_t n, const char *path, long long *out)
+/* Skip a value and the comma after it: false at the container's end. */
+static bool jr_skip_member(jr *r)
 {
-    jr r = {j, j + n, 0};
+    if (!jr_value(r))
+        return false;
+    jr_ws(r);
+    if (r->p >= r->end || *r->p != ',')
+        return false;
+    r->p++;
+    return true;
+}
+
+/* Position r at the value found by following path: dotted object keys,
+ * and all-digit segments index arrays ("inputs.0.file"). */
+static bool jr_find(jr *r, const char *path)
+{
     const char *seg = path;
     for (;;) {
         const char *dot = strchr(seg, '.');
         size_t sl = dot ? (size_t)(dot - seg) : strlen(seg);
-        jr_ws(&r);
-        if (r.p >= r.end || *r.p != '{')
+        bool index = sl > 0 && strspn(seg, "0123456789") >= sl;
+        jr_ws(r);
+        if (r->p >= r->end || *r->p != (index ? '[' : '{'))
             return false;
-        r.p++;
-        bool found = false;
-        for (;;) {
-            const char *k;
-            size_t kl;
-            if (!jr_key(&r, &k, &kl))
-                return false;
-            if (kl == sl && memcmp(k, seg, sl) == 0) {
-                found = true;
-                break;
+        r->p++;
+        if (index) {
+            long want = strtol(seg, NULL, 10);
+            for (long i = 0;; i++) {
+                jr_ws(r);
+                if (r->p >= r->end || *r->p == ']')
+                    return false;
+                if (i == want)
+                    break;
+                if (!jr_skip_member(r))
+                    return false;
             }
-            if (!jr_value(&r))
-                return false;
-            jr_ws(&r);
-            if (r.p >= r.end || *r.p != ',')
-                return false;
-            r.p++;
+        } else {
+            for (;;) {
+                const char *k;
+                size_t kl;
+                if (!jr_key(r, &k, &kl))
+                    return false;
+                if (kl == sl && memcmp(k, seg, sl) == 0)
+                    break;
+                if (!jr_skip_member(r))
+                    return false;
+            }
         }
-        if (!found)
-            return false;
         if (!dot)
             break;
         seg = dot + 1;
     }
-    jr_ws(&r);
+    jr_ws(r);
+    return true;
+}
+
+bool sp_json_get_int(const char *j, size_t n, const char *path, long long *out)
+{
+    jr r = {j, j + n, 0};
+    if (!jr_find(&r, path))
+        return false;
     const char *start = r.p;
     bool neg = r.p < r.end && *r.p == '-';
     if (neg)
@@ -207,5 +234,60 @@ bool sp_json_get_int(const char *j, size_t n, const char *path, long long *out)
     if (!digits || (r.p < r.end && strchr(".eE", *r.p)) || r.p == start)
         return false;
     *out = neg ? -v : v;
+    return true;
+}
+
+bool sp_json_get_str(const char *j, size_t n, const char *path, char *out, size_t outsz)
+{
+    jr r = {j, j + n, 0};
+    const char *s;
+    size_t len;
+    if (!jr_find(&r, path) || !jr_string(&r, &s, &len) || outsz == 0)
+        return false;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned c = (unsigned char)s[i];
+        if (c == '\\') {
+            if (++i >= len)
+                return false;
+            switch (s[i]) {
+            case '"': case '\\': case '/': c = (unsigned char)s[i]; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                if (i + 4 >= len)
+                    return false;
+                char hex[5] = {s[i + 1], s[i + 2], s[i + 3], s[i + 4], 0};
+                char *e;
+                unsigned long u = strtoul(hex, &e, 16);
+                if (*e || (u >= 0xD800 && u <= 0xDFFF))
+                    return false; /* surrogate pairs: not written by us */
+                i += 4;
+                char u8[3];
+                size_t m = u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+                if (m == 1)
+                    u8[0] = (char)u;
+                else if (m == 2)
+                    u8[0] = (char)(0xC0 | (u >> 6)), u8[1] = (char)(0x80 | (u & 0x3F));
+                else
+                    u8[0] = (char)(0xE0 | (u >> 12)), u8[1] = (char)(0x80 | ((u >> 6) & 0x3F)),
+                    u8[2] = (char)(0x80 | (u & 0x3F));
+                if (o + m >= outsz)
+                    return false;
+                memcpy(out + o, u8, m);
+                o += m;
+                continue;
+            }
+            default: return false;
+            }
+        }
+        if (o + 1 >= outsz)
+            return false;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
     return true;
 }

@@ -1,12 +1,15 @@
 /* postgres.c — the PostgreSQL warehouse backend (libpq): SPEC §5's star
- * schema, and the full-refresh load as ONE transaction: an advisory lock,
- * TRUNCATE … RESTART IDENTITY, then binary COPY … FROM STDIN (FREEZE)
- * streamed from the column batches, one buffer of about 1 MiB at a time.
- * Decimals go out in PostgreSQL's own binary NUMERIC (base-10000 digits)
- * built from our exact scaled integers, never through a double. The
- * primary and foreign keys of fact_sales are dropped inside the
- * transaction and re-created (validated) before COMMIT. Messages name the server
- * (user@host:port/db) and never contain a password. */
+ * schema plus the file registry etl_file, and loads (full or incremental)
+ * as ONE transaction that never blocks readers for more than a moment.
+ * Each input file's facts live in a child table of fact_sales (table
+ * inheritance): a load fills new children with binary COPY … FREEZE,
+ * builds their keys, then, in a short window under a lock_timeout, drops
+ * the children it replaces and attaches the new ones, and commits. Readers
+ * of fact_sales (and of views on it) see the old or the new children,
+ * never a mix; fact_sales itself keeps its OID, grants and views.
+ * Decimals go out in PostgreSQL's binary NUMERIC, never through a double.
+ * Messages name the server (user@host:port/db), never a password.
+ * docs/postgres.md says why this mechanism and what it costs. */
 #include "wh_impl.h"
 
 #include <inttypes.h>
@@ -15,12 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "../util/clock.h"
 
 enum {
     PG_FLUSH_BYTES = 1 << 20,        /* hand COPY data to libpq in ~1 MiB pieces */
     PG_COPY_BUF_LIMIT = 256u << 20,  /* one row bigger than this is refused */
-    PG_MAX_RESTORE = 32,             /* constraints dropped and re-created per load */
     PG_DAYS_1970_TO_2000 = 10957,    /* PostgreSQL's DATE epoch is 2000-01-01 */
+    PG_SWAP_LOCK_TIMEOUT_MS = 50,    /* longest a reader queues behind our swap lock */
+    PG_SWAP_PATIENCE_MS = 120000,    /* how long the swap keeps trying for its lock */
 };
 /* Both loads and create-tables take this transaction-scoped advisory lock:
  * "salespip" in ASCII, so it is recognisable in pg_locks. */
@@ -53,8 +60,27 @@ static const char *const SCHEMA_SQL =
     "product_sk INT NOT NULL REFERENCES dim_product(product_sk), "
     "quantity INT, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC, "
     "profit_margin NUMERIC, "
-    "ship_date DATE, source_file TEXT, source_line BIGINT);"
+    "region TEXT, order_id TEXT, source_file TEXT, source_line BIGINT, run_id TEXT, "
+    "ship_date DATE);"
+    "CREATE TABLE IF NOT EXISTS etl_file("
+    "source_file TEXT PRIMARY KEY, sha256 TEXT, bytes BIGINT, rows BIGINT, run_id TEXT, "
+    "ds DATE, loaded_at TIMESTAMPTZ, fact_table TEXT);"
     ETL_LOAD_SQL;
+
+/* A warehouse made by an earlier version: the columns it lacks. Run only
+ * when one is missing (ALTER TABLE locks fact_sales even when it changes
+ * nothing, and create-tables runs before every load). Adding a column to
+ * fact_sales adds it to its children too. */
+static const char *const MIGRATE_SQL =
+    "ALTER TABLE fact_sales ADD COLUMN IF NOT EXISTS region TEXT, "
+    "ADD COLUMN IF NOT EXISTS order_id TEXT, ADD COLUMN IF NOT EXISTS source_file TEXT, "
+    "ADD COLUMN IF NOT EXISTS source_line BIGINT, ADD COLUMN IF NOT EXISTS run_id TEXT, "
+    "ADD COLUMN IF NOT EXISTS ship_date DATE;"
+    "ALTER TABLE etl_file ADD COLUMN IF NOT EXISTS fact_table TEXT";
+
+/* The child tables a load makes are named fact_sales_t<txid>_<n>: only
+ * those are ever dropped (a child someone else attached is left alone). */
+static const char *const OUR_CHILD_RE = "^fact_sales_t[0-9]+_[0-9]+$";
 
 /* Where a COPY column's value comes from. */
 enum { SRC_KEY = -1, SRC_DATE_ID = -2, SRC_PRODUCT_SK = -3 };
@@ -86,14 +112,17 @@ static const pg_want WANT_FS[] = {
     {"unit_price", WH_FS_UNIT_PRICE, WH_K_DECIMAL, false},
     {"profit_margin", WH_FS_PROFIT_MARGIN, WH_K_DECIMAL, false},
     {"ship_date", WH_FS_SHIP_DATE, WH_K_DATE, true},
+    {"region", WH_FS_REGION, WH_K_TEXT, true},
+    {"order_id", WH_FS_ORDER_ID, WH_K_TEXT, true},
     {"source_file", WH_FS_SOURCE_FILE, WH_K_TEXT, true},
     {"source_line", WH_FS_SOURCE_LINE, WH_K_INT, true},
+    {"run_id", WH_FS_RUN_ID, WH_K_TEXT, true},
 };
 static const pg_want *const WANT[WH_NTABLES] = {WANT_DD, WANT_DP, WANT_FS};
 static const size_t NWANT[WH_NTABLES] = {sizeof WANT_DD / sizeof WANT_DD[0],
                                          sizeof WANT_DP / sizeof WANT_DP[0],
                                          sizeof WANT_FS / sizeof WANT_FS[0]};
-enum { PG_MAX_WANT = 11 };
+enum { PG_MAX_WANT = 14 };
 
 /* One column of a table's COPY: what to send and in which binary type. */
 typedef struct pg_col {
@@ -107,14 +136,25 @@ typedef struct pg {
     char *secret[3];      /* passwords to scrub from messages: libpq's, the URL's raw ones */
     bool in_txn;
     int copying;          /* the table in COPY, or -1 */
+    int copying_file;     /* fact_sales: the file whose child is in COPY */
     size_t ncols[WH_NTABLES];
     pg_col cols[WH_NTABLES][PG_MAX_WANT];
-    char copy_sql[WH_NTABLES][512];
+    char col_list[WH_NTABLES][512]; /* "(a, b, …)": the COPY's columns */
     sp_buf out;           /* COPY data not yet handed to libpq */
-    char *restore[PG_MAX_RESTORE]; /* ALTER TABLE … ADD CONSTRAINT, run before COMMIT */
-    size_t nrestore;
     int64_t copied[WH_NTABLES];    /* rows the server confirmed (COPY's command tags) */
     bool committed;                /* the last load committed: copied[] is what it left */
+    bool full;                     /* … and it was a full load */
+    /* this load */
+    const char *run_id;            /* fact_sales.run_id when the batch has none */
+    int64_t sale_base;             /* sale_id of the load's fact k is sale_base + k */
+    int64_t txid;                  /* names the load's children */
+    uint8_t *made;                 /* per file: its child exists (1) / is attached (2) */
+    size_t made_cap;
+    char **drop;                   /* children this load replaces (incremental) */
+    size_t ndrop;
+    char copy_what[320];           /* "fact_sales (facts of West_orders.csv)", for messages */
+    bool parent_cleaned;           /* delete_parent_rows ran in this load */
+    bool previewing;               /* pg_temp.fact_sales shows the load's result */
 } pg;
 
 static pg *pg_of(wh *w)
@@ -249,6 +289,16 @@ static int query(pg *p, const char *sql, int nparams, const char *const *params,
     return rc;
 }
 
+/* One integer: the first column of a query's only row. */
+static int query_int64(pg *p, const char *sql, int64_t *out, const char *what, sp_error *err)
+{
+    PGresult *res;
+    SP_TRY(query(p, sql, 0, NULL, &res, what, err));
+    *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return SP_OK;
+}
+
 /* ---- the schema --------------------------------------------------------- */
 
 static bool kind_accepts(wh_kind k, unsigned oid)
@@ -273,7 +323,7 @@ static const char *kind_sql(wh_kind k)
     return "?";
 }
 
-/* Read the three tables' columns; fill p->cols / copy_sql for the ones
+/* Read the three tables' columns; fill p->cols / col_list for the ones
  * that exist. exists[t] tells which do. Wrong shapes are SP_ERR_DATA naming
  * the table and column. */
 static int read_schema(pg *p, bool exists[WH_NTABLES], sp_error *err)
@@ -312,7 +362,7 @@ static int read_schema(pg *p, bool exists[WH_NTABLES], sp_error *err)
         if (!exists[t])
             continue;
         const char *table = wh_table_name((wh_table)t);
-        int n = snprintf(p->copy_sql[t], sizeof p->copy_sql[t], "COPY %s (", table);
+        int n = snprintf(p->col_list[t], sizeof p->col_list[t], "(");
         for (size_t k = 0; k < NWANT[t] && rc == SP_OK; k++) {
             const pg_want *wt = &WANT[t][k];
             if (!seen[t][k].found) {
@@ -331,11 +381,10 @@ static int read_schema(pg *p, bool exists[WH_NTABLES], sp_error *err)
                 continue;
             }
             p->cols[t][p->ncols[t]++] = (pg_col){wt, seen[t][k].oid};
-            n += snprintf(p->copy_sql[t] + n, sizeof p->copy_sql[t] - (size_t)n, "%s%s",
+            n += snprintf(p->col_list[t] + n, sizeof p->col_list[t] - (size_t)n, "%s%s",
                           p->ncols[t] > 1 ? ", " : "", wt->name);
         }
-        snprintf(p->copy_sql[t] + n, sizeof p->copy_sql[t] - (size_t)n,
-                 ") FROM STDIN (FORMAT binary, FREEZE)");
+        snprintf(p->col_list[t] + n, sizeof p->col_list[t] - (size_t)n, ")");
     }
     PQclear(res);
     return rc;
@@ -348,10 +397,21 @@ static int need_all(pg *p, const bool exists[WH_NTABLES], sp_error *err)
             return sp_fail(err, SP_ERR_DATA,
                            "warehouse %s: table %s does not exist: run create-tables first",
                            p->describe, wh_table_name((wh_table)t));
+    PGresult *res;
+    SP_TRY(query(p, "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('etl_file') "
+                    "AND attname = 'fact_table' AND NOT attisdropped",
+                 0, NULL, &res, "cannot look up etl_file", err));
+    bool ok = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    PQclear(res);
+    if (!ok)
+        return sp_fail(err, SP_ERR_DATA, "warehouse %s: table etl_file (with fact_table) does not "
+                       "exist: run create-tables first (it adds what this version needs)",
+                       p->describe);
     return SP_OK;
 }
 
 static void end_txn(pg *p);
+static int need_owner(pg *p, sp_error *err);
 
 static int pg_create_schema(wh *w, sp_error *err)
 {
@@ -363,6 +423,21 @@ static int pg_create_schema(wh *w, sp_error *err)
     int rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
     if (rc == SP_OK)
         rc = exec(p, SCHEMA_SQL, "cannot create the tables", err);
+    if (rc == SP_OK) {
+        PGresult *res;
+        rc = query(p, "SELECT count(*) FROM unnest('{fact_sales,fact_sales,fact_sales,fact_sales,"
+                      "fact_sales,fact_sales,etl_file}'::text[], "
+                      "'{region,order_id,source_file,source_line,run_id,ship_date,fact_table}'"
+                      "::text[]) AS w(t, c) WHERE NOT EXISTS (SELECT 1 FROM "
+                      "pg_attribute a WHERE a.attrelid = to_regclass(w.t) AND a.attname = w.c "
+                      "AND NOT a.attisdropped)",
+                   0, NULL, &res, "cannot read the tables' columns", err);
+        bool missing = rc == SP_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+        if (rc == SP_OK)
+            PQclear(res);
+        if (missing)
+            rc = exec(p, MIGRATE_SQL, "cannot add the lineage columns to fact_sales", err);
+    }
     bool exists[WH_NTABLES];
     if (rc == SP_OK)
         rc = read_schema(p, exists, err);
@@ -422,11 +497,11 @@ static int pg_check(wh *w, sp_error *err)
                        p->describe);
     bool exists[WH_NTABLES];
     SP_TRY(read_schema(p, exists, err));
-    /* The load empties and fills the tables and moves their key sequences
-     * (setval needs UPDATE on a sequence). */
+    /* The load reads, adds to and deletes from the tables and moves their
+     * key sequences (setval needs UPDATE on a sequence). */
     static const char *const PRIV_SQL =
         "SELECT t.name, has_table_privilege(c.oid, 'SELECT'), has_table_privilege(c.oid, "
-        "'INSERT'), has_table_privilege(c.oid, 'TRUNCATE'), "
+        "'INSERT'), has_table_privilege(c.oid, 'DELETE'), "
         "coalesce(has_sequence_privilege(pg_get_serial_sequence(t.name, t.key), 'UPDATE'), "
         "true), pg_get_serial_sequence(t.name, t.key) "
         "FROM unnest($1::text[], $2::text[]) AS t(name, key) "
@@ -434,7 +509,7 @@ static int pg_check(wh *w, sp_error *err)
     const char *params[2] = {"{dim_date,dim_product,fact_sales}", "{date_id,product_sk,sale_id}"};
     SP_TRY(query(p, PRIV_SQL, 2, params, &res, "cannot read the role's privileges", err));
     int rc = SP_OK;
-    static const char *const PRIVS[3] = {"SELECT", "INSERT", "TRUNCATE"};
+    static const char *const PRIVS[3] = {"SELECT", "INSERT", "DELETE"};
     for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
         for (int k = 0; k < 3 && rc == SP_OK; k++)
             if (strcmp(PQgetvalue(res, r, k + 1), "t") != 0)
@@ -455,6 +530,12 @@ static int pg_check(wh *w, sp_error *err)
                          "may not create tables in the current schema (GRANT CREATE ON SCHEMA, "
                          "or set search_path)",
                          p->describe, wh_table_name((wh_table)t), user);
+    if (rc == SP_OK && exists[WH_FACT_SALES])
+        rc = need_owner(p, err);
+    if (rc == SP_OK && !can_create)
+        rc = sp_fail(err, SP_ERR_NET, "warehouse %s: role %s may not create tables in the "
+                     "current schema, and each load puts an input file's facts in a table of "
+                     "their own (GRANT CREATE ON SCHEMA)", p->describe, user);
     return rc;
 }
 
@@ -463,7 +544,7 @@ static int pg_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err)
     pg *p = pg_of(w);
     /* Right after this handle committed a load, its counts are the ones
      * the server confirmed for each COPY: no scan of millions of rows. */
-    if (p->committed) {
+    if (p->committed && p->full) {
         *rows = p->copied[t];
         return SP_OK;
     }
@@ -567,11 +648,17 @@ static inline bool put_int(uint8_t **o, unsigned oid, int64_t v)
     return true;
 }
 
+/* The load's row number of batch row i. */
+static inline int64_t rowno(const wh_rows *r, size_t i)
+{
+    return r->first + (int64_t)(i - r->base);
+}
+
 static int value_error(pg *p, const wh_rows *r, size_t i, const pg_col *c, sp_error *err)
 {
     return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64 ": %s does not fit the "
                    "column's type (oid %u)", p->describe, wh_table_name(r->table),
-                   r->first + (int64_t)i, c->want->name, c->oid);
+                   rowno(r, i), c->want->name, c->oid);
 }
 
 /* Append row i of r as one binary COPY tuple. */
@@ -579,6 +666,7 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
 {
     wh_table t = r->table;
     size_t need = 2 + p->ncols[t] * (4 + WH_PG_NUMERIC_MAX);
+    size_t run_id_len = p->run_id ? strlen(p->run_id) : 0;
     for (size_t k = 0; k < p->ncols[t]; k++) {
         const pg_want *wt = p->cols[t][k].want;
         if (wt->kind == WH_K_TEXT && r->col[wt->src] && !wh_is_null(r->col[wt->src], i)) {
@@ -587,17 +675,18 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
             need += len;
         }
     }
+    need += run_id_len;
     if (p->out.cap - p->out.len < need && sp_buf_reserve(&p->out, need) != 0)
         return sp_fail(err, SP_ERR_LIMIT, "warehouse %s: %s row %" PRId64 ": cannot buffer a "
                        "row of %zu bytes for COPY", p->describe, wh_table_name(t),
-                       r->first + (int64_t)i, need);
+                       rowno(r, i), need);
     uint8_t *o = p->out.data + p->out.len;
     o = put16(o, (uint16_t)p->ncols[t]);
     for (size_t k = 0; k < p->ncols[t]; k++) {
         const pg_col *c = &p->cols[t][k];
         const pg_want *wt = c->want;
         if (wt->src == SRC_KEY || wt->src == SRC_DATE_ID || wt->src == SRC_PRODUCT_SK) {
-            int64_t v = wt->src == SRC_KEY        ? r->first + (int64_t)i
+            int64_t v = wt->src == SRC_KEY        ? rowno(r, i) + (t == WH_FACT_SALES ? p->sale_base : 0)
                         : wt->src == SRC_DATE_ID ? r->date_id[i]
                                                  : r->product_sk[i];
             if (!put_int(&o, c->oid, v))
@@ -605,6 +694,12 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
             continue;
         }
         const sp_column *col = r->col[wt->src];
+        if (!col && wt->src == WH_FS_RUN_ID && run_id_len) { /* the Parquet's run */
+            o = put32(o, (uint32_t)run_id_len);
+            memcpy(o, p->run_id, run_id_len);
+            o += run_id_len;
+            continue;
+        }
         if (!col || wh_is_null(col, i)) {
             o = put32(o, 0xFFFFFFFFu); /* NULL */
             continue;
@@ -649,7 +744,7 @@ static int encode_row(pg *p, const wh_rows *r, size_t i, sp_error *err)
  * a success. */
 static int copy_result(pg *p, wh_table t, sp_error *err)
 {
-    const char *table = wh_table_name(t);
+    const char *table = p->copy_what;
     int rc = SP_OK;
     PGresult *res;
     while ((res = PQgetResult(p->conn))) {
@@ -682,7 +777,7 @@ static int flush(pg *p, sp_error *err)
     if (r == 1)
         return SP_OK;
     wh_table t = (wh_table)p->copying;
-    const char *table = wh_table_name(t);
+    const char *table = p->copy_what;
     p->copying = -1;
     int rc = copy_result(p, t, err);
     if (rc == SP_OK) /* no result said why: libpq's own message does */
@@ -701,15 +796,19 @@ static int copy_end(pg *p, sp_error *err)
     wh_table t = (wh_table)p->copying;
     p->copying = -1;
     if (PQputCopyEnd(p->conn, NULL) != 1)
-        return pg_fail(p, NULL, err, "ending the COPY into %s", wh_table_name(t));
+        return pg_fail(p, NULL, err, "ending the COPY of %s", p->copy_what);
     return copy_result(p, t, err);
 }
 
-static int copy_start(pg *p, wh_table t, sp_error *err)
+/* COPY into `target` (a name of ours, never data), t's columns. */
+static int copy_start(pg *p, wh_table t, const char *target, bool freeze, sp_error *err)
 {
-    PGresult *res = PQexec(p->conn, p->copy_sql[t]);
+    char sql[700];
+    snprintf(sql, sizeof sql, "COPY %s %s FROM STDIN (FORMAT binary%s)", target, p->col_list[t],
+             freeze ? ", FREEZE" : "");
+    PGresult *res = PQexec(p->conn, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        int rc = pg_fail(p, res, err, "cannot start the COPY into %s", wh_table_name(t));
+        int rc = pg_fail(p, res, err, "cannot start the COPY of %s", p->copy_what);
         PQclear(res);
         return rc;
     }
@@ -724,11 +823,13 @@ static int copy_start(pg *p, wh_table t, sp_error *err)
 
 /* ---- the load ------------------------------------------------------------ */
 
-static void free_restore(pg *p)
+static void free_drop(pg *p)
 {
-    for (size_t i = 0; i < p->nrestore; i++)
-        free(p->restore[i]);
-    p->nrestore = 0;
+    for (size_t i = 0; i < p->ndrop; i++)
+        free(p->drop[i]);
+    free(p->drop);
+    p->drop = NULL;
+    p->ndrop = 0;
 }
 
 /* Roll back whatever is open; a lost connection has rolled back already. */
@@ -741,53 +842,143 @@ static void end_txn(pg *p)
             PQclear(res);
     }
     p->copying = -1;
+    p->copying_file = -1;
     sp_buf_reset(&p->out); /* and its broken flag: the next load starts clean */
     if (p->in_txn && PQstatus(p->conn) == CONNECTION_OK)
         PQclear(PQexec(p->conn, "ROLLBACK"));
     p->in_txn = false;
-    free_restore(p);
+    free_drop(p);
 }
 
-/* Drop fact_sales' foreign keys and primary key for the load, remembering
- * how to re-create them: one check of each key over the loaded table and
- * one index build are far cheaper than a trigger and an index insertion per
- * row. Only the table's owner may (others load with the constraints in
- * place); a primary key that another table references stays. */
-static int drop_constraints(pg *p, sp_error *err)
+/* The name of the child holding file k's facts in this load. */
+static void child_name(const pg *p, int k, char *out, size_t outsz)
 {
-    static const char *const SQL =
-        "SELECT format('ALTER TABLE %s DROP CONSTRAINT %I', k.conrelid::regclass, k.conname), "
-        "format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, "
-        "pg_get_constraintdef(k.oid)) "
-        "FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
-        "WHERE k.conrelid = to_regclass('fact_sales') AND pg_has_role(c.relowner, 'USAGE') "
-        "AND (k.contype = 'f' OR (k.contype = 'p' AND NOT EXISTS (SELECT 1 FROM pg_constraint r "
-        "WHERE r.confrelid = k.conrelid AND r.contype = 'f'))) "
-        "ORDER BY k.contype <> 'p', k.conname";
+    snprintf(out, outsz, "fact_sales_t%" PRId64 "_%d", p->txid, k);
+}
+
+/* A PostgreSQL text[] literal of the names of the files for which keep()
+ * says yes: a parameter, never SQL. */
+static char *names_array(const wh *w, bool (*keep)(const wh_file *f))
+{
+    sp_buf b;
+    sp_buf_init(&b, 0);
+    sp_buf_puts(&b, "{");
+    bool first = true;
+    for (size_t i = 0; i < w->nfiles; i++) {
+        const wh_file *f = &w->files[i];
+        if (!f->name[0] || !keep(f))
+            continue;
+        sp_buf_puts(&b, first ? "\"" : ",\"");
+        first = false;
+        for (const char *c = f->name; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                sp_buf_append(&b, "\\", 1);
+            sp_buf_append(&b, c, 1);
+        }
+        sp_buf_puts(&b, "\"");
+    }
+    sp_buf_append(&b, "}", 2); /* with the NUL */
+    if (b.broken) {
+        sp_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data; /* the caller frees */
+}
+
+static bool is_any(const wh_file *f)
+{
+    (void)f;
+    return true;
+}
+
+static bool is_loaded(const wh_file *f)
+{
+    return f->action != WH_FILE_SAME;
+}
+
+/* Only the owner of fact_sales may attach children to it. */
+static int need_owner(pg *p, sp_error *err)
+{
     PGresult *res;
-    SP_TRY(query(p, SQL, 0, NULL, &res, "cannot read fact_sales' constraints", err));
+    SP_TRY(query(p, "SELECT pg_has_role(c.relowner, 'USAGE'), current_user, "
+                    "pg_get_userbyid(c.relowner) FROM pg_class c WHERE c.oid = "
+                    "'fact_sales'::regclass",
+                 0, NULL, &res, "cannot read the owner of fact_sales", err));
+    int rc = SP_OK;
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        rc = sp_fail(err, SP_ERR_NET, "warehouse %s: role %s does not own fact_sales (%s does): "
+                     "a load attaches each input file's facts to fact_sales as a child table, "
+                     "which only its owner may do (GRANT %s TO %s, or load as %s)",
+                     p->describe, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                     PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return rc;
+}
+
+/* Read etl_file and decide each file's action (warehouse.h). */
+static int plan_files(wh *w, pg *p, sp_error *err)
+{
+    PGresult *res;
+    SP_TRY(query(p, "SELECT source_file, coalesce(sha256, ''), coalesce(run_id, ''), "
+                    "coalesce(fact_table, ''), fact_table IS NULL OR EXISTS (SELECT 1 FROM "
+                    "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+                    "'fact_sales'::regclass AND c.relname = fact_table) FROM etl_file",
+                 0, NULL, &res, "cannot read etl_file", err));
     int rc = SP_OK;
     for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++) {
-        if (p->nrestore == PG_MAX_RESTORE)
-            break; /* the rest stay in place: correct, only slower */
-        char *add = strdup(PQgetvalue(res, r, 1));
-        if (!add) {
+        const char *name = PQgetvalue(res, r, 0);
+        int k = wh_file_find(w, name, strlen(name));
+        if (k < 0)
+            continue;
+        wh_file *f = &w->files[k];
+        snprintf(f->loaded_by, sizeof f->loaded_by, "%s", PQgetvalue(res, r, 2));
+        bool intact = strcmp(PQgetvalue(res, r, 4), "t") == 0;
+        if (w->mode == WH_MODE_INCREMENTAL && !w->force && intact && f->sha256 &&
+            strcmp(f->sha256, PQgetvalue(res, r, 1)) == 0) {
+            f->action = WH_FILE_SAME;
+            continue;
+        }
+        f->action = WH_FILE_CHANGED;
+        const char *part = PQgetvalue(res, r, 3);
+        if (!part[0])
+            continue;
+        char **d = realloc(p->drop, (p->ndrop + 1) * sizeof *d);
+        if (!d || !(d[p->ndrop] = strdup(part))) {
+            if (d)
+                p->drop = d;
             rc = sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
             break;
         }
-        p->restore[p->nrestore++] = add;
-        rc = exec(p, PQgetvalue(res, r, 0), "cannot drop a constraint of fact_sales for the load",
-                  err);
+        p->drop = d;
+        p->ndrop++;
     }
     PQclear(res);
     return rc;
+}
+
+/* The first sale_id of an incremental load: past every key in use or
+ * handed out. A full load starts again at 1 (it replaces every fact). */
+static int read_sale_base(pg *p, sp_error *err)
+{
+    return query_int64(p, "SELECT greatest(coalesce((SELECT max(sale_id) FROM fact_sales), 0), "
+                          "coalesce(pg_sequence_last_value(pg_get_serial_sequence('fact_sales', "
+                          "'sale_id')::regclass), 0))",
+                       &p->sale_base, "cannot read the last sale_id", err);
 }
 
 static int pg_begin(wh *w, sp_error *err)
 {
     pg *p = pg_of(w);
     p->committed = false;
+    p->full = w->mode == WH_MODE_FULL;
+    p->run_id = w->fact_run_id[0] ? w->fact_run_id : NULL;
+    p->sale_base = 0;
+    p->copying_file = -1;
+    p->parent_cleaned = p->previewing = false;
     memset(p->copied, 0, sizeof p->copied);
+    if (p->made)
+        memset(p->made, 0, p->made_cap);
+    free_drop(p);
     if (PQstatus(p->conn) != CONNECTION_OK)
         return pg_fail(p, NULL, err, "the connection is lost");
     SP_TRY(exec(p, "BEGIN", "cannot start the load's transaction", err));
@@ -800,50 +991,496 @@ static int pg_begin(wh *w, sp_error *err)
         rc = read_schema(p, exists, err);
     if (rc == SP_OK)
         rc = need_all(p, exists, err);
-    /* RESTART IDENTITY needs to own the sequences; a role that only has
-     * UPDATE on them gets the same end state from the setval at commit. */
-    bool owns = true;
-    if (rc == SP_OK) {
-        const char *params[2] = {"{dim_date,dim_product,fact_sales}",
-                                 "{date_id,product_sk,sale_id}"};
-        PGresult *res;
-        rc = query(p, "SELECT coalesce(bool_and(pg_has_role(c.relowner, 'USAGE')), true) "
-                      "FROM unnest($1::text[], $2::text[]) AS t(name, key) JOIN pg_class c "
-                      "ON c.oid = to_regclass(pg_get_serial_sequence(t.name, t.key))",
-                   2, params, &res, "cannot read the key sequences' owners", err);
-        if (rc == SP_OK) {
-            owns = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-            PQclear(res);
-        }
-    }
     if (rc == SP_OK)
-        rc = exec(p, owns ? "TRUNCATE fact_sales, dim_product, dim_date RESTART IDENTITY"
-                          : "TRUNCATE fact_sales, dim_product, dim_date",
-                  "cannot empty the tables", err);
+        rc = need_owner(p, err);
     if (rc == SP_OK)
-        rc = drop_constraints(p, err);
-    /* Room to sort the primary key's index in memory when it is rebuilt. */
-    if (rc == SP_OK && p->nrestore)
-        rc = exec(p, "SET LOCAL maintenance_work_mem = '256MB'", "cannot size the index build",
-                  err);
+        rc = plan_files(w, p, err);
+    if (rc == SP_OK && !p->full)
+        rc = read_sale_base(p, err);
+    if (rc == SP_OK)
+        rc = query_int64(p, "SELECT txid_current()", &p->txid, "cannot read the transaction id",
+                         err);
+    /* The dimensions of this load, row by row, for the upsert. */
+    if (rc == SP_OK)
+        rc = exec(p, "CREATE TEMP TABLE sp_dim_date (LIKE dim_date) ON COMMIT DROP; "
+                     "CREATE TEMP TABLE sp_dim_product (LIKE dim_product) ON COMMIT DROP",
+                  "cannot create the load's temporary tables", err);
     if (rc != SP_OK)
         end_txn(p);
     return rc;
 }
 
+/* Run a statement with text parameters that returns no rows; *affected
+ * (may be NULL) receives its row count. */
+static int exec_params(pg *p, const char *sql, int n, const char *const *params,
+                       int64_t *affected, const char *what, sp_error *err)
+{
+    PGresult *res = PQexecParams(p->conn, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = SP_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = pg_fail(p, res, err, "%s", what);
+    else if (affected)
+        *affected = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+/* Upsert one dimension batch: COPY it into the load's temporary table
+ * (its key column holds the row's number in the load), add the natural
+ * keys the table lacks (in load order, keys from the table's sequence),
+ * and read every row's key back. Products: a full load takes this load's
+ * category; an incremental one keeps the first and counts the conflict. */
+static int upsert_dims(wh *w, pg *p, const wh_rows *r, sp_error *err)
+{
+    bool dd = r->table == WH_DIM_DATE;
+    SP_TRY(copy_end(p, err));
+    snprintf(p->copy_what, sizeof p->copy_what, "%s", wh_table_name(r->table));
+    SP_TRY(copy_start(p, r->table, dd ? "pg_temp.sp_dim_date" : "pg_temp.sp_dim_product", false,
+                      err));
+    for (size_t i = r->base; i < r->base + r->n; i++) {
+        SP_TRY(encode_row(p, r, i, err));
+        if (p->out.len >= PG_FLUSH_BYTES)
+            SP_TRY(flush(p, err));
+    }
+    SP_TRY(copy_end(p, err));
+    char lo[24], hi[24];
+    snprintf(lo, sizeof lo, "%" PRId64, r->first);
+    snprintf(hi, sizeof hi, "%" PRId64, r->first + (int64_t)r->n - 1);
+    const char *params[2] = {lo, hi};
+    static const char *const ADD[2] = {
+        "INSERT INTO dim_date (order_date, day, month, quarter, year) SELECT s.order_date, "
+        "s.day, s.month, s.quarter, s.year FROM pg_temp.sp_dim_date s WHERE s.date_id BETWEEN "
+        "$1 AND $2 AND NOT EXISTS (SELECT 1 FROM dim_date d WHERE d.order_date = s.order_date) "
+        "ORDER BY s.date_id",
+        "INSERT INTO dim_product (product_id, category) SELECT s.product_id, s.category FROM "
+        "pg_temp.sp_dim_product s WHERE s.product_sk BETWEEN $1 AND $2 AND NOT EXISTS (SELECT 1 "
+        "FROM dim_product d WHERE d.product_id = s.product_id) ORDER BY s.product_sk"};
+    static const char *const KEYS[2] = {
+        "SELECT d.date_id FROM pg_temp.sp_dim_date s LEFT JOIN dim_date d USING (order_date) "
+        "WHERE s.date_id BETWEEN $1 AND $2 ORDER BY s.date_id",
+        "SELECT d.product_sk FROM pg_temp.sp_dim_product s LEFT JOIN dim_product d USING "
+        "(product_id) WHERE s.product_sk BETWEEN $1 AND $2 ORDER BY s.product_sk"};
+    SP_TRY(exec_params(p, ADD[dd ? 0 : 1], 2, params, NULL, dd ? "adding new dates to dim_date"
+                       : "adding new products to dim_product", err));
+    if (!dd) {
+        int64_t n = 0;
+        if (p->full)
+            SP_TRY(exec_params(p, "UPDATE dim_product d SET category = s.category FROM "
+                               "pg_temp.sp_dim_product s WHERE s.product_sk BETWEEN $1 AND $2 "
+                               "AND d.product_id = s.product_id AND d.category IS DISTINCT FROM "
+                               "s.category", 2, params, &n, "updating categories in dim_product",
+                               err));
+        else {
+            PGresult *res;
+            SP_TRY(query(p, "SELECT count(*) FROM pg_temp.sp_dim_product s JOIN dim_product d "
+                            "USING (product_id) WHERE s.product_sk BETWEEN $1 AND $2 AND "
+                            "d.category IS DISTINCT FROM s.category",
+                         2, params, &res, "comparing categories with dim_product", err));
+            n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+            PQclear(res);
+        }
+        w->conflicts += n;
+    }
+    PGresult *res;
+    SP_TRY(query(p, KEYS[dd ? 0 : 1], 2, params, &res, "reading the dimension keys back", err));
+    int rc = SP_OK;
+    if ((size_t)PQntuples(res) != r->n)
+        rc = sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s: %d keys came back for %zu rows",
+                     p->describe, wh_table_name(r->table), PQntuples(res), r->n);
+    for (size_t k = 0; rc == SP_OK && k < r->n; k++)
+        r->keys[k] = PQgetisnull(res, (int)k, 0) ? 0 : (int32_t)atol(PQgetvalue(res, (int)k, 0));
+    PQclear(res);
+    return rc;
+}
+
+/* Make file k's child (same columns and CHECK constraints as fact_sales,
+ * no keys yet: they are built once it is full) and start its COPY. */
+static int open_child(wh *w, pg *p, int k, sp_error *err)
+{
+    if ((size_t)k >= p->made_cap) {
+        size_t cap = p->made_cap ? p->made_cap : 16;
+        while (cap <= (size_t)k)
+            cap *= 2;
+        uint8_t *m = realloc(p->made, cap);
+        if (!m)
+            return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+        memset(m + p->made_cap, 0, cap - p->made_cap);
+        p->made = m;
+        p->made_cap = cap;
+    }
+    char name[64], sql[256];
+    child_name(p, k, name, sizeof name);
+    snprintf(p->copy_what, sizeof p->copy_what, "fact_sales (facts of %.256s)",
+             w->files[k].name[0] ? w->files[k].name : "no source_file");
+    if (!p->made[k]) {
+        snprintf(sql, sizeof sql, "CREATE TABLE %s (LIKE fact_sales INCLUDING CONSTRAINTS)",
+                 name);
+        SP_TRY(exec(p, sql, "cannot create a table for an input file's facts", err));
+        p->made[k] = 1;
+    }
+    /* FREEZE: the table is new in this transaction, so its rows are
+     * written frozen, and nobody sees them before the commit anyway. */
+    SP_TRY(copy_start(p, WH_FACT_SALES, name, true, err));
+    p->copying_file = k;
+    return SP_OK;
+}
+
 static int pg_insert(wh *w, const wh_rows *r, sp_error *err)
 {
     pg *p = pg_of(w);
-    if (p->copying != (int)r->table) {
+    if (r->table != WH_FACT_SALES)
+        return upsert_dims(w, p, r, err);
+    if (p->copying != WH_FACT_SALES || p->copying_file != r->file) {
         SP_TRY(copy_end(p, err));
-        SP_TRY(copy_start(p, r->table, err));
+        SP_TRY(open_child(w, p, r->file, err));
     }
-    for (size_t i = 0; i < r->n; i++) {
+    for (size_t i = r->base; i < r->base + r->n; i++) {
         SP_TRY(encode_row(p, r, i, err));
         if (p->out.len >= PG_FLUSH_BYTES)
             SP_TRY(flush(p, err));
     }
     return SP_OK;
+}
+
+/* Each new child's primary key, built once over its rows (far cheaper
+ * than one index insertion per row), before the swap window. */
+static int build_child_keys(wh *w, pg *p, sp_error *err)
+{
+    bool any = false;
+    for (size_t k = 0; k < w->nfiles && k < p->made_cap; k++) {
+        if (!p->made[k])
+            continue;
+        if (!any)
+            SP_TRY(exec(p, "SET LOCAL maintenance_work_mem = '256MB'",
+                        "cannot size the index build", err));
+        any = true;
+        char name[64], sql[160];
+        child_name(p, (int)k, name, sizeof name);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD PRIMARY KEY (sale_id)", name);
+        SP_TRY(exec(p, sql, "cannot build the primary key of an input file's facts", err));
+    }
+    return SP_OK;
+}
+
+/* Run sql with $1 = the names of the files keep() picks, as a text[]. */
+static int exec_on_names(wh *w, pg *p, bool (*keep)(const wh_file *f), const char *sql,
+                         const char *what, sp_error *err)
+{
+    char *names = names_array(w, keep);
+    if (!names)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    const char *params[1] = {names};
+    int rc = exec_params(p, sql, 1, params, NULL, what, err);
+    free(names);
+    return rc;
+}
+
+/* Facts an earlier version kept in fact_sales itself (not in a child):
+ * a full load deletes them all, an incremental one those of the files it
+ * loads (new to etl_file, but maybe not to fact_sales). MVCC: readers see
+ * them until the commit. */
+static int delete_parent_rows(wh *w, pg *p, sp_error *err)
+{
+    if (p->parent_cleaned)
+        return SP_OK;
+    p->parent_cleaned = true;
+    PGresult *res;
+    SP_TRY(query(p, "SELECT EXISTS (SELECT 1 FROM ONLY fact_sales)", 0, NULL, &res,
+                 "cannot look at fact_sales' own rows", err));
+    bool any = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!any)
+        return SP_OK;
+    if (p->full)
+        return exec(p, "DELETE FROM ONLY fact_sales", "cannot delete the previous facts", err);
+    return exec_on_names(w, p, is_loaded, "DELETE FROM ONLY fact_sales WHERE source_file = "
+                         "ANY($1::text[])", "cannot delete the replaced files' previous facts",
+                         err);
+}
+
+/* etl_file, in the load's transaction: one row per file loaded; a full
+ * load also forgets the files it no longer holds. */
+static int write_registry(wh *w, pg *p, sp_error *err)
+{
+    for (size_t k = 0; k < w->nfiles; k++) {
+        const wh_file *f = &w->files[k];
+        if (f->action == WH_FILE_SAME || !f->name[0])
+            continue;
+        char bytes[24], rows[24], child[64];
+        snprintf(bytes, sizeof bytes, "%" PRId64, f->bytes);
+        snprintf(rows, sizeof rows, "%" PRId64, f->rows >= 0 ? f->rows : f->facts);
+        bool made = k < p->made_cap && p->made[k];
+        if (made)
+            child_name(p, (int)k, child, sizeof child);
+        const char *params[7] = {f->name, f->sha256, f->bytes >= 0 ? bytes : NULL, rows,
+                                 w->run_id[0] ? w->run_id : NULL, w->ds[0] ? w->ds : NULL,
+                                 made ? child : NULL};
+        SP_TRY(exec_params(p, "INSERT INTO etl_file (source_file, sha256, bytes, rows, run_id, "
+                              "ds, loaded_at, fact_table) VALUES ($1, $2, $3::bigint, "
+                              "$4::bigint, $5, $6::date, now(), $7) ON CONFLICT (source_file) "
+                              "DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes, "
+                              "rows = excluded.rows, run_id = excluded.run_id, ds = excluded.ds, "
+                              "loaded_at = excluded.loaded_at, fact_table = excluded.fact_table",
+                           7, params, NULL, "cannot record an input file in etl_file", err));
+    }
+    if (!p->full)
+        return SP_OK;
+    return exec_on_names(w, p, is_any, "DELETE FROM etl_file WHERE NOT (source_file = "
+                         "ANY($1::text[]))", "cannot update etl_file", err);
+}
+
+/* QUALITY_SQL (SPEC §8) queries fact_sales inside the open load, before
+ * the swap makes the new children part of it. So, in this session only, a
+ * temporary view named fact_sales (pg_temp comes first in the search path
+ * for tables and views) shows what fact_sales will hold: its own rows (those
+ * of reloaded files deleted), the children this load keeps, and the new
+ * children. No lock: other sessions still read the previous contents.
+ * Dropped before the swap (end_preview). */
+static int preview(wh *w, pg *p, sp_error *err)
+{
+    if (p->previewing)
+        return SP_OK;
+    SP_TRY(delete_parent_rows(w, p, err));
+    sp_buf drops;
+    sp_buf_init(&drops, 0);
+    sp_buf_puts(&drops, "{");
+    for (size_t i = 0; i < p->ndrop; i++) {
+        sp_buf_puts(&drops, i ? ",\"" : "\""); /* our names: [a-z0-9_] only */
+        sp_buf_puts(&drops, p->drop[i]);
+        sp_buf_puts(&drops, "\"");
+    }
+    sp_buf_append(&drops, "}", 2);
+    if (drops.broken) {
+        sp_buf_free(&drops);
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    }
+    /* The server writes the view's text from catalog names. */
+    const char *params[3] = {(const char *)drops.data, p->full ? "t" : "f", OUR_CHILD_RE};
+    PGresult *res;
+    int rc = query(p, "WITH cols AS (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
+                      "AS l FROM pg_attribute WHERE attrelid = 'fact_sales'::regclass AND attnum > 0 "
+                      "AND NOT attisdropped) SELECT 'CREATE TEMP VIEW fact_sales AS SELECT ' || l || "
+                      "' FROM ONLY ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || "
+                      "coalesce((SELECT string_agg(' UNION ALL SELECT ' || l || ' FROM ' || "
+                      "quote_ident(kn.nspname) || '.' || quote_ident(k.relname), '' ORDER BY "
+                      "k.relname) FROM pg_inherits i JOIN pg_class k ON k.oid = i.inhrelid JOIN "
+                      "pg_namespace kn ON kn.oid = k.relnamespace WHERE i.inhparent = c.oid AND NOT "
+                      "(k.relname = ANY($1::text[]) OR ($2::bool AND k.relname ~ $3))), ''), l "
+                      "FROM cols, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                      "WHERE c.oid = 'fact_sales'::regclass",
+               3, params, &res, "cannot write the preview of fact_sales", err);
+    sp_buf_free(&drops);
+    SP_TRY(rc);
+    sp_buf sql;
+    sp_buf_init(&sql, 0);
+    sp_buf_puts(&sql, PQgetvalue(res, 0, 0));
+    for (size_t k = 0; k < w->nfiles && k < p->made_cap; k++) {
+        if (!p->made[k])
+            continue;
+        char name[64];
+        child_name(p, (int)k, name, sizeof name);
+        sp_buf_puts(&sql, " UNION ALL SELECT ");
+        sp_buf_puts(&sql, PQgetvalue(res, 0, 1));
+        sp_buf_puts(&sql, " FROM ");
+        sp_buf_puts(&sql, name);
+    }
+    sp_buf_append(&sql, "", 1);
+    PQclear(res);
+    if (sql.broken)
+        rc = sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    else
+        rc = exec(p, (const char *)sql.data, "cannot create the preview of fact_sales", err);
+    sp_buf_free(&sql);
+    if (rc == SP_OK)
+        p->previewing = true;
+    return rc;
+}
+
+static int end_preview(pg *p, sp_error *err)
+{
+    if (!p->previewing)
+        return SP_OK;
+    p->previewing = false;
+    return exec(p, "CLOSE ALL; DROP VIEW pg_temp.fact_sales", "cannot drop the preview of "
+                "fact_sales", err);
+}
+
+/* Take fact_sales (and so its children) ACCESS EXCLUSIVE without ever
+ * making readers queue behind us for long: each attempt waits at most
+ * PG_SWAP_LOCK_TIMEOUT_MS (readers that arrive meanwhile wait as long),
+ * then steps back (ROLLBACK TO SAVEPOINT) and lets them through before
+ * trying again. A transaction that keeps reading fact_sales for
+ * PG_SWAP_PATIENCE_MS fails the load (retryable). */
+static int take_swap_lock(pg *p, sp_error *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET LOCAL lock_timeout = %d", PG_SWAP_LOCK_TIMEOUT_MS);
+    SP_TRY(exec(p, sql, "cannot set lock_timeout", err));
+    double start = sp_mono_seconds();
+    for (int attempt = 1;; attempt++) {
+        SP_TRY(exec(p, "SAVEPOINT sp_swap", "cannot set a savepoint", err));
+        PGresult *res = PQexec(p->conn, "LOCK TABLE fact_sales IN ACCESS EXCLUSIVE MODE");
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        bool timeout = !ok && state && strcmp(state, "55P03") == 0;
+        if (!ok && !timeout) {
+            int rc = pg_fail(p, res, err, "cannot lock fact_sales for the swap");
+            PQclear(res);
+            return rc;
+        }
+        PQclear(res);
+        if (ok)
+            break;
+        SP_TRY(exec(p, "ROLLBACK TO SAVEPOINT sp_swap", "cannot roll back to a savepoint", err));
+        if ((sp_mono_seconds() - start) * 1000 > PG_SWAP_PATIENCE_MS)
+            return sp_fail_retry(err, SP_ERR_NET, "warehouse %s: fact_sales stayed in use for "
+                                 "%d s (%d tries to lock it for the swap; a long transaction "
+                                 "reads it: see pg_stat_activity): the load rolled back",
+                                 p->describe, PG_SWAP_PATIENCE_MS / 1000, attempt);
+        /* Let the queued readers through: a pause that grows to 0.5 s. */
+        struct timespec ts = {0, (attempt < 10 ? attempt * 50 : 500) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    SP_TRY(exec(p, "RELEASE SAVEPOINT sp_swap", "cannot release a savepoint", err));
+    return exec(p, "SET LOCAL lock_timeout = 0", "cannot reset lock_timeout", err);
+}
+
+/* Run each statement the server wrote (one per row of sql's result):
+ * statements built by the server with format() from catalog names. */
+static int exec_generated(pg *p, const char *sql, int n, const char *const *params,
+                          const char *what, sp_error *err)
+{
+    PGresult *res;
+    SP_TRY(query(p, sql, n, params, &res, what, err));
+    int rc = SP_OK;
+    for (int r = 0; r < PQntuples(res) && rc == SP_OK; r++)
+        if (!PQgetisnull(res, r, 0))
+            rc = exec(p, PQgetvalue(res, r, 0), what, err);
+    PQclear(res);
+    return rc;
+}
+
+/* The swap window (fact_sales locked, readers wait): drop the children
+ * this load replaces, then (full load) the dimension rows no fact uses any
+ * more (no child refers to them now, and the new children have no foreign
+ * keys yet, so PostgreSQL's checks scan nothing), then give each new child
+ * fact_sales' foreign keys (NOT VALID: no scan here; validated after the
+ * commit) and attach it. Catalog work only: milliseconds. */
+static int swap(wh *w, pg *p, sp_error *err)
+{
+    SP_TRY(take_swap_lock(p, err));
+    if (p->full) {
+        const char *params[1] = {OUR_CHILD_RE};
+        SP_TRY(exec_generated(p, "SELECT format('DROP TABLE %s', c.oid::regclass) FROM "
+                                 "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
+                                 "i.inhparent = 'fact_sales'::regclass AND c.relname ~ $1",
+                              1, params, "cannot drop the previous facts", err));
+        SP_TRY(exec(p, "DELETE FROM dim_date d WHERE NOT EXISTS (SELECT 1 FROM "
+                       "pg_temp.sp_dim_date s WHERE s.order_date = d.order_date)",
+                    "cannot delete the dates no fact uses any more", err));
+        SP_TRY(exec(p, "DELETE FROM dim_product d WHERE NOT EXISTS (SELECT 1 FROM "
+                       "pg_temp.sp_dim_product s WHERE s.product_id = d.product_id)",
+                    "cannot delete the products no fact uses any more", err));
+    } else if (p->ndrop) {
+        sp_buf b;
+        sp_buf_init(&b, 0);
+        sp_buf_puts(&b, "{");
+        for (size_t i = 0; i < p->ndrop; i++) {
+            sp_buf_puts(&b, i ? ",\"" : "\""); /* our names: [a-z0-9_] only */
+            sp_buf_puts(&b, p->drop[i]);
+            sp_buf_puts(&b, "\"");
+        }
+        sp_buf_append(&b, "}", 2);
+        if (b.broken) {
+            sp_buf_free(&b);
+            return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+        }
+        const char *params[2] = {(const char *)b.data, OUR_CHILD_RE};
+        int rc = exec_generated(p, "SELECT format('DROP TABLE %s', c.oid::regclass) FROM "
+                                   "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
+                                   "i.inhparent = 'fact_sales'::regclass AND c.relname = "
+                                   "ANY($1::text[]) AND c.relname ~ $2",
+                                2, params, "cannot drop the replaced files' facts", err);
+        sp_buf_free(&b);
+        SP_TRY(rc);
+    }
+    PGresult *res;
+    SP_TRY(query(p, "SELECT coalesce(string_agg(format('ADD %s NOT VALID', "
+                    "pg_get_constraintdef(oid)), ', ' ORDER BY conname), '') FROM pg_constraint "
+                    "WHERE conrelid = 'fact_sales'::regclass AND contype = 'f'",
+                 0, NULL, &res, "cannot read fact_sales' foreign keys", err));
+    char *fks = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!fks)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    int rc = SP_OK;
+    sp_buf sql;
+    sp_buf_init(&sql, 0);
+    for (size_t k = 0; k < w->nfiles && k < p->made_cap && rc == SP_OK; k++) {
+        if (!p->made[k])
+            continue;
+        char name[64];
+        child_name(p, (int)k, name, sizeof name);
+        sp_buf_reset(&sql);
+        sp_buf_puts(&sql, "ALTER TABLE ");
+        sp_buf_puts(&sql, name);
+        sp_buf_puts(&sql, " ");
+        sp_buf_puts(&sql, fks);
+        sp_buf_puts(&sql, fks[0] ? ", INHERIT fact_sales" : "INHERIT fact_sales");
+        sp_buf_append(&sql, "", 1);
+        if (sql.broken)
+            rc = sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+        else
+            rc = exec(p, (const char *)sql.data, "cannot attach an input file's facts to "
+                      "fact_sales", err);
+        if (rc == SP_OK)
+            p->made[k] = 2;
+    }
+    sp_buf_free(&sql);
+    free(fks);
+    return rc;
+}
+
+/* Each key sequence past the last key in use (a full load: exactly there,
+ * as a fresh table would be; an incremental one never moves back). */
+static int set_sequences(pg *p, sp_error *err)
+{
+    static const char *const SQL[WH_NTABLES] = {
+        "SELECT coalesce(max(date_id), 0) FROM dim_date",
+        "SELECT coalesce(max(product_sk), 0) FROM dim_product",
+        "SELECT coalesce(max(sale_id), 0) FROM fact_sales",
+    };
+    static const char *const KEYS[WH_NTABLES][2] = {
+        {"dim_date", "date_id"}, {"dim_product", "product_sk"}, {"fact_sales", "sale_id"}};
+    for (int t = 0; t < WH_NTABLES; t++) {
+        PGresult *res;
+        int64_t last;
+        SP_TRY(query_int64(p, SQL[t], &last, "cannot read the last key", err));
+        char m[24];
+        snprintf(m, sizeof m, "%" PRId64, last);
+        const char *params[4] = {KEYS[t][0], KEYS[t][1], m, p->full ? "t" : "f"};
+        SP_TRY(query(p, "SELECT setval(s, greatest(v, 1), v > 0) FROM pg_get_serial_sequence($1, "
+                        "$2) AS s, LATERAL (SELECT CASE WHEN $4::bool THEN $3::bigint ELSE "
+                        "greatest($3::bigint, coalesce(pg_sequence_last_value(s::regclass), 0)) "
+                        "END AS v) AS x WHERE s IS NOT NULL",
+                     4, params, &res, "cannot set the key sequence", err));
+        PQclear(res);
+    }
+    return SP_OK;
+}
+
+/* After the commit: validate the children's foreign keys (added NOT
+ * VALID in the swap window). A scan of each new child, under a lock that
+ * readers never wait for; one left by a load killed here is validated by
+ * the next load. */
+static int validate_children(pg *p, sp_error *err)
+{
+    return exec_generated(p, "SELECT format('ALTER TABLE %s VALIDATE CONSTRAINT %I', "
+                             "k.conrelid::regclass, k.conname) FROM pg_constraint k JOIN "
+                             "pg_inherits i ON i.inhrelid = k.conrelid WHERE i.inhparent = "
+                             "'fact_sales'::regclass AND k.contype = 'f' AND NOT k.convalidated",
+                          0, NULL, "cannot validate the foreign keys of the loaded facts", err);
 }
 
 static int pg_commit(wh *w, sp_error *err)
@@ -855,26 +1492,17 @@ static int pg_commit(wh *w, sp_error *err)
             return sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s: the server took %" PRId64
                            " rows, %" PRId64 " were sent", p->describe,
                            wh_table_name((wh_table)t), p->copied[t], w->rows[t]);
-    /* The keys were ours: move each sequence past the last one handed out. */
-    static const char *const KEYS[WH_NTABLES][2] = {
-        {"dim_date", "date_id"}, {"dim_product", "product_sk"}, {"fact_sales", "sale_id"}};
-    for (int t = 0; t < WH_NTABLES; t++) {
-        char n[24];
-        snprintf(n, sizeof n, "%" PRId64, w->rows[t]);
-        const char *params[3] = {KEYS[t][0], KEYS[t][1], n};
-        PGresult *res;
-        SP_TRY(query(p, "SELECT setval(s, greatest($3::bigint, 1), $3::bigint > 0) FROM "
-                        "pg_get_serial_sequence($1, $2) AS s WHERE s IS NOT NULL",
-                     3, params, &res, "cannot set the key sequence", err));
-        PQclear(res);
-    }
-    for (size_t i = 0; i < p->nrestore; i++)
-        SP_TRY(exec(p, p->restore[i], "re-creating a constraint of fact_sales after the load", err));
+    SP_TRY(build_child_keys(w, p, err));
+    SP_TRY(delete_parent_rows(w, p, err));
+    SP_TRY(end_preview(p, err));
+    SP_TRY(write_registry(w, p, err));
+    SP_TRY(swap(w, p, err));
+    SP_TRY(set_sequences(p, err));
     SP_TRY(commit(p, "cannot commit the load", err));
     p->in_txn = false;
     p->committed = true;
-    free_restore(p);
-    return SP_OK;
+    free_drop(p);
+    return validate_children(p, err);
 }
 
 static void pg_rollback(wh *w)
@@ -892,6 +1520,7 @@ static void pg_close(wh *w)
         PQfinish(p->conn);
     }
     sp_buf_free(&p->out);
+    free(p->made);
     for (size_t i = 0; i < sizeof p->secret / sizeof p->secret[0]; i++)
         if (p->secret[i]) {
             memset(p->secret[i], 0, strlen(p->secret[i]));
@@ -1033,7 +1662,9 @@ static int pg_query(wh *w, const char *sql, size_t max_rows, wh_row_fn fn, void 
         return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
     memcpy(text, DECLARE, sizeof DECLARE - 1);
     memcpy(text + sizeof DECLARE - 1, sql, n + 1);
-    int rc = exec(p, text, "the query failed", err);
+    int rc = preview(w, p, err);
+    if (rc == SP_OK)
+        rc = exec(p, text, "the query failed", err);
     free(text);
     if (rc == SP_OK)
         rc = fetch_check_rows(p, max_rows, fn, arg, nrows, err);
@@ -1232,6 +1863,7 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
         return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
     }
     p->copying = -1;
+    p->copying_file = -1;
     sp_buf_init(&p->out, PG_COPY_BUF_LIMIT);
     w->ops = &postgres_ops;
     w->impl = p;

@@ -1,9 +1,11 @@
 /* sqlite.c — the embedded SQLite warehouse backend (libsqlite3): SPEC §5's
- * star schema with SQLite types plus lineage columns, loaded inside one
- * BEGIN IMMEDIATE transaction through prepared statements reused row after
- * row. Values are only ever bound, never spliced into SQL; decimals are bound
- * as their exact text ("261.9600"), never as a C double. Every message
- * names the database file and quotes SQLite's own. */
+ * star schema with SQLite types plus lineage columns and etl_file, loaded
+ * (full or incremental) inside one BEGIN IMMEDIATE transaction through
+ * prepared statements reused row after row. The database is in WAL mode, so
+ * readers never wait for a load: they read the last commit until the next.
+ * Values are only ever bound, never spliced into SQL; decimals are bound as
+ * their exact text ("261.9600"), never as a C double. Every message names
+ * the database file and quotes SQLite's own. */
 #include "wh_impl.h"
 
 #include <errno.h>
@@ -50,7 +52,11 @@ static const char *const SCHEMA_SQL =
     " product_sk INTEGER NOT NULL REFERENCES dim_product(product_sk),"
     " quantity INTEGER, total_sales NUMERIC, profit NUMERIC, unit_price NUMERIC,"
     " profit_margin NUMERIC,"
-    " ship_date DATE, source_file TEXT, source_line INTEGER);"
+    " region TEXT, order_id TEXT, source_file TEXT, source_line INTEGER, run_id TEXT,"
+    " ship_date DATE);"
+    "CREATE TABLE IF NOT EXISTS etl_file("
+    " source_file TEXT PRIMARY KEY, sha256 TEXT, bytes INTEGER, rows INTEGER, run_id TEXT,"
+    " ds DATE, loaded_at TEXT);"
     ETL_LOAD_SQL;
 
 /* Columns an existing table must have (the SPEC §5 contract). */
@@ -62,15 +68,39 @@ static const char *const REQUIRED[WH_NTABLES][9] = {
 };
 
 /* Lineage columns of fact_sales, loaded when the table has them (a table
- * made by the reference system lacks them). Catalogue order. */
-static const char *const LINEAGE[3] = {"ship_date", "source_file", "source_line"};
+ * made by the reference system lacks them; create-tables adds them).
+ * Catalogue order, from WH_FS_SHIP_DATE on, with their SQLite types. */
+enum { SQ_NLINEAGE = 6 };
+static const char *const LINEAGE[SQ_NLINEAGE] = {"ship_date", "region", "order_id",
+                                                 "source_file", "source_line", "run_id"};
+static const char *const LINEAGE_TYPE[SQ_NLINEAGE] = {"DATE", "TEXT", "TEXT",
+                                                      "TEXT", "INTEGER", "TEXT"};
+_Static_assert(WH_FS_SHIP_DATE + SQ_NLINEAGE == WH_FS_NCOLS, "lineage follows the contract");
+
+/* The load's statements besides the INSERTs. */
+enum { SQ_DD_ADD, SQ_DD_KEY, SQ_DP_GET, SQ_DP_ADD, SQ_DP_SET, SQ_RUN_DATE, SQ_RUN_PRODUCT,
+       SQ_NSTMTS };
+static const char *const STMT_SQL[SQ_NSTMTS] = {
+    "INSERT INTO dim_date(order_date, day, month, quarter, year) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(order_date) DO NOTHING",
+    "SELECT date_id FROM dim_date WHERE order_date = ?1",
+    "SELECT product_sk, category FROM dim_product WHERE product_id = ?1",
+    "INSERT INTO dim_product(product_id, category) VALUES (?1, ?2)",
+    "UPDATE dim_product SET category = ?2 WHERE product_sk = ?1",
+    "INSERT OR IGNORE INTO temp.sp_run_date(id) VALUES (?1)",
+    "INSERT OR IGNORE INTO temp.sp_run_product(id) VALUES (?1)",
+};
 
 typedef struct sq {
     sqlite3 *db;
     const char *describe;               /* the wh's, for messages */
     sqlite3_stmt *insert[WH_NTABLES];   /* prepared at load begin */
-    bool has_lineage[3];
+    sqlite3_stmt *stmt[SQ_NSTMTS];      /* prepared at load begin */
+    bool has_lineage[SQ_NLINEAGE];
     bool in_txn;
+    bool full;
+    bool dims_trimmed;        /* full load: the dimension rows no fact uses are gone */
+    int64_t sale_base;        /* fact k of the load gets sale_id sale_base + k */
     char rollback_error[256]; /* why the last ROLLBACK failed; "" when it did not */
 } sq;
 
@@ -158,7 +188,7 @@ static int table_exists(sq *s, const char *table, bool *exists, sp_error *err)
 static int verify_table(sq *s, wh_table t, sp_error *err)
 {
     const char *table = wh_table_name(t);
-    bool req[9] = {false}, lin[3] = {false};
+    bool req[9] = {false}, lin[SQ_NLINEAGE] = {false};
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL);
     if (rc == SQLITE_OK)
@@ -167,7 +197,7 @@ static int verify_table(sq *s, wh_table t, sp_error *err)
         const char *name = (const char *)sqlite3_column_text(st, 0);
         for (size_t k = 0; name && REQUIRED[t][k]; k++)
             req[k] |= strcasecmp(name, REQUIRED[t][k]) == 0;
-        for (size_t k = 0; name && k < 3; k++)
+        for (size_t k = 0; name && k < SQ_NLINEAGE; k++)
             lin[k] |= strcasecmp(name, LINEAGE[k]) == 0;
         rc = SQLITE_OK;
     }
@@ -203,6 +233,22 @@ static int verify_all(sq *s, bool need_all, sp_error *err)
     return SP_OK;
 }
 
+/* A warehouse made by an earlier version (or the reference system): add
+ * the lineage columns fact_sales lacks. Nothing is ever dropped. */
+static int add_lineage(sq *s, sp_error *err)
+{
+    for (int k = 0; k < SQ_NLINEAGE; k++) {
+        if (s->has_lineage[k])
+            continue;
+        char sql[128];
+        snprintf(sql, sizeof sql, "ALTER TABLE fact_sales ADD COLUMN %s %s", LINEAGE[k],
+                 LINEAGE_TYPE[k]);
+        SP_TRY(exec(s, sql, "cannot add a lineage column to fact_sales", err));
+        s->has_lineage[k] = true;
+    }
+    return SP_OK;
+}
+
 static int sq_create_schema(wh *w, sp_error *err)
 {
     sq *s = sq_of(w);
@@ -210,6 +256,8 @@ static int sq_create_schema(wh *w, sp_error *err)
     int rc = exec(s, SCHEMA_SQL, "cannot create the tables", err);
     if (rc == SP_OK)
         rc = verify_all(s, true, err);
+    if (rc == SP_OK)
+        rc = add_lineage(s, err);
     if (rc == SP_OK)
         rc = exec(s, "COMMIT", "cannot commit the new tables", err);
     if (rc != SP_OK)
@@ -268,40 +316,93 @@ static void finalize_inserts(sq *s)
         sqlite3_finalize(s->insert[t]);
         s->insert[t] = NULL;
     }
+    for (int k = 0; k < SQ_NSTMTS; k++) {
+        sqlite3_finalize(s->stmt[k]);
+        s->stmt[k] = NULL;
+    }
 }
 
-/* The INSERTs, from constant names only: fact_sales lists the lineage
- * columns its table has. */
+/* The statements, from constant names only: fact_sales lists the lineage
+ * columns its table has. Dimensions are upserted (STMT_SQL), so only
+ * fact_sales has an INSERT. */
 static int prepare_inserts(sq *s, sp_error *err)
 {
-    char fact[512];
+    char fact[640];
     int n = snprintf(fact, sizeof fact,
                      "INSERT INTO fact_sales(sale_id, date_id, product_sk, quantity, "
                      "total_sales, profit, unit_price, profit_margin");
-    for (size_t k = 0; k < 3; k++)
+    for (size_t k = 0; k < SQ_NLINEAGE; k++)
         if (s->has_lineage[k])
             n += snprintf(fact + n, sizeof fact - (size_t)n, ", %s", LINEAGE[k]);
     n += snprintf(fact + n, sizeof fact - (size_t)n, ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8");
-    for (int k = 0, p = 9; k < 3; k++)
+    for (int k = 0, p = 9; k < SQ_NLINEAGE; k++)
         if (s->has_lineage[k])
             n += snprintf(fact + n, sizeof fact - (size_t)n, ", ?%d", p++);
     snprintf(fact + n, sizeof fact - (size_t)n, ")");
-    const char *sql[WH_NTABLES] = {
-        "INSERT INTO dim_date(date_id, order_date, day, month, quarter, year) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        "INSERT INTO dim_product(product_sk, product_id, category) VALUES (?1, ?2, ?3)",
-        fact,
-    };
     finalize_inserts(s);
-    for (int t = 0; t < WH_NTABLES; t++) {
-        int rc = sqlite3_prepare_v3(s->db, sql[t], -1, SQLITE_PREPARE_PERSISTENT, &s->insert[t],
-                                    NULL);
-        if (rc != SQLITE_OK) {
-            sq_fail(s, rc, err, "cannot prepare the insert into %s", wh_table_name((wh_table)t));
-            finalize_inserts(s);
-            return err->code;
-        }
+    int rc = sqlite3_prepare_v3(s->db, fact, -1, SQLITE_PREPARE_PERSISTENT,
+                                &s->insert[WH_FACT_SALES], NULL);
+    for (int k = 0; k < SQ_NSTMTS && rc == SQLITE_OK; k++)
+        rc = sqlite3_prepare_v3(s->db, STMT_SQL[k], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[k],
+                                NULL);
+    if (rc != SQLITE_OK) {
+        sq_fail(s, rc, err, "cannot prepare the load's statements");
+        finalize_inserts(s);
+        return err->code;
     }
+    return SP_OK;
+}
+
+/* Step a statement to its end (or its first row when row is set), then
+ * reset it; SQLITE_OK / SQLITE_ROW / an error code. */
+static int step_once(sqlite3_stmt *st, bool row)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE || (row && rc == SQLITE_ROW))
+        return rc == SQLITE_DONE ? SQLITE_OK : SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Read etl_file and set each file's action (warehouse.h); delete the
+ * facts of the files the load loads (all facts in a full load). */
+static int plan_files(wh *w, sq *s, sp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT source_file, coalesce(sha256, ''), "
+                                "coalesce(run_id, '') FROM etl_file", -1, &st, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        int k = name ? wh_file_find(w, name, strlen(name)) : -1;
+        if (k < 0)
+            continue;
+        wh_file *f = &w->files[k];
+        snprintf(f->loaded_by, sizeof f->loaded_by, "%s", sqlite3_column_text(st, 2));
+        bool same = f->sha256 && strcmp(f->sha256, (const char *)sqlite3_column_text(st, 1)) == 0;
+        f->action = w->mode == WH_MODE_INCREMENTAL && !w->force && same ? WH_FILE_SAME
+                                                                         : WH_FILE_CHANGED;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return sq_fail(s, rc, err, "cannot read etl_file");
+    if (s->full)
+        return exec(s, "DELETE FROM fact_sales", "cannot delete the previous facts", err);
+    rc = sqlite3_prepare_v2(s->db, "DELETE FROM fact_sales WHERE source_file = ?1", -1, &st,
+                            NULL);
+    /* New files too: a warehouse an earlier version loaded holds facts
+     * that etl_file does not know of. */
+    for (size_t k = 0; k < w->nfiles && rc == SQLITE_OK; k++) {
+        if (w->files[k].action == WH_FILE_SAME)
+            continue;
+        rc = sqlite3_bind_text(st, 1, w->files[k].name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            rc = step_once(st, false);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, err, "cannot delete the replaced files' previous facts");
     return SP_OK;
 }
 
@@ -312,18 +413,41 @@ static int sq_begin(wh *w, sp_error *err)
         return sp_fail(err, SP_ERR_IO, "warehouse %s: a transaction is still open because an "
                        "earlier rollback failed: %s", s->describe,
                        s->rollback_error[0] ? s->rollback_error : "(no message)");
+    s->full = w->mode == WH_MODE_FULL;
+    s->dims_trimmed = false;
     SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start the load's transaction", err));
     s->in_txn = true;
+    bool etl = false;
     int rc = verify_all(s, true, err);
     if (rc == SP_OK)
+        rc = table_exists(s, "etl_file", &etl, err);
+    if (rc == SP_OK && !etl)
+        rc = sp_fail(err, SP_ERR_DATA, "warehouse %s: table etl_file does not exist: run "
+                     "create-tables first (it adds what this version needs)", s->describe);
+    if (rc == SP_OK)
+        rc = exec(s, "CREATE TEMP TABLE IF NOT EXISTS sp_run_date(id INTEGER PRIMARY KEY);"
+                     "CREATE TEMP TABLE IF NOT EXISTS sp_run_product(id INTEGER PRIMARY KEY);"
+                     "DELETE FROM temp.sp_run_date; DELETE FROM temp.sp_run_product",
+                  "cannot create the load's temporary tables", err);
+    if (rc == SP_OK)
         rc = prepare_inserts(s, err);
-    /* Children first: no foreign key ever points at a deleted row. */
     if (rc == SP_OK)
-        rc = exec(s, "DELETE FROM fact_sales", "cannot empty fact_sales", err);
-    if (rc == SP_OK)
-        rc = exec(s, "DELETE FROM dim_product", "cannot empty dim_product", err);
-    if (rc == SP_OK)
-        rc = exec(s, "DELETE FROM dim_date", "cannot empty dim_date", err);
+        rc = plan_files(w, s, err);
+    /* sale_id is left to SQLite (NULL: the largest key + 1, without the
+     * uniqueness seek an explicit key costs); sq_insert checks it. */
+    s->sale_base = 0;
+    if (rc == SP_OK && !s->full) {
+        sqlite3_stmt *st = NULL;
+        int r = sqlite3_prepare_v2(s->db, "SELECT coalesce(max(sale_id), 0) FROM fact_sales", -1,
+                                   &st, NULL);
+        if (r == SQLITE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            s->sale_base = sqlite3_column_int64(st, 0);
+            r = SQLITE_OK;
+        }
+        sqlite3_finalize(st);
+        if (r != SQLITE_OK)
+            rc = sq_fail(s, r, err, "cannot read the last sale_id");
+    }
     if (rc != SP_OK)
         end_txn(s);
     return rc;
@@ -374,71 +498,154 @@ static inline int bind_text(sqlite3_stmt *st, int p, const sp_column *c, size_t 
         if (b_ != SQLITE_OK && rc == SQLITE_OK)  \
             rc = b_;                             \
     } while (0)
-static int bind_row(sq *s, const wh_rows *r, size_t i, char bufs[][SP_DECIMAL_TEXT_MAX])
+static int bind_fact(sq *s, const wh *w, const wh_rows *r, size_t i,
+                     char bufs[][SP_DECIMAL_TEXT_MAX])
 {
-    sqlite3_stmt *st = s->insert[r->table];
+    sqlite3_stmt *st = s->insert[WH_FACT_SALES];
     const sp_column *const *c = r->col;
     int rc = SQLITE_OK;
-    /* Dimensions get explicit keys. sale_id is left to SQLite (NULL): the
-     * table was emptied in this transaction, so it hands out first + i as
-     * well, without the uniqueness seek an explicit key costs; sq_insert
-     * checks that it did. */
-    if (r->table == WH_FACT_SALES)
-        B(sqlite3_bind_null(st, 1));
-    else
-        B(sqlite3_bind_int64(st, 1, r->first + (int64_t)i));
-    switch (r->table) {
-    case WH_DIM_DATE:
-        B(bind_date(st, 2, c[WH_DD_ORDER_DATE], i, bufs[0]));
-        B(bind_int(st, 3, c[WH_DD_DAY], i));
-        B(bind_int(st, 4, c[WH_DD_MONTH], i));
-        B(bind_int(st, 5, c[WH_DD_QUARTER], i));
-        B(bind_int(st, 6, c[WH_DD_YEAR], i));
-        break;
-    case WH_DIM_PRODUCT:
-        B(bind_text(st, 2, c[WH_DP_PRODUCT_ID], i));
-        B(bind_text(st, 3, c[WH_DP_CATEGORY], i));
-        break;
-    case WH_FACT_SALES: {
-        B(sqlite3_bind_int(st, 2, r->date_id[i]));
-        B(sqlite3_bind_int(st, 3, r->product_sk[i]));
-        B(bind_int(st, 4, c[WH_FS_QUANTITY], i));
-        B(bind_decimal(st, 5, c[WH_FS_TOTAL_SALES], i, bufs[0]));
-        B(bind_decimal(st, 6, c[WH_FS_PROFIT], i, bufs[1]));
-        B(bind_decimal(st, 7, c[WH_FS_UNIT_PRICE], i, bufs[2]));
-        B(bind_decimal(st, 8, c[WH_FS_PROFIT_MARGIN], i, bufs[3]));
-        int p = 9;
-        if (s->has_lineage[0])
-            B(bind_date(st, p++, c[WH_FS_SHIP_DATE], i, bufs[4]));
-        if (s->has_lineage[1])
-            B(bind_text(st, p++, c[WH_FS_SOURCE_FILE], i));
-        if (s->has_lineage[2])
-            B(bind_int(st, p, c[WH_FS_SOURCE_LINE], i));
-        break;
+    B(sqlite3_bind_null(st, 1));
+    B(sqlite3_bind_int(st, 2, r->date_id[i]));
+    B(sqlite3_bind_int(st, 3, r->product_sk[i]));
+    B(bind_int(st, 4, c[WH_FS_QUANTITY], i));
+    B(bind_decimal(st, 5, c[WH_FS_TOTAL_SALES], i, bufs[0]));
+    B(bind_decimal(st, 6, c[WH_FS_PROFIT], i, bufs[1]));
+    B(bind_decimal(st, 7, c[WH_FS_UNIT_PRICE], i, bufs[2]));
+    B(bind_decimal(st, 8, c[WH_FS_PROFIT_MARGIN], i, bufs[3]));
+    for (int k = 0, p = 9; k < SQ_NLINEAGE; k++) {
+        if (!s->has_lineage[k])
+            continue;
+        const sp_column *col = c[WH_FS_SHIP_DATE + k];
+        switch (WH_FS_SHIP_DATE + k) {
+        case WH_FS_SHIP_DATE: B(bind_date(st, p, col, i, bufs[4])); break;
+        case WH_FS_SOURCE_LINE: B(bind_int(st, p, col, i)); break;
+        case WH_FS_RUN_ID:
+            if (!col && w->fact_run_id[0]) { /* the run that made the Parquet */
+                B(sqlite3_bind_text(st, p, w->fact_run_id, -1, SQLITE_STATIC));
+                break;
+            }
+            /* fall through */
+        default: B(bind_text(st, p, col, i)); break;
+        }
+        p++;
     }
-    case WH_NTABLES: break;
-    }
-#undef B
     return rc;
+}
+
+/* Upsert one dimension row; *key receives its surrogate key. */
+static int upsert_dim(wh *w, sq *s, const wh_rows *r, size_t i, char *buf, int32_t *key)
+{
+    const sp_column *const *c = r->col;
+    int rc = SQLITE_OK;
+    sqlite3_stmt *st;
+    if (r->table == WH_DIM_DATE) {
+        st = s->stmt[SQ_DD_ADD];
+        B(bind_date(st, 1, c[WH_DD_ORDER_DATE], i, buf));
+        B(bind_int(st, 2, c[WH_DD_DAY], i));
+        B(bind_int(st, 3, c[WH_DD_MONTH], i));
+        B(bind_int(st, 4, c[WH_DD_QUARTER], i));
+        B(bind_int(st, 5, c[WH_DD_YEAR], i));
+        if (rc == SQLITE_OK)
+            rc = step_once(st, false);
+        sqlite3_reset(st);
+        st = s->stmt[SQ_DD_KEY];
+        if (rc == SQLITE_OK)
+            rc = bind_date(st, 1, c[WH_DD_ORDER_DATE], i, buf);
+        if (rc == SQLITE_OK && (rc = step_once(st, true)) == SQLITE_ROW) {
+            *key = sqlite3_column_int(st, 0);
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(st);
+    } else {
+        st = s->stmt[SQ_DP_GET];
+        B(bind_text(st, 1, c[WH_DP_PRODUCT_ID], i));
+        bool found = false, differs = false;
+        if (rc == SQLITE_OK && (rc = step_once(st, true)) == SQLITE_ROW) {
+            found = true;
+            *key = sqlite3_column_int(st, 0);
+            size_t len;
+            const char *cat = wh_is_null(c[WH_DP_CATEGORY], i)
+                                  ? NULL : wh_text_at(c[WH_DP_CATEGORY], i, &len);
+            const unsigned char *old = sqlite3_column_text(st, 1);
+            differs = cat ? !old || (size_t)sqlite3_column_bytes(st, 1) != len ||
+                                memcmp(old, cat, len) != 0
+                          : old != NULL;
+            rc = SQLITE_OK;
+        }
+        sqlite3_reset(st);
+        if (rc == SQLITE_OK && found && differs) {
+            w->conflicts++;
+            if (s->full) { /* a full load's categories are the truth */
+                st = s->stmt[SQ_DP_SET];
+                B(sqlite3_bind_int(st, 1, *key));
+                B(bind_text(st, 2, c[WH_DP_CATEGORY], i));
+                if (rc == SQLITE_OK)
+                    rc = step_once(st, false);
+                sqlite3_reset(st);
+            }
+        } else if (rc == SQLITE_OK && !found) {
+            st = s->stmt[SQ_DP_ADD];
+            B(bind_text(st, 1, c[WH_DP_PRODUCT_ID], i));
+            B(bind_text(st, 2, c[WH_DP_CATEGORY], i));
+            if (rc == SQLITE_OK)
+                rc = step_once(st, false);
+            sqlite3_reset(st);
+            *key = (int32_t)sqlite3_last_insert_rowid(s->db);
+        }
+    }
+    /* A full load remembers its dimension rows: the others go (trim_dims). */
+    st = s->stmt[r->table == WH_DIM_DATE ? SQ_RUN_DATE : SQ_RUN_PRODUCT];
+    if (rc == SQLITE_OK && s->full) {
+        B(sqlite3_bind_int(st, 1, *key));
+        if (rc == SQLITE_OK)
+            rc = step_once(st, false);
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+#undef B
+
+/* Full load, before its first fact: delete the dimension rows this load
+ * does not have. fact_sales is empty then, so the foreign key checks of
+ * the deletions find nothing to scan. */
+static int trim_dims(sq *s, sp_error *err)
+{
+    if (!s->full || s->dims_trimmed)
+        return SP_OK;
+    s->dims_trimmed = true;
+    SP_TRY(exec(s, "DELETE FROM dim_date WHERE date_id NOT IN (SELECT id FROM temp.sp_run_date)",
+                "cannot delete the dates no fact uses any more", err));
+    return exec(s, "DELETE FROM dim_product WHERE product_sk NOT IN "
+                "(SELECT id FROM temp.sp_run_product)",
+                "cannot delete the products no fact uses any more", err);
 }
 
 static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
 {
     sq *s = sq_of(w);
-    sqlite3_stmt *st = s->insert[r->table];
     const char *table = wh_table_name(r->table);
     char bufs[5][SP_DECIMAL_TEXT_MAX];
     int result = SP_OK;
-    for (size_t i = 0; i < r->n; i++) {
-        int rc = bind_row(s, r, i, bufs);
+    if (r->table != WH_FACT_SALES) {
+        for (size_t k = 0; k < r->n && result == SP_OK; k++) {
+            int rc = upsert_dim(w, s, r, r->base + k, bufs[0], &r->keys[k]);
+            if (rc != SQLITE_OK)
+                result = sq_fail(s, rc, err, "%s row %" PRId64, table, r->first + (int64_t)k);
+        }
+        return result;
+    }
+    SP_TRY(trim_dims(s, err));
+    sqlite3_stmt *st = s->insert[WH_FACT_SALES];
+    for (size_t i = r->base; i < r->base + r->n; i++) {
+        int64_t rowno = r->first + (int64_t)(i - r->base);
+        int rc = bind_fact(s, w, r, i, bufs);
         if (rc != SQLITE_OK) {
-            result = sq_fail(s, rc, err, "%s row %" PRId64 ": cannot bind a value", table,
-                             r->first + (int64_t)i);
+            result = sq_fail(s, rc, err, "%s row %" PRId64 ": cannot bind a value", table, rowno);
             break;
         }
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE) {
-            result = sq_fail(s, rc, err, "%s row %" PRId64, table, r->first + (int64_t)i);
+            result = sq_fail(s, rc, err, "%s row %" PRId64, table, rowno);
             sqlite3_reset(st);
             break;
         }
@@ -446,17 +653,71 @@ static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
     }
     /* Bindings point into the batch and our stack: drop them now. */
     sqlite3_clear_bindings(st);
-    int64_t last = r->first + (int64_t)r->n - 1;
-    if (result == SP_OK && r->table == WH_FACT_SALES && sqlite3_last_insert_rowid(s->db) != last)
+    int64_t last = s->sale_base + r->first + (int64_t)r->n - 1;
+    if (result == SP_OK && sqlite3_last_insert_rowid(s->db) != last)
         return sp_fail(err, SP_ERR_INTERNAL,
                        "warehouse %s: fact_sales row %" PRId64 " got sale_id %lld",
-                       s->describe, last, (long long)sqlite3_last_insert_rowid(s->db));
+                       s->describe, last - s->sale_base,
+                       (long long)sqlite3_last_insert_rowid(s->db));
     return result;
+}
+
+/* etl_file, in the load's transaction (see postgres.c's write_registry). */
+static int write_registry(wh *w, sq *s, sp_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db,
+                                "INSERT INTO etl_file(source_file, sha256, bytes, rows, run_id, "
+                                "ds, loaded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) ON CONFLICT(source_file) "
+                                "DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes, "
+                                "rows = excluded.rows, run_id = excluded.run_id, ds = excluded.ds, "
+                                "loaded_at = excluded.loaded_at",
+                                -1, &st, NULL);
+    for (size_t k = 0; k < w->nfiles && rc == SQLITE_OK; k++) {
+        const wh_file *f = &w->files[k];
+        if (f->action == WH_FILE_SAME || !f->name[0])
+            continue;
+        sqlite3_bind_text(st, 1, f->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, f->sha256, -1, SQLITE_STATIC); /* NULL binds NULL */
+        if (f->bytes >= 0)
+            sqlite3_bind_int64(st, 3, f->bytes);
+        else
+            sqlite3_bind_null(st, 3);
+        sqlite3_bind_int64(st, 4, f->rows >= 0 ? f->rows : f->facts);
+        sqlite3_bind_text(st, 5, w->run_id[0] ? w->run_id : NULL, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, w->ds[0] ? w->ds : NULL, -1, SQLITE_STATIC);
+        rc = step_once(st, false);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, err, "cannot record an input file in etl_file");
+    if (!s->full)
+        return SP_OK;
+    /* A full load forgets the files it no longer holds. */
+    SP_TRY(exec(s, "CREATE TEMP TABLE IF NOT EXISTS sp_run_file(name TEXT PRIMARY KEY);"
+                   "DELETE FROM temp.sp_run_file", "cannot list the run's files", err));
+    rc = sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO temp.sp_run_file(name) VALUES (?1)", -1,
+                            &st, NULL);
+    for (size_t k = 0; k < w->nfiles && rc == SQLITE_OK; k++) {
+        sqlite3_bind_text(st, 1, w->files[k].name, -1, SQLITE_STATIC);
+        rc = step_once(st, false);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, err, "cannot list the run's files");
+    return exec(s, "DELETE FROM etl_file WHERE source_file NOT IN (SELECT name FROM "
+                   "temp.sp_run_file)", "cannot update etl_file", err);
 }
 
 static int sq_commit(wh *w, sp_error *err)
 {
     sq *s = sq_of(w);
+    SP_TRY(trim_dims(s, err));
+    SP_TRY(write_registry(w, s, err));
     int rc = exec(s, "COMMIT", "cannot commit the load", err);
     if (rc == SP_OK)
         s->in_txn = false;

@@ -38,7 +38,9 @@ static const wh_coldef FACT_COLS[WH_FS_NCOLS] = {
     {"quantity", WH_K_INT, false},        {"total_sales", WH_K_DECIMAL, false},
     {"profit", WH_K_DECIMAL, false},      {"unit_price", WH_K_DECIMAL, false},
     {"profit_margin", WH_K_DECIMAL, false}, {"ship_date", WH_K_DATE, true},
+    {"region", WH_K_TEXT, true},          {"order_id", WH_K_TEXT, true},
     {"source_file", WH_K_TEXT, true},     {"source_line", WH_K_INT, true},
+    {"run_id", WH_K_TEXT, true},
 };
 
 const wh_coldef *wh_columns(wh_table t, size_t *ncols)
@@ -271,6 +273,17 @@ static int open_target(wh **out, const char *target, const wh_pg_settings *s, bo
     return SP_OK;
 }
 
+static void free_files(wh *w)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        free((char *)w->files[i].name), free((char *)w->files[i].sha256);
+    free(w->files);
+    w->files = NULL;
+    w->nfiles = w->files_cap = 0;
+    w->caller_files = NULL;
+    w->caller_nfiles = 0;
+}
+
 static void end_load(wh *w)
 {
     w->state = WH_IDLE;
@@ -280,6 +293,7 @@ static void end_load(wh *w)
     free(w->resolved);
     w->resolved = NULL;
     w->resolved_cap = 0;
+    free_files(w);
 }
 
 void wh_close(wh *w)
@@ -333,16 +347,86 @@ int wh_table_rows(wh *w, wh_table t, int64_t *rows, sp_error *err)
 
 /* ---- the load ------------------------------------------------------------ */
 
+int wh_file_find(const wh *w, const char *p, size_t n)
+{
+    for (size_t i = 0; i < w->nfiles; i++)
+        if (strlen(w->files[i].name) == n && memcmp(w->files[i].name, p, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Append a file (name copied); its index, or -1 out of memory. */
+static int add_file(wh *w, const char *name, size_t n, const wh_file *from)
+{
+    if (w->nfiles == w->files_cap) {
+        size_t cap = w->files_cap ? w->files_cap * 2 : 8;
+        wh_file *f = realloc(w->files, cap * sizeof *f);
+        if (!f)
+            return -1;
+        w->files = f;
+        w->files_cap = cap;
+    }
+    wh_file *f = &w->files[w->nfiles];
+    *f = from ? *from : (wh_file){.bytes = -1, .rows = -1};
+    f->name = strndup(name, n);
+    f->sha256 = from && from->sha256 ? strdup(from->sha256) : NULL;
+    f->action = WH_FILE_NEW;
+    f->loaded_by[0] = '\0';
+    f->facts = 0;
+    if (!f->name || (from && from->sha256 && !f->sha256)) {
+        free((char *)f->name), free((char *)f->sha256);
+        return -1;
+    }
+    return (int)w->nfiles++;
+}
+
 int wh_load_begin(wh *w, sp_error *err)
+{
+    wh_load_opts o = {.mode = WH_MODE_FULL};
+    return wh_load_begin_with(w, &o, err);
+}
+
+int wh_load_begin_with(wh *w, const wh_load_opts *o, sp_error *err)
 {
     if (w->state == WH_LOADING)
         return sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: a load is already open",
                        w->describe);
     end_load(w);
     memset(w->rows, 0, sizeof w->rows);
-    SP_TRY(w->ops->begin(w, err));
+    w->conflicts = 0;
+    w->mode = o->mode;
+    w->force = o->force;
+    snprintf(w->run_id, sizeof w->run_id, "%s", o->run_id ? o->run_id : "");
+    snprintf(w->fact_run_id, sizeof w->fact_run_id, "%s", o->fact_run_id ? o->fact_run_id : "");
+    snprintf(w->ds, sizeof w->ds, "%s", o->ds ? o->ds : "");
+    for (size_t i = 0; i < o->nfiles; i++) {
+        if (wh_file_find(w, o->files[i].name, strlen(o->files[i].name)) >= 0)
+            continue; /* a name twice: one file */
+        if (add_file(w, o->files[i].name, strlen(o->files[i].name), &o->files[i]) < 0) {
+            free_files(w);
+            return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
+        }
+    }
+    w->caller_files = o->files;
+    w->caller_nfiles = o->nfiles;
+    int rc = w->ops->begin(w, err);
+    if (rc != SP_OK) {
+        free_files(w);
+        return rc;
+    }
+    for (size_t i = 0; i < o->nfiles; i++) {
+        int k = wh_file_find(w, o->files[i].name, strlen(o->files[i].name));
+        o->files[i].action = w->files[k].action;
+        memcpy(o->files[i].loaded_by, w->files[k].loaded_by, sizeof o->files[i].loaded_by);
+        o->files[i].facts = 0;
+    }
     w->state = WH_LOADING;
     return SP_OK;
+}
+
+int64_t wh_load_category_conflicts(const wh *w)
+{
+    return w->conflicts;
 }
 
 void wh_load_rollback(wh *w)
@@ -362,6 +446,10 @@ int wh_load_commit(wh *w, sp_error *err)
     int rc = w->ops->commit(w, err);
     if (rc != SP_OK)
         w->ops->rollback(w);
+    for (size_t i = 0; rc == SP_OK && i < w->caller_nfiles; i++) {
+        wh_file *c = &w->caller_files[i];
+        c->facts = w->files[wh_file_find(w, c->name, strlen(c->name))].facts;
+    }
     end_load(w);
     return rc;
 }
@@ -474,46 +562,61 @@ static int keymap_error(wh *w, int r, const char *table, int64_t row, const char
                    "%s values in one load", w->describe, table, row, WH_KEYMAP_MAX_ENTRIES, col);
 }
 
+/* Before a dimension batch goes to the backend: no NULL natural key, no
+ * product_id over the cap. */
+static int check_dims(wh *w, wh_table t, const wh_rows *rows, sp_error *err)
+{
+    const char *table = wh_table_name(t);
+    const sp_column *c = rows->col[t == WH_DIM_DATE ? WH_DD_ORDER_DATE : WH_DP_PRODUCT_ID];
+    for (size_t i = 0; i < rows->n; i++) {
+        int64_t rowno = rows->first + (int64_t)i;
+        if (wh_is_null(c, i))
+            return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64 ": %s is NULL",
+                           w->describe, table, rowno, c->name);
+        size_t len;
+        if (t == WH_DIM_PRODUCT && (wh_text_at(c, i, &len), len > WH_KEY_MAX_BYTES))
+            return sp_fail(err, SP_ERR_LIMIT, "warehouse %s: %s row %" PRId64
+                           ": product_id is longer than %d bytes", w->describe, table,
+                           rowno, WH_KEY_MAX_BYTES);
+    }
+    return SP_OK;
+}
+
+/* After the backend upserted a dimension batch: remember each natural
+ * key's surrogate key (rows->keys) for the facts. A natural key twice in
+ * one load is an error. */
 static int register_dims(wh *w, wh_table t, const wh_rows *rows, sp_error *err)
 {
     const char *table = wh_table_name(t);
     for (size_t i = 0; i < rows->n; i++) {
         int64_t rowno = rows->first + (int64_t)i;
-        int32_t id = (int32_t)rowno, old = 0;
+        int32_t id = rows->keys[i], old = 0;
         int r;
+        if (id <= 0)
+            return sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: %s row %" PRId64
+                           ": no surrogate key came back", w->describe, table, rowno);
         if (t == WH_DIM_DATE) {
             const sp_column *c = rows->col[WH_DD_ORDER_DATE];
-            if (wh_is_null(c, i))
-                return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64
-                               ": order_date is NULL", w->describe, table, rowno);
             int32_t day = ((const int32_t *)c->values)[i];
             r = keymap_put(&w->dates, &day, sizeof day, id, &old);
             if (r == 1) {
                 char d[16];
                 sp_date_format(day, d);
                 return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64
-                               ": order_date %s is already row %d", w->describe, table, rowno,
-                               d, (int)old);
+                               ": order_date %s appears twice in the load", w->describe,
+                               table, rowno, d);
             }
             if (r < 0)
                 return keymap_error(w, r, table, rowno, "order_date", err);
         } else {
-            const sp_column *c = rows->col[WH_DP_PRODUCT_ID];
-            if (wh_is_null(c, i))
-                return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64
-                               ": product_id is NULL", w->describe, table, rowno);
             size_t len;
-            const char *p = wh_text_at(c, i, &len);
-            if (len > WH_KEY_MAX_BYTES)
-                return sp_fail(err, SP_ERR_LIMIT, "warehouse %s: %s row %" PRId64
-                               ": product_id is longer than %d bytes", w->describe, table,
-                               rowno, WH_KEY_MAX_BYTES);
+            const char *p = wh_text_at(rows->col[WH_DP_PRODUCT_ID], i, &len);
             r = keymap_put(&w->products, p, len, id, &old);
             if (r == 1) {
                 char q[300];
                 return sp_fail(err, SP_ERR_DATA, "warehouse %s: %s row %" PRId64
-                               ": product_id '%s' is already row %d", w->describe, table,
-                               rowno, quote_key(p, len, q, sizeof q), (int)old);
+                               ": product_id '%s' appears twice in the load", w->describe,
+                               table, rowno, quote_key(p, len, q, sizeof q));
             }
             if (r < 0)
                 return keymap_error(w, r, table, rowno, "product_id", err);
@@ -567,6 +670,70 @@ static int resolve_facts(wh *w, wh_rows *rows, sp_error *err)
     return SP_OK;
 }
 
+/* The file of fact row i: its index in w->files, added in a full load when
+ * new; -1 with err filled when it cannot be. A missing or NULL source_file
+ * is the file "". */
+static int file_of_row(wh *w, const sp_column *sf, size_t i, int64_t rowno, sp_error *err)
+{
+    const char *p = "";
+    size_t len = 0;
+    if (sf && !wh_is_null(sf, i))
+        p = wh_text_at(sf, i, &len);
+    int k = wh_file_find(w, p, len);
+    if (k >= 0)
+        return k;
+    char q[300];
+    if (w->mode == WH_MODE_INCREMENTAL) {
+        sp_fail(err, SP_ERR_DATA, "warehouse %s: fact_sales row %" PRId64 ": source_file '%s' "
+                "is not one of the run's inputs (an incremental load goes file by file)",
+                w->describe, rowno, quote_key(p, len, q, sizeof q));
+        return -1;
+    }
+    if ((k = add_file(w, p, len, NULL)) < 0)
+        sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
+    return k;
+}
+
+/* Hand a resolved fact batch to the backend one input file at a time
+ * (maximal runs of equal source_file), dropping the rows of skipped files. */
+static int insert_facts(wh *w, wh_rows *all, sp_error *err)
+{
+    const sp_column *sf = all->col[WH_FS_SOURCE_FILE];
+    for (size_t i = 0; i < all->n;) {
+        int k = file_of_row(w, sf, i, w->rows[WH_FACT_SALES] + 1, err);
+        if (k < 0)
+            return err->code;
+        size_t j = i + 1;
+        if (sf) {
+            size_t len, len2;
+            const char *a = wh_is_null(sf, i) ? "" : wh_text_at(sf, i, &len);
+            if (wh_is_null(sf, i))
+                len = 0;
+            for (; j < all->n; j++) {
+                const char *b2 = wh_is_null(sf, j) ? "" : wh_text_at(sf, j, &len2);
+                if (wh_is_null(sf, j))
+                    len2 = 0;
+                if (len2 != len || memcmp(a, b2, len) != 0)
+                    break;
+            }
+        } else {
+            j = all->n;
+        }
+        if (w->files[k].action != WH_FILE_SAME) {
+            wh_rows part = *all;
+            part.base = i;
+            part.n = j - i;
+            part.first = w->rows[WH_FACT_SALES] + 1;
+            part.file = k;
+            SP_TRY(w->ops->insert(w, &part, err));
+            w->rows[WH_FACT_SALES] += (int64_t)part.n;
+            w->files[k].facts += (int64_t)part.n;
+        }
+        i = j;
+    }
+    return SP_OK;
+}
+
 int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
 {
     if (w->state != WH_LOADING)
@@ -584,7 +751,7 @@ int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
                 w->describe, wh_table_name(t));
         return fail_load(w, err);
     }
-    wh_rows rows = {.table = t, .n = b->nrows, .first = w->rows[t] + 1};
+    wh_rows rows = {.table = t, .n = b->nrows, .first = w->rows[t] + 1, .file = -1};
     if (match_columns(w, t, b, &rows, err) != SP_OK)
         return fail_load(w, err);
     if (b->nrows == 0)
@@ -596,12 +763,23 @@ int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
     }
     if (t == WH_FACT_SALES) {
         w->facts_started = true;
-        if (resolve_facts(w, &rows, err) != SP_OK)
+        if (resolve_facts(w, &rows, err) != SP_OK || insert_facts(w, &rows, err) != SP_OK)
             return fail_load(w, err);
-    } else if (register_dims(w, t, &rows, err) != SP_OK) {
+        return SP_OK;
+    }
+    int32_t *keys = malloc(b->nrows * sizeof *keys);
+    if (!keys) {
+        sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
         return fail_load(w, err);
     }
-    if (w->ops->insert(w, &rows, err) != SP_OK)
+    rows.keys = keys;
+    int rc = check_dims(w, t, &rows, err);
+    if (rc == SP_OK)
+        rc = w->ops->insert(w, &rows, err);
+    if (rc == SP_OK)
+        rc = register_dims(w, t, &rows, err);
+    free(keys);
+    if (rc != SP_OK)
         return fail_load(w, err);
     w->rows[t] += (int64_t)b->nrows;
     return SP_OK;

@@ -5,11 +5,15 @@
  * SQL is never built from data: values travel as bound parameters / COPY.
  *
  * The schema is SPEC §5's (dim_date, dim_product, fact_sales with surrogate
- * keys) plus lineage columns after the contract ones. A load is a full
- * refresh: wh_load_begin empties the three tables inside the transaction;
- * dimensions are loaded first and receive surrogate keys 1..n in load order;
- * fact batches carry natural keys (order_date, product_id) that the backend
- * resolves to date_id / product_sk through the dimensions of this load.
+ * keys) plus lineage columns after the contract ones, and the file registry
+ * etl_file (SPEC §8). A load is ONE transaction, full or incremental: the
+ * dimensions are upserted first (a new date or product gets the next key,
+ * an existing one keeps its key forever); fact batches carry natural keys
+ * (order_date, product_id) resolved to date_id / product_sk through them.
+ * Full: fact_sales ends with exactly this load's facts. Incremental: per
+ * input file, new → inserted, same sha256 → skipped, new sha256 → its old
+ * facts replaced. etl_file is written in the same transaction either way.
+ * Readers of the tables are never blocked for the load (backend notes).
  *
  * Ownership: wh_open creates the handle, wh_close frees it (rolling back an
  * open load). Batches are read during the call only. A handle is used by one
@@ -87,9 +91,50 @@ int wh_create_schema(wh *w, sp_error *err);
  * that is rolled back). Errors name the warehouse and the cause. */
 int wh_check(wh *w, sp_error *err);
 
-/* Start the load's single transaction and empty the three tables. The
- * schema must exist (SP_ERR_DATA "run create-tables first" otherwise). */
+typedef enum wh_mode { WH_MODE_FULL = 0, WH_MODE_INCREMENTAL } wh_mode;
+
+/* What the load does with one input file (filled in by wh_load_begin_with). */
+typedef enum wh_action {
+    WH_FILE_NEW = 0, /* not in etl_file: its facts are inserted */
+    WH_FILE_SAME,    /* same name and sha256: skipped (incremental, not forced) */
+    WH_FILE_CHANGED, /* in etl_file with another sha256 (or forced, or full):
+                        its previous facts are replaced */
+} wh_action;
+
+/* One input file of the run, as the manifest lists it. */
+typedef struct wh_file {
+    const char *name;   /* as fact_sales.source_file holds it */
+    const char *sha256; /* hex; NULL when unknown */
+    int64_t bytes, rows; /* the input's size and data rows (-1: unknown) */
+    /* filled in by wh_load_begin_with: */
+    wh_action action;
+    char loaded_by[64]; /* etl_file.run_id of the copy in the warehouse; "" if none */
+    int64_t facts;      /* facts loaded for it by this load (after the batches) */
+} wh_file;
+
+typedef struct wh_load_opts {
+    wh_mode mode;
+    bool force;         /* incremental: reload every file of the run */
+    const char *run_id; /* etl_file.run_id: the run that loads (may be NULL) */
+    const char *fact_run_id; /* fact_sales.run_id for batches without the column:
+                                the run that made the Parquet (may be NULL) */
+    const char *ds;     /* etl_file.ds, YYYY-MM-DD (may be NULL) */
+    wh_file *files;     /* the run's inputs; actions written back; may be NULL */
+    size_t nfiles;      /* in full mode only: then facts make their own list */
+} wh_load_opts;
+
+/* Start the load's single transaction. The schema must exist (SP_ERR_DATA
+ * "run create-tables first" otherwise). In incremental mode every fact's
+ * source_file must be one of o->files (SP_ERR_DATA naming it otherwise).
+ * o->files stays the caller's and must outlive the load. */
+int wh_load_begin_with(wh *w, const wh_load_opts *o, sp_error *err);
+
+/* wh_load_begin_with a full load and no file list. */
 int wh_load_begin(wh *w, sp_error *err);
+
+/* After a committed load: products whose category in this load differed
+ * from the one the warehouse kept (incremental: the first is kept). */
+int64_t wh_load_category_conflicts(const wh *w);
 
 /* Append rows to table t. Columns are matched by name:
  *   dim_date:    order_date DATE, day, month, quarter, year INT32
@@ -97,13 +142,15 @@ int wh_load_begin(wh *w, sp_error *err);
  *   fact_sales:  order_date DATE, product_id TEXT, quantity INT32,
  *                total_sales DECIMAL(4), profit DECIMAL(4),
  *                unit_price DECIMAL(2), profit_margin DECIMAL(2),
- *                and optionally ship_date DATE, source_file TEXT,
- *                source_line INT64.
+ *                and optionally ship_date DATE, region TEXT, order_id TEXT,
+ *                source_file TEXT, source_line INT64, run_id TEXT (a missing
+ *                one is NULL; run_id then comes from o->fact_run_id).
  * A missing contract column is SP_ERR_DATA naming it; unknown extra columns
  * are ignored. All dim_date and dim_product batches come before the first
  * fact_sales batch. A fact whose natural key is not in this load's
  * dimensions, or any constraint failure, is SP_ERR_DATA naming the table
- * and the row (1-based within the load of that table). Decimals are stored
+ * and the row (1-based within the load of that table). Facts of a file
+ * the load skips are read and dropped. Decimals are stored
  * exactly (never converted through binary floating point by us).
  * Any failure here has already rolled the load back: later batches and the
  * commit are refused (SP_ERR_INTERNAL); wh_load_rollback is still allowed. */

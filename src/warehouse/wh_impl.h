@@ -28,34 +28,39 @@ typedef struct wh_coldef {
     bool optional; /* lineage: NULL when the batch lacks it */
 } wh_coldef;
 
-enum { WH_MAX_COLS = 10, WH_QUERY_MAX_COLS = 32 };
+enum { WH_MAX_COLS = 13, WH_QUERY_MAX_COLS = 32 };
 
 /* Batch columns per table, in this order (the order of wh_rows.col):
  *   dim_date:    order_date, day, month, quarter, year
  *   dim_product: product_id, category
  *   fact_sales:  order_date, product_id, quantity, total_sales, profit,
- *                unit_price, profit_margin, ship_date?, source_file?,
- *                source_line?   (order_date / product_id arrive resolved) */
+ *                unit_price, profit_margin, ship_date?, region?, order_id?,
+ *                source_file?, source_line?, run_id?
+ *                (order_date / product_id arrive resolved) */
 enum { WH_DD_ORDER_DATE, WH_DD_DAY, WH_DD_MONTH, WH_DD_QUARTER, WH_DD_YEAR, WH_DD_NCOLS };
 enum { WH_DP_PRODUCT_ID, WH_DP_CATEGORY, WH_DP_NCOLS };
 enum {
     WH_FS_ORDER_DATE, WH_FS_PRODUCT_ID, WH_FS_QUANTITY, WH_FS_TOTAL_SALES, WH_FS_PROFIT,
-    WH_FS_UNIT_PRICE, WH_FS_PROFIT_MARGIN, WH_FS_SHIP_DATE, WH_FS_SOURCE_FILE,
-    WH_FS_SOURCE_LINE, WH_FS_NCOLS
+    WH_FS_UNIT_PRICE, WH_FS_PROFIT_MARGIN, WH_FS_SHIP_DATE, WH_FS_REGION, WH_FS_ORDER_ID,
+    WH_FS_SOURCE_FILE, WH_FS_SOURCE_LINE, WH_FS_RUN_ID, WH_FS_NCOLS
 };
 
 const wh_coldef *wh_columns(wh_table t, size_t *ncols);
 
-/* One batch, matched and resolved by warehouse.c, for a backend to insert.
- * Row i of the batch gets the surrogate key (date_id, product_sk or
- * sale_id) first + i. */
+/* One batch (or, for fact_sales, the rows of one input file in it),
+ * matched and resolved by warehouse.c, for a backend to insert: rows
+ * base .. base + n - 1 of the columns. Fact row base + k is the load's
+ * (first + k)-th fact. Dimension rows are upserted: the backend writes
+ * each row's surrogate key (existing or new) to keys[k]. */
 typedef struct wh_rows {
     wh_table table;
-    size_t n;
+    size_t base, n;
     int64_t first;                     /* 1-based, within this table's load */
+    int file;                          /* fact_sales: index into wh.files */
     const sp_column *col[WH_MAX_COLS]; /* catalogue order; NULL: optional, absent */
-    const int32_t *date_id;            /* fact_sales: n resolved keys */
-    const int32_t *product_sk;         /* fact_sales: n resolved keys */
+    const int32_t *date_id;            /* fact_sales: keys of the batch's rows */
+    const int32_t *product_sk;         /* fact_sales: keys of the batch's rows */
+    int32_t *keys;                     /* dimensions: n keys, filled by the backend */
 } wh_rows;
 
 /* ---- the backend vtable ---------------------------------------------- */
@@ -64,8 +69,8 @@ typedef struct wh_ops {
     const char *name; /* "sqlite", "postgresql" */
     int (*create_schema)(wh *w, sp_error *err);
     int (*check)(wh *w, sp_error *err);
-    /* Open the transaction, check the schema, empty the three tables. On
-     * failure nothing is left open. */
+    /* Open the transaction, check the schema, read etl_file and set each
+     * file's action (w->files). On failure nothing is left open. */
     int (*begin)(wh *w, sp_error *err);
     /* Insert resolved rows. On failure the caller rolls back. */
     int (*insert)(wh *w, const wh_rows *rows, sp_error *err);
@@ -103,7 +108,19 @@ struct wh {
     wh_keymap products;       /* product_id bytes → product_sk */
     int32_t *resolved;        /* fact batch scratch: date_id[cap], product_sk[cap] */
     size_t resolved_cap;
+    /* the load's options (wh_load_begin_with), owned copies */
+    wh_mode mode;
+    bool force;
+    char run_id[128], fact_run_id[128], ds[16];
+    wh_file *files;           /* names owned (strdup); grows in full mode */
+    size_t nfiles, files_cap;
+    wh_file *caller_files;    /* where actions and counts are copied back */
+    size_t caller_nfiles;
+    int64_t conflicts;        /* products whose category differed */
 };
+
+/* The file whose name is p[0..n) in w->files; -1 when absent. */
+int wh_file_find(const wh *w, const char *p, size_t n);
 
 /* The SQLite backend on the file at `path` (created when missing, with its
  * parent directory). Sets w->ops and w->impl. */
