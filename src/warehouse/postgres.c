@@ -1230,6 +1230,25 @@ static int write_registry(wh *w, pg *p, sp_error *err)
                          "ANY($1::text[]))", "cannot update etl_file", err);
 }
 
+/* The children this load replaces (p->drop), as a text[] literal: our
+ * names, [a-z0-9_] only. NULL when out of memory; the caller frees. */
+static char *drop_array(const pg *p)
+{
+    sp_buf b;
+    sp_buf_init(&b, 0);
+    sp_buf_puts(&b, "{");
+    for (size_t i = 0; i < p->ndrop; i++) {
+        sp_buf_puts(&b, i ? "," : "");
+        sp_buf_puts(&b, p->drop[i]);
+    }
+    sp_buf_append(&b, "}", 2);
+    if (b.broken) {
+        sp_buf_free(&b);
+        return NULL;
+    }
+    return (char *)b.data;
+}
+
 /* QUALITY_SQL (SPEC §8) queries fact_sales inside the open load, before
  * the swap makes the new children part of it. So, in this session only, a
  * temporary view named fact_sales (pg_temp comes first in the search path
@@ -1242,21 +1261,11 @@ static int preview(wh *w, pg *p, sp_error *err)
     if (p->previewing)
         return SP_OK;
     SP_TRY(delete_parent_rows(w, p, err));
-    sp_buf drops;
-    sp_buf_init(&drops, 0);
-    sp_buf_puts(&drops, "{");
-    for (size_t i = 0; i < p->ndrop; i++) {
-        sp_buf_puts(&drops, i ? ",\"" : "\""); /* our names: [a-z0-9_] only */
-        sp_buf_puts(&drops, p->drop[i]);
-        sp_buf_puts(&drops, "\"");
-    }
-    sp_buf_append(&drops, "}", 2);
-    if (drops.broken) {
-        sp_buf_free(&drops);
+    char *drops = drop_array(p);
+    if (!drops)
         return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
-    }
     /* The server writes the view's text from catalog names. */
-    const char *params[3] = {(const char *)drops.data, p->full ? "t" : "f", OUR_CHILD_RE};
+    const char *params[3] = {drops, p->full ? "t" : "f", OUR_CHILD_RE};
     PGresult *res;
     int rc = query(p, "WITH cols AS (SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
                       "AS l FROM pg_attribute WHERE attrelid = 'fact_sales'::regclass AND attnum > 0 "
@@ -1270,7 +1279,7 @@ static int preview(wh *w, pg *p, sp_error *err)
                       "FROM cols, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE c.oid = 'fact_sales'::regclass",
                3, params, &res, "cannot write the preview of fact_sales", err);
-    sp_buf_free(&drops);
+    free(drops);
     SP_TRY(rc);
     sp_buf sql;
     sp_buf_init(&sql, 0);
@@ -1361,49 +1370,64 @@ static int exec_generated(pg *p, const char *sql, int n, const char *const *para
     return rc;
 }
 
-/* The swap window (fact_sales locked, readers wait): drop the children
- * this load replaces, then (full load) the dimension rows no fact uses any
- * more (no child refers to them now, and the new children have no foreign
- * keys yet, so PostgreSQL's checks scan nothing), then give each new child
- * fact_sales' foreign keys (NOT VALID: no scan here; validated after the
- * commit) and attach it. Catalog work only: milliseconds. */
+/* Apply verb ("DROP TABLE %s", or "ALTER TABLE %s NO INHERIT fact_sales")
+ * to each child this load replaces: a full load's are all of ours. */
+static int on_replaced_children(pg *p, const char *verb, sp_error *err)
+{
+    char *drops = drop_array(p);
+    if (!drops)
+        return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
+    const char *params[4] = {drops, p->full ? "t" : "f", OUR_CHILD_RE, verb};
+    int rc = exec_generated(p, "SELECT format($4, c.oid::regclass) FROM pg_inherits i JOIN "
+                               "pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+                               "'fact_sales'::regclass AND c.relname ~ $3 AND ($2::bool OR "
+                               "c.relname = ANY($1::text[]))",
+                            4, params, "cannot detach the previous facts", err);
+    free(drops);
+    return rc;
+}
+
+/* A full load whose dimensions lack rows the warehouse has: those rows
+ * go, in the swap window, once no child refers to them. */
+static int has_stale_dims(pg *p, bool *stale, sp_error *err)
+{
+    int64_t n = 0;
+    *stale = false;
+    if (!p->full)
+        return SP_OK;
+    SP_TRY(query_int64(p, "SELECT (EXISTS (SELECT 1 FROM dim_date d WHERE NOT EXISTS (SELECT 1 "
+                          "FROM pg_temp.sp_dim_date s WHERE s.order_date = d.order_date)) OR "
+                          "EXISTS (SELECT 1 FROM dim_product d WHERE NOT EXISTS (SELECT 1 FROM "
+                          "pg_temp.sp_dim_product s WHERE s.product_id = d.product_id)))::int",
+                       &n, "cannot compare the dimensions", err));
+    *stale = n != 0;
+    return SP_OK;
+}
+
+/* The swap window (fact_sales locked, readers wait). The children this
+ * load replaces are detached (NO INHERIT) and dropped after the commit
+ * (drop_detached): unlinking their files is the slowest part of a COMMIT.
+ * Only when a full load must delete dimension rows that they refer to are
+ * they dropped here, before the deletes (no child refers to those rows
+ * then, and the new children have no foreign keys yet, so PostgreSQL's
+ * checks scan nothing). Then each new child gets fact_sales' foreign keys
+ * (NOT VALID: no scan here; validated after the commit) and is attached.
+ * Catalog work only. */
 static int swap(wh *w, pg *p, sp_error *err)
 {
+    bool stale;
+    SP_TRY(has_stale_dims(p, &stale, err));
     SP_TRY(take_swap_lock(p, err));
-    if (p->full) {
-        const char *params[1] = {OUR_CHILD_RE};
-        SP_TRY(exec_generated(p, "SELECT format('DROP TABLE %s', c.oid::regclass) FROM "
-                                 "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
-                                 "i.inhparent = 'fact_sales'::regclass AND c.relname ~ $1",
-                              1, params, "cannot drop the previous facts", err));
+    if (stale) {
+        SP_TRY(on_replaced_children(p, "DROP TABLE %s", err));
         SP_TRY(exec(p, "DELETE FROM dim_date d WHERE NOT EXISTS (SELECT 1 FROM "
                        "pg_temp.sp_dim_date s WHERE s.order_date = d.order_date)",
                     "cannot delete the dates no fact uses any more", err));
         SP_TRY(exec(p, "DELETE FROM dim_product d WHERE NOT EXISTS (SELECT 1 FROM "
                        "pg_temp.sp_dim_product s WHERE s.product_id = d.product_id)",
                     "cannot delete the products no fact uses any more", err));
-    } else if (p->ndrop) {
-        sp_buf b;
-        sp_buf_init(&b, 0);
-        sp_buf_puts(&b, "{");
-        for (size_t i = 0; i < p->ndrop; i++) {
-            sp_buf_puts(&b, i ? ",\"" : "\""); /* our names: [a-z0-9_] only */
-            sp_buf_puts(&b, p->drop[i]);
-            sp_buf_puts(&b, "\"");
-        }
-        sp_buf_append(&b, "}", 2);
-        if (b.broken) {
-            sp_buf_free(&b);
-            return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", p->describe);
-        }
-        const char *params[2] = {(const char *)b.data, OUR_CHILD_RE};
-        int rc = exec_generated(p, "SELECT format('DROP TABLE %s', c.oid::regclass) FROM "
-                                   "pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE "
-                                   "i.inhparent = 'fact_sales'::regclass AND c.relname = "
-                                   "ANY($1::text[]) AND c.relname ~ $2",
-                                2, params, "cannot drop the replaced files' facts", err);
-        sp_buf_free(&b);
-        SP_TRY(rc);
+    } else {
+        SP_TRY(on_replaced_children(p, "ALTER TABLE %s NO INHERIT fact_sales", err));
     }
     PGresult *res;
     SP_TRY(query(p, "SELECT coalesce(string_agg(format('ADD %s NOT VALID', "
@@ -1470,6 +1494,24 @@ static int set_sequences(pg *p, sp_error *err)
     return SP_OK;
 }
 
+/* After the commit: drop our children that are attached to nothing (the
+ * ones this load detached, or a load killed before doing so). Nobody reads
+ * them: a reader of fact_sales never plans them again. A table still held
+ * (someone reading it by name) is left for the next load. */
+static void drop_detached(pg *p)
+{
+    sp_error ignored;
+    if (exec(p, "SET lock_timeout = '5s'", "set", &ignored) != SP_OK)
+        return;
+    const char *params[1] = {OUR_CHILD_RE};
+    exec_generated(p, "SELECT format('DROP TABLE %s', c.oid::regclass) FROM pg_class c WHERE "
+                      "c.relkind = 'r' AND c.relname ~ $1 AND c.relnamespace = (SELECT "
+                      "relnamespace FROM pg_class WHERE oid = 'fact_sales'::regclass) AND NOT "
+                      "EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = c.oid)",
+                   1, params, "dropping detached facts", &ignored);
+    exec(p, "RESET lock_timeout", "reset", &ignored);
+}
+
 /* After the commit: validate the children's foreign keys (added NOT
  * VALID in the swap window). A scan of each new child, under a lock that
  * readers never wait for; one left by a load killed here is validated by
@@ -1502,6 +1544,7 @@ static int pg_commit(wh *w, sp_error *err)
     p->in_txn = false;
     p->committed = true;
     free_drop(p);
+    drop_detached(p);
     return validate_children(p, err);
 }
 
