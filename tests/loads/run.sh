@@ -288,7 +288,7 @@ else bad pg-view-role "view $v1 → $v2 → $v3 (want $(want "$V")), joined $c2,
 regions=$(sql pg "$db" "SELECT count(*) FROM fact_sales WHERE region IS NOT NULL")
 if [ "$regions" -gt 0 ]; then
   by=$(sql pg "$db" "SELECT string_agg(region || '=' || n, ',' ORDER BY region) FROM (SELECT region, count(*) n FROM fact_sales GROUP BY region) x")
-  byfile=$(sql pg "$db" "SELECT string_agg(split_part(source_file, '_orders', 1) || '=' || n, ',' ORDER BY 1) FROM (SELECT source_file, count(*) n FROM fact_sales GROUP BY 1) x")
+  byfile=$(sql pg "$db" "SELECT string_agg(r || '=' || n, ',' ORDER BY r) FROM (SELECT split_part(source_file, '_orders', 1) AS r, count(*) n FROM fact_sales GROUP BY 1) x")
   if [ "$by" = "$byfile" ]; then ok "pg: sales by region in one query ($by)"
   else bad pg-region "$by vs $byfile"; fi
 else
