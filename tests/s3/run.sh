@@ -163,10 +163,11 @@ else
   bad "pipeline on S3" "$(grep -E 'ERROR|FAIL' "$tmp/b.out" | head -5)"
 fi
 keys=$(curl -s "$S3_TEST_BACKEND/processed?list-type=2&prefix=runs/" | grep -oE '<Key>[^<]*</Key>' | sed -E 's/<\/?Key>//g' | sort | tr '\n' ' ')
-want="runs/2024-03-01/_manifest.json runs/2024-03-01/dim_date.parquet runs/2024-03-01/dim_product.parquet runs/2024-03-01/fact_sales.parquet runs/2024-03-01/rejects.csv "
+want="runs/2024-03-01/_manifest.json runs/2024-03-01/dim_date.parquet runs/2024-03-01/dim_product.parquet runs/2024-03-01/fact_sales.parquet runs/2024-03-01/rejects.csv runs/2024-03-01/report.html "
 if [ "$keys" = "$want" ]; then ok "processed bucket holds exactly the run's outputs under runs/<ds>/"
 else bad "processed keys" "got '$keys'"; fi
-order=$(logq "' '.join(e['path'].rsplit('/',1)[1] for e in l if e['method']=='PUT' and e['path'].startswith('/processed/runs/'))")
+# report.html is written after the run (src/report), not by transform's publish.
+order=$(logq "' '.join(e['path'].rsplit('/',1)[1] for e in l if e['method']=='PUT' and e['path'].startswith('/processed/runs/') and not e['path'].endswith('/report.html'))")
 if [[ "$order" == *"fact_sales.parquet rejects.csv _manifest.json" ]] && [[ "$order" != *"_manifest.json "* ]]; then
   ok "publish order on S3: data first, _manifest.json last"
 else bad "publish order" "$order"; fi
