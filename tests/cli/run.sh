@@ -298,24 +298,15 @@ if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "$before" = "$after" ] \
    && grep -qE '^estimated duration: (about|under) .* the last 1 successful run' <<<"$out"; then
   ok plan-changes-nothing
 else bad plan-changes-nothing "exit $rc/$rc2, same=$([ "$before" = "$after" ] && echo y || echo n): ${out:0:900}"; fi
-out=$(cd "$tmp/plan" && LOAD_MODE=incremental MIN_ROWS=5 "$bin" plan --ds 2024-01-09 2>&1); rc=$?
-if [ $rc -eq 0 ] && grep -q "load (LOAD_MODE=incremental)" <<<"$out" && grep -qE '^  MIN_ROWS=5 ' <<<"$out" \
-   && [ "$(grep -cE '^  load +[A-Za-z]+_orders.csv: new' <<<"$out")" -eq 5 ] && grep -q "5 new, 0 changed" <<<"$out"; then
-  ok plan-incremental-no-registry
-else bad plan-incremental-no-registry "exit $rc: ${out:0:600}"; fi
-# The warehouse's etl_file (SPEC §8) decides: same sha256 skipped, another replaced, absent loaded.
-east=$(sha256sum "$tmp/plan/data/raw/East_orders.csv" | cut -c1-64)
-sqlite3 "$tmp/plan/warehouse.db" "CREATE TABLE IF NOT EXISTS etl_file(source_file TEXT PRIMARY KEY, sha256 TEXT,
-  bytes BIGINT, rows BIGINT, run_id TEXT, ds DATE, loaded_at TIMESTAMP);
-  INSERT OR REPLACE INTO etl_file(source_file, sha256, bytes, rows, run_id, ds) VALUES
-  ('East_orders.csv', '$east', 1, 1, 'run-A', '2024-01-02'), ('West_orders.csv', 'beef', 1, 1, 'run-B', '2024-01-02');
-  DELETE FROM etl_file WHERE source_file NOT IN ('East_orders.csv', 'West_orders.csv');"
+# Incremental: the warehouse's etl_file (written by the run above) decides
+# per file: the same sha256 skipped, another replaced, an unknown file loaded.
 before=$(snap "$tmp/plan")
-out=$(cd "$tmp/plan" && LOAD_MODE=incremental "$bin" plan --ds 2024-01-02 2>&1); rc=$?
-if [ $rc -eq 0 ] && [ "$before" = "$(snap "$tmp/plan")" ] \
-   && grep -qE '^  skip +East_orders.csv: same sha256 as loaded by run run-A' <<<"$out" \
-   && grep -qE '^  replace +West_orders.csv: sha256 changed since run run-B' <<<"$out" \
-   && grep -qE '^  load +North_orders.csv: new' <<<"$out" && grep -q "3 to load, 1 to replace, 1 to skip" <<<"$out"; then
+out=$(cd "$tmp/plan" && LOAD_MODE=incremental MIN_ROWS=5 "$bin" plan --ds 2024-01-02 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ "$before" = "$(snap "$tmp/plan")" ] && grep -q "load (LOAD_MODE=incremental)" <<<"$out" \
+   && grep -qE '^  MIN_ROWS=5 ' <<<"$out" \
+   && grep -qE '^  skip +East_orders.csv: same sha256 as loaded by run 2024-01-02_' <<<"$out" \
+   && grep -qE '^  replace +West_orders.csv: sha256 changed since run 2024-01-02_' <<<"$out" \
+   && grep -qE '^  load +North_orders.csv: new' <<<"$out" && grep -q "1 to load, 1 to replace, 3 to skip" <<<"$out"; then
   ok plan-incremental-registry
 else bad plan-incremental-registry "exit $rc: ${out:0:900}"; fi
 mkdir -p "$tmp/plan-empty"
