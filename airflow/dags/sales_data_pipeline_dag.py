@@ -16,6 +16,13 @@ Two ways to run a task, chosen by the environment variable SALESPIPE_RUNNER:
           the UI does not show).
 The default is docker when PIPELINE_IMAGE is set (docker-compose.yml's airflow
 service sets it), bash otherwise. See docs/operations.md.
+
+Backfill: catchup stays False as in the reference. Setting catchup=True (or
+`airflow dags backfill -s D1 -e D2 sales_data_aggregation`) makes Airflow
+create one DAG run per missed ds, in date order (max_active_runs=1), each
+task with --ds {{ ds }}: the same job as `salespipe backfill --from D1 --to D2`
+outside Airflow, which runs one recorded run per ds and stops at the first
+failed day (depends_on_past=True gives Airflow that stop too).
 """
 from __future__ import annotations
 
@@ -108,7 +115,7 @@ with DAG(
     default_args=default_args,
     schedule="@daily",
     start_date=datetime(2024, 1, 1),
-    catchup=False,
+    catchup=False,  # True: one run per missed ds (see the docstring: backfill)
     max_active_runs=1,
     tags=["salespipe", "etl"],
 ) as dag:

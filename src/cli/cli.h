@@ -57,6 +57,7 @@ typedef struct sp_cli {
     /* command options (only those of the command are set) */
     const char *ds;          /* --ds YYYY-MM-DD, or NULL: the pipeline defaults to today (UTC) */
     const char *from_task, *only_task;
+    const char *from_ds, *to_ds; /* backfill --from D1 --to D2 */
     bool resume;
     bool json;               /* --json (runs, config) */
     const char *run_id;      /* runs RUN_ID, report RUN_ID */
@@ -78,5 +79,6 @@ int cmd_runs(const sp_cli *cli); /* runs [RUN_ID] [--json] */
 int cmd_plan(const sp_cli *cli); /* plan [--ds D]: what run would do (src/orch/plan.c) */
 int cmd_gen(const sp_cli *cli);
 int cmd_report(const sp_cli *cli); /* report [RUN_ID | --ds D] [--out FILE] */
+int cmd_backfill(const sp_cli *cli); /* backfill --from D1 --to D2 [--resume] (src/orch) */
 
 #endif

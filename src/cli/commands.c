@@ -78,13 +78,18 @@ const cli_command CLI_COMMANDS[] = {
      .options = {OPT_DS,
                  {"--force", NULL, "reload every file of the run (LOAD_MODE=incremental)"}}},
     {.name = "backfill",
-     .pending = "issue 13",
      .summary = "one run per ds from D1 to D2, in date order",
-     .help = "Runs the pipeline once per ds from --from to --to, in date order, each a\n"
-             "recorded run of its own; stops at the first failure.\n",
+     .help = "Runs the pipeline (as `run`: five tasks, retries, alert) once per ds from\n"
+             "--from to --to inclusive, in date order, each a recorded run of its own\n"
+             "(see `salespipe runs`); stops at the first ds whose run fails (exit 1,\n"
+             "naming it). --resume skips the days whose latest run succeeded, resumes\n"
+             "a failed run where it stopped, and goes on with the days after it. Each\n"
+             "ds stages the current $DATA_DIR/raw files under its own runs/<ds>/.\n"
+             "At most 3660 days in one backfill; a malformed or inverted range is\n"
+             "exit 2. Airflow's `catchup` does the same with the DAG.\n",
      .options = {{"--from", "D1", "the first ds YYYY-MM-DD"},
-                 {"--to", "D2", "the last ds YYYY-MM-DD"},
-                 {"--resume", NULL, "continue from the ds that failed"}}},
+                 {"--to", "D2", "the last ds YYYY-MM-DD (inclusive, not before D1)"},
+                 {"--resume", NULL, "skip succeeded days; resume the failed one; go on"}}},
     {.name = "plan",
      .summary = "what `run` would do; changes nothing",
      .help = "Says what `run --ds D` would do, without changing anything: the files to\n"

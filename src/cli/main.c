@@ -212,6 +212,10 @@ int main(int argc, char **argv)
             if (!valid_ds(val))
                 return usage_error("--ds '%s' is not a date YYYY-MM-DD", val);
             cli.ds = val;
+        } else if (cmd && strcmp(cmd->name, "backfill") == 0 &&
+                   (strcmp(opt, "--from") == 0 || strcmp(opt, "--to") == 0)) {
+            /* dates here (checked with the range by orch_backfill_range) */
+            *(opt[2] == 'f' ? &cli.from_ds : &cli.to_ds) = val;
         } else if (strcmp(opt, "--from") == 0 || strcmp(opt, "--only") == 0) {
             if (!is_task(val))
                 return usage_error("'%s' is not a task (preflight, stage, transform, "
@@ -276,6 +280,8 @@ int main(int argc, char **argv)
         cli.run_id = positional[0];
     if (strcmp(cmd->name, "report") == 0 && cli.run_id && cli.ds)
         return usage_error("report takes a RUN_ID or --ds, not both");
+    if (strcmp(cmd->name, "backfill") == 0 && (!cli.from_ds || !cli.to_ds))
+        return usage_error("backfill needs --from D1 and --to D2");
     if (strcmp(cmd->name, "gen") == 0 && !cli.out)
         return usage_error("gen needs --out DIR");
 
@@ -316,6 +322,8 @@ int main(int argc, char **argv)
         rc = cmd_run(&cli);
     } else if (strcmp(cmd->name, "runs") == 0) {
         rc = cmd_runs(&cli);
+    } else if (strcmp(cmd->name, "backfill") == 0) {
+        rc = cmd_backfill(&cli);
     } else if (strcmp(cmd->name, "plan") == 0) {
         rc = cmd_plan(&cli);
     } else if (strcmp(cmd->name, "report") == 0) {

@@ -88,21 +88,43 @@ static long long config_number(const sp_config *cfg, const char *name, long long
     return v < 0 ? 0 : v;
 }
 
-int cmd_run(const sp_cli *cli)
+/* Every task, with the configured retries (RETRIES, RETRY_DELAY,
+ * RETRY_BACKOFF) and the report hooks: `run` and each day of `backfill`. */
+static orch_options run_options(const sp_cli *cli)
 {
     orch_options o = {.ds = cli->ds, .first = 0, .last = PL_NTASKS - 1, .resume = cli->resume};
-    if (cli->from_task)
-        o.first = pl_task_parse(cli->from_task);
-    if (cli->only_task)
-        o.first = o.last = pl_task_parse(cli->only_task);
     o.retries = config_number(cli->config, "RETRIES", 100);
     o.delay = config_number(cli->config, "RETRY_DELAY", 7 * 86400);
     o.exponential = strcmp(sp_config_get(cli->config, "RETRY_BACKOFF"), "exponential") == 0;
     o.on_start = rp_on_run_start; /* lineage START */
     o.on_end = rp_on_run_end;     /* report.html, METRICS_FILE, lineage COMPLETE/FAIL */
+    return o;
+}
+
+int cmd_run(const sp_cli *cli)
+{
+    orch_options o = run_options(cli);
+    if (cli->from_task)
+        o.first = pl_task_parse(cli->from_task);
+    if (cli->only_task)
+        o.first = o.last = pl_task_parse(cli->only_task);
     sp_error err;
     sp_error_clear(&err);
     return exit_code(orch_run(cli->config, &o, &err)); /* orch_run logs its errors */
+}
+
+int cmd_backfill(const sp_cli *cli)
+{
+    orch_backfill_options o = {.from = cli->from_ds, .to = cli->to_ds, .resume = cli->resume,
+                               .run = run_options(cli)};
+    sp_error err;
+    sp_error_clear(&err);
+    int64_t first, ndays;
+    if (orch_backfill_range(o.from, o.to, &first, &ndays, &err) != SP_OK) {
+        sp_log(SP_LOG_ERROR, "%s", err.msg);
+        return EXIT_USAGE;
+    }
+    return exit_code(orch_backfill(cli->config, &o, &err)); /* it logs its errors */
 }
 
 int cmd_runs(const sp_cli *cli)

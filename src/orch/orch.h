@@ -210,4 +210,28 @@ int orch_plan(const sp_config *cfg, const char *ds, sp_error *err);
  * stdout. SP_ERR_DATA with a message when RUN_ID is unknown. */
 int orch_print_runs(const sp_config *cfg, const char *run_id, bool json, sp_error *err);
 
+/* ---- backfill (backfill.c) ---------------------------------------------- */
+
+#define ORCH_BACKFILL_MAX_DAYS 3660 /* ten years and a few days */
+
+typedef struct orch_backfill_options {
+    const char *from, *to;   /* first and last ds, YYYY-MM-DD, inclusive */
+    bool resume;             /* skip succeeded days, resume a failed one, then go on */
+    orch_options run;        /* retries and delays of each day's run (ds, resume: ours) */
+} orch_backfill_options;
+
+/* Check a backfill's range: SP_ERR_USAGE naming the problem when a date is
+ * malformed or impossible, --to is before --from, or the range exceeds
+ * ORCH_BACKFILL_MAX_DAYS. *first receives --from as days since 1970-01-01,
+ * *ndays the number of days. */
+int orch_backfill_range(const char *from, const char *to, int64_t *first, int64_t *ndays,
+                        sp_error *err);
+
+/* `salespipe backfill`: orch_run once per ds from o->from to o->to, in date
+ * order, each its own run in the ledger; stops at the first day whose run
+ * fails (its status returned, err prefixed "ds D (run R)"). With o->resume,
+ * days whose latest run succeeded are skipped and a failed latest run is
+ * resumed. Logs its progress and errors itself. */
+int orch_backfill(const sp_config *cfg, const orch_backfill_options *o, sp_error *err);
+
 #endif
