@@ -855,8 +855,8 @@ static int list_pages(store *s, const char *prefix, int page, bool one_page, sto
                          "ListObjectsV2 result (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
         else if (rc == S3_XML_BAD)
-            rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a malformed page or <Contents> "
-                         "entry in the answer (bucket %s, endpoint %s)", s->url, prefix,
+            rc = sp_fail(err, SP_ERR_NET, "store %s: list '%s': a malformed <Contents> entry or "
+                         "page in the answer (bucket %s, endpoint %s)", s->url, prefix,
                          s3->bucket, s3->endpoint);
         bool more = strcmp(truncated, "true") == 0;
         if (rc == SP_OK && more && !one_page && (!token[0] || strcmp(token, saved) == 0))
