@@ -70,6 +70,7 @@ static const name_def NAMES[] = {
     {"GATE_ACTION", "fail", false, false, C_ENUM, "|fail|warn|"},
     {"LOAD_MODE", "full", false, false, C_ENUM, "|full|incremental|"},
     {"THREADS", NULL, false, false, C_THREADS, NULL}, /* unset: the number of cores */
+    {"CHUNK_BYTES", "33554432", false, false, C_UINT, NULL}, /* transform: bytes per chunk of a big file */
     /* telemetry (SPEC §9) */
     {"METRICS_FILE", NULL, false, false, C_NONE, NULL},
     {"OPENLINEAGE_URL", NULL, false, true, C_HTTP, NULL},

@@ -52,6 +52,9 @@ struct csv_reader {
     uint64_t bad_off;    /* its file offset */
 
     uint64_t nrecords; /* records returned in this pass: the first is the header */
+    /* A range reader (csv_open_range): where the pass starts and the line at
+     * which it stops; 0, 1, 0 for a whole file. */
+    uint64_t range_start, range_line, stop_line;
     csv_field *fields;
     size_t fcap;
     char *scratch; /* unescaped quoted fields of the current record */
@@ -201,8 +204,15 @@ static int parse_record(csv_reader *r, csv_record *rec)
     uint64_t line = r->line;
     int rc;
 
-    /* Blank lines: nothing at all before "\n" or "\r\n". */
+    /* Blank lines: nothing at all before "\n" or "\r\n". A range reader
+     * stops at the first line start at or past its stop line, whether a
+     * record or a blank line begins there. */
     for (;;) {
+        if (r->stop_line && line >= r->stop_line) {
+            r->pos = (size_t)(p - base);
+            r->line = line;
+            return P_END;
+        }
         if (p < vlim && *p == '\n') {
             p++;
             line++;
@@ -491,13 +501,13 @@ static int start_pass(csv_reader *r, sp_error *err)
     }
     got_raw(r, pre, n);
     size_t skip = 0;
-    if (n == 3 && pre[0] == 0xEF && pre[1] == 0xBB && pre[2] == 0xBF) {
+    if (r->range_start == 0 && n == 3 && pre[0] == 0xEF && pre[1] == 0xBB && pre[2] == 0xBF) {
         r->had_bom = true;
         skip = 3;
     }
-    r->buf_off = skip;
+    r->buf_off = r->range_start + skip;
     if (r->mode == MODE_CP1252) {
-        ingest_cp1252(r, pre + skip, n - skip, skip);
+        ingest_cp1252(r, pre + skip, n - skip, r->range_start + skip);
     } else {
         memcpy(r->buf + r->end, pre + skip, n - skip);
         ingest_utf8(r, n - skip);
@@ -603,10 +613,10 @@ static read_mode mode_of(csv_encoding e)
 static void reset_pass(csv_reader *r)
 {
     r->pos = r->vend = r->end = 0;
-    r->buf_off = 0;
-    r->line = 1;
-    r->raw_total = 0;
-    r->nrecords = 0;
+    r->buf_off = r->range_start;
+    r->line = r->range_line ? r->range_line : 1;
+    r->raw_total = r->range_start; /* file offsets, for the messages */
+    r->nrecords = r->range_start ? 1 : 0; /* a range past 0 holds no header */
     r->first_high = UINT64_MAX;
     r->started = r->eof = r->had_bom = r->restart_pending = false;
     r->bad = BAD_NONE;
@@ -714,9 +724,32 @@ int csv_next(csv_reader *r, csv_record *rec, sp_error *err)
     }
 }
 
+int csv_open_range(csv_reader **out, const char *path, const char *name, const csv_options *opt,
+                   uint64_t start, uint64_t line, uint64_t stop_line, sp_error *err)
+{
+    SP_TRY(csv_open(out, path, name, opt, err));
+    csv_reader *r = *out;
+    r->range_start = start;
+    r->range_line = line;
+    r->stop_line = stop_line;
+    reset_pass(r);
+    if (start && lseek(r->fd, (off_t)start, SEEK_SET) < 0) {
+        int e = errno;
+        csv_close(r);
+        *out = NULL;
+        return sp_fail(err, SP_ERR_IO, "%s: cannot seek to %" PRIu64 ": %s", name, start, strerror(e));
+    }
+    return SP_OK;
+}
+
+uint64_t csv_line(const csv_reader *r)
+{
+    return r->line;
+}
+
 int csv_rewind(csv_reader *r, sp_error *err)
 {
-    if (lseek(r->fd, 0, SEEK_SET) < 0)
+    if (lseek(r->fd, (off_t)r->range_start, SEEK_SET) < 0)
         return fail(r, err, SP_ERR_IO, "%s: cannot rewind: %s", r->name, strerror(errno));
     if (r->restart_pending)
         r->mode = MODE_CP1252;
@@ -731,7 +764,7 @@ csv_encoding csv_encoding_used(const csv_reader *r)
 
 uint64_t csv_bytes_read(const csv_reader *r)
 {
-    return r->raw_total;
+    return r->raw_total - r->range_start;
 }
 
 bool csv_had_bom(const csv_reader *r)

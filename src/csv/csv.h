@@ -87,6 +87,22 @@ void csv_close(csv_reader *r); /* NULL is allowed */
  * inside an unquoted value is literal; a lone \r is data. */
 int csv_next(csv_reader *r, csv_record *rec, sp_error *err);
 
+/* A reader of one chunk of a file, so that several threads can read one
+ * file (transform splits big files): the pass starts at byte `start`, which
+ * the caller must know to be a line start outside any quoted field (0, or
+ * just after a line end between records), numbered `line`; csv_next returns
+ * CSV_END at the first line numbered >= stop_line where a record or a blank
+ * line would begin (stop_line 0: the end of the file). A record that starts
+ * before stop_line is read whole, past the stop if need be. Past byte 0
+ * there is no BOM and no header: every record is data (the field cap of
+ * data records applies). Errors name file lines and file offsets. */
+int csv_open_range(csv_reader **out, const char *path, const char *name, const csv_options *opt,
+                   uint64_t start, uint64_t line, uint64_t stop_line, sp_error *err);
+
+/* The line the reader stands at: after CSV_END from a range reader, the
+ * line where it stopped (where the next chunk's first record begins). */
+uint64_t csv_line(const csv_reader *r);
+
 /* Start again from the first byte; after CSV_RESTART the encoding becomes
  * CSV_ENC_CP1252 (and stays so once auto switched silently). Line numbers
  * restart at 1, csv_bytes_read at 0, and on_bytes sees the file again. */

@@ -107,6 +107,10 @@ typedef struct pq_writer_options {
      * PQ_ENC_PLAIN. Other columns fall back to PLAIN. */
     int int_fallback;
     const char *created_by;  /* written to FileMetaData.created_by */
+    /* A scratch file (a part merged and removed within the same process):
+     * close skips the fsync of the file and of its directory, which costs
+     * milliseconds per file and buys nothing for a file nobody keeps. */
+    bool scratch;
 } pq_writer_options;
 
 void pq_writer_options_default(pq_writer_options *opt);

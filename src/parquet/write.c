@@ -155,6 +155,7 @@ void pq_writer_options_default(pq_writer_options *opt)
     opt->no_dictionary = 0;
     opt->int_fallback = PQ_ENC_DELTA_BINARY_PACKED;
     opt->created_by = PQW_CREATED_BY;
+    opt->scratch = false;
 }
 
 /* ---- errors ------------------------------------------------------------ */
@@ -1396,6 +1397,7 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
             w->opt.dict_max_bytes = opt->dict_max_bytes;
         if (opt->created_by)
             w->opt.created_by = opt->created_by;
+        w->opt.scratch = opt->scratch;
     }
     if (w->opt.int_fallback != PQ_ENC_PLAIN &&
         w->opt.int_fallback != PQ_ENC_DELTA_BINARY_PACKED) {
@@ -1608,7 +1610,7 @@ int pq_writer_close(pq_writer *w, sp_error *err)
         writer_discard(w);
         return err->code;
     }
-    if (fsync(w->fd) != 0) {
+    if (!w->opt.scratch && fsync(w->fd) != 0) {
         sp_fail(err, SP_ERR_IO, "%s: fsync %s: %s", w->path, w->tmp, strerror(errno));
         writer_discard(w);
         return SP_ERR_IO;
@@ -1628,7 +1630,9 @@ int pq_writer_close(pq_writer *w, sp_error *err)
     /* Make the rename itself durable; the file is complete either way, so a
      * directory that cannot be synced is not an error. */
     const char *slash = strrchr(w->path, '/');
-    char *dir = slash ? strndup(w->path, (size_t)(slash - w->path) + 1) : strdup(".");
+    char *dir = w->opt.scratch ? NULL
+                : slash      ? strndup(w->path, (size_t)(slash - w->path) + 1)
+                             : strdup(".");
     if (dir) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {

@@ -1,12 +1,15 @@
 /* transform.c — SPEC §2 `transform`: the run's raw CSVs → the star schema
  * as Parquet, rejects.csv and _manifest.json in the processed store.
  * This file drives the task in named phases: resolve the settings, list
- * the inputs, prepare one job per file in a work directory, run the jobs
- * on a pool of worker threads (transform_file.c), then merge the parts in
- * file-name order and publish (transform_publish.c), so the output is the
- * same however the jobs were scheduled. Nothing is published unless every
- * file succeeded; the manifest goes last. Memory is bounded per worker (one
- * fact batch, one row group); only the dimensions grow with the input. */
+ * the inputs, make a work directory, plan the chunks (transform_plan.c: a
+ * big file is cut so that every worker reads part of it), read them on
+ * THREADS workers (transform_pool.c, transform_file.c), then write and
+ * publish (transform_publish.c). Parts are merged in file-name then line
+ * order, so the output is the same however the work was scheduled and
+ * however many workers there were. Nothing is published unless every file
+ * succeeded; the manifest goes last. Memory is bounded per worker (one fact
+ * batch, one row group) and per file (a few hundred bytes); only the
+ * dimensions grow with the input. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +30,10 @@
 
 static int resolve_settings(const pl_ctx *ctx, tf_shared *sh, sp_error *err)
 {
+    const char *cb = sp_config_get(ctx->cfg, "CHUNK_BYTES");
+    sh->chunk_bytes = cb ? strtoull(cb, NULL, 10) : 0;
+    if (sh->chunk_bytes == 0)
+        sh->chunk_bytes = (uint64_t)32 << 20;
     const char *thr = sp_config_get(ctx->cfg, "SALES_THRESHOLD");
     if (!rules_parse_decimal(thr, strlen(thr), 4, &sh->threshold, NULL))
         return sp_fail(err, SP_ERR_USAGE, "SALES_THRESHOLD: '%s' is not a decimal number", thr);
@@ -48,7 +55,7 @@ static int resolve_settings(const pl_ctx *ctx, tf_shared *sh, sp_error *err)
 /* ---- the input list -------------------------------------------------------------- */
 
 typedef struct key_list {
-    tf_job *jobs;
+    tf_file *files;
     int n, cap;
     sp_error *err;
 } key_list;
@@ -63,26 +70,42 @@ static int collect_key(void *arg, const char *key, const char *rest, int64_t siz
         int ncap = k->cap ? k->cap * 2 : 8;
         if (ncap > 100000)
             return sp_fail(k->err, SP_ERR_LIMIT, "more than 100000 input files");
-        tf_job *nj = realloc(k->jobs, (size_t)ncap * sizeof *nj);
-        if (!nj)
+        tf_file *nf = realloc(k->files, (size_t)ncap * sizeof *nf);
+        if (!nf)
             return sp_fail(k->err, SP_ERR_NOMEM, "out of memory listing inputs");
-        k->jobs = nj;
+        k->files = nf;
         k->cap = ncap;
     }
-    tf_job *j = &k->jobs[k->n];
-    memset(j, 0, sizeof *j);
-    if (snprintf(j->key, sizeof j->key, "%s", key) >= (int)sizeof j->key ||
-        snprintf(j->name, sizeof j->name, "%s", rest) >= (int)sizeof j->name)
+    size_t klen = strlen(key), rlen = strlen(rest);
+    if (klen >= 2048 || rlen >= 512 || rlen > klen || strcmp(key + klen - rlen, rest) != 0)
         return sp_fail(k->err, SP_ERR_LIMIT, "input key too long: %.200s…", key);
-    j->bytes = size; /* the listed size until the pass reads it (the progress line's total) */
-    j->index = k->n++;
+    tf_file *f = &k->files[k->n];
+    memset(f, 0, sizeof *f);
+    if (!(f->key = strdup(key)))
+        return sp_fail(k->err, SP_ERR_NOMEM, "out of memory listing inputs");
+    f->name = f->key + (klen - rlen);
+    f->size = size; /* the listed size until the plan stats the file (the progress total) */
+    f->index = k->n++;
     return 0;
 }
 
-/* The run's inputs, one job each, in file-name order: exactly the files of
+static void free_files(tf_file *files, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(files[i].key);
+        free(files[i].path);
+        for (int w = 0; w < files[i].nwarn; w++)
+            free(files[i].warn[w]);
+        free(files[i].sha_msg);
+        tf_free_error(files[i].err);
+    }
+    free(files);
+}
+
+/* The run's inputs, one file each, in file-name order: exactly the files of
  * its _inputs.json (*staged true, set filled: the caller frees it), or
  * without one the objects under the prefix matching RAW_PATTERN (SPEC §8). */
-static int list_inputs(pl_ctx *ctx, store *raw, pl_input_set *set, bool *staged, tf_job **jobs,
+static int list_inputs(pl_ctx *ctx, store *raw, pl_input_set *set, bool *staged, tf_file **files,
                        int *n, sp_error *err)
 {
     const char *pattern = sp_config_get(ctx->cfg, "RAW_PATTERN");
@@ -96,21 +119,21 @@ static int list_inputs(pl_ctx *ctx, store *raw, pl_input_set *set, bool *staged,
                                "first; it uploads $DATA_DIR/raw/%s)", store_url(raw),
                                ctx->prefix, pattern, pattern);
     if (rc != SP_OK) {
-        free(kl.jobs);
+        free_files(kl.files, kl.n);
         return rc;
     }
     ctx->input_set = *staged ? "staged" : "listing";
-    *jobs = kl.jobs;
+    *files = kl.files;
     *n = kl.n;
     return SP_OK;
 }
 
 /* The bytes read are the bytes stage recorded, or nothing is published. */
-static int verify_staged(const pl_input_set *set, const tf_job *jobs, int n, sp_error *err)
+static int verify_staged(const pl_input_set *set, const tf_file *files, int n, sp_error *err)
 {
     for (int i = 0; i < n; i++)
-        SP_TRY(pl_inputs_verify_digest(set, jobs[i].key, jobs[i].name, jobs[i].bytes,
-                                       jobs[i].sha256, err));
+        SP_TRY(pl_inputs_verify_digest(set, files[i].key, files[i].name, files[i].size,
+                                       files[i].sha256, err));
     return SP_OK;
 }
 
@@ -119,17 +142,21 @@ static int verify_staged(const pl_input_set *set, const tf_job *jobs, int n, sp_
 /* Remove the work directory. The files are known by name, so no memory is
  * needed (this runs after out-of-memory failures too); anything else found
  * there is removed through a directory listing. */
-static void remove_workdir(const char *dir, const tf_job *jobs, int n)
+static void remove_workdir(const tf_shared *sh, const tf_file *files, int nfiles, int nchunks)
 {
     static const char *const fixed[] = {"dim_date.parquet", "dim_product.parquet",
                                         "fact_sales.parquet", "rejects.csv"};
+    const char *dir = sh->workdir;
     char path[PATH_MAX];
-    for (int i = 0; i < n; i++) {
-        unlink(jobs[i].fact_part);
-        unlink(jobs[i].rej_part);
-        if (jobs[i].spooled)
-            unlink(jobs[i].input);
+    for (int i = 0; i < nchunks; i++) {
+        tf_fact_part(sh, i, path, sizeof path);
+        unlink(path);
+        tf_reject_part(sh, i, path, sizeof path);
+        unlink(path);
     }
+    for (int i = 0; i < nfiles; i++)
+        if (files[i].spooled && files[i].path)
+            unlink(files[i].path);
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
         if (snprintf(path, sizeof path, "%s/%s", dir, fixed[k]) < (int)sizeof path)
             unlink(path);
@@ -171,57 +198,60 @@ static int make_workdir(store *processed, char *out, size_t outsz, sp_error *err
     return SP_OK;
 }
 
-/* Name each job's parts in the work directory and give it its dimensions. */
-static int prepare_jobs(tf_job *jobs, int n, const tf_shared *sh, sp_error *err)
+/* Every file starts with the configured encoding and date order. */
+static void prepare_files(tf_file *files, int n, const tf_shared *sh)
 {
     for (int i = 0; i < n; i++) {
-        jobs[i].sh = sh;
-        snprintf(jobs[i].fact_part, sizeof jobs[i].fact_part, "%s/fact-%d.parquet", sh->workdir, i);
-        snprintf(jobs[i].rej_part, sizeof jobs[i].rej_part, "%s/rejects-%d.csv", sh->workdir, i);
-        SP_TRY(star_dims_new(&jobs[i].dims, err));
+        files[i].sh = sh;
+        bool decided = sh->order != RULES_ORDER_AUTO;
+        files[i].set = (tf_settings){sh->encoding, decided ? sh->order : RULES_MDY, decided};
     }
-    return SP_OK;
 }
 
-/* ---- running the jobs -------------------------------------------------------------- */
+/* ---- running the chunks -------------------------------------------------------------- */
 
-/* THREADS workers (0: one per core), never more than there are jobs. */
-static int worker_count(const pl_ctx *ctx, int njobs)
+/* THREADS workers (0: one per core). */
+static int worker_count(const pl_ctx *ctx)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = ctx->threads > 0 ? ctx->threads : (int)(cores > 0 ? cores : 1);
-    return threads > njobs ? njobs : threads;
+    return ctx->threads > 0 ? ctx->threads : (int)(cores > 0 ? cores : 1);
 }
 
 /* The progress line's total: the listed sizes of the inputs. */
-static void progress_begin(const tf_job *jobs, int n)
+static void progress_begin(const tf_file *files, int n)
 {
     int64_t total = 0;
     for (int i = 0; i < n; i++)
-        total += jobs[i].bytes;
+        total += files[i].size;
     sp_progress_begin("transform", SP_PROGRESS_BYTES, total);
 }
 
-/* Log every job's counts and warnings (in file order); the first failed
- * job's error. */
-static int collect_outcomes(tf_job *jobs, int n, sp_error *err)
+/* Log every file's counts and warnings (in file order); the first failed
+ * file's error. */
+static int collect_outcomes(tf_file *files, int n, sp_error *err)
 {
     int rc = SP_OK;
     sp_progress_end();
     for (int i = 0; i < n; i++) {
-        sp_log_fields f = {.file = jobs[i].name};
-        if (jobs[i].rc == SP_OK) {
-            pl_log_counts(&f, &jobs[i].counts);
-            sp_log_event(SP_LOG_INFO, &f, "transform: %s: %lld rows in, %lld kept, %lld rejected",
-                         jobs[i].name, (long long)f.rows_in, (long long)f.rows_kept,
-                         (long long)f.rows_rejected);
+        tf_file *f = &files[i];
+        sp_log_fields lf = {.file = f->name};
+        if (f->rc == SP_OK) {
+            pl_log_counts(&lf, &f->counts);
+            sp_log_event(SP_LOG_INFO, &lf, "transform: %s: %lld rows in, %lld kept, %lld rejected",
+                         f->name, (long long)lf.rows_in, (long long)lf.rows_kept,
+                         (long long)lf.rows_rejected);
         }
-        f.has_rows = false;
-        for (int w = 0; w < jobs[i].nwarn; w++)
-            sp_log_event(SP_LOG_WARN, &f, "transform: %s", jobs[i].warn[w]);
-        if (jobs[i].rc != SP_OK && rc == SP_OK) {
-            *err = jobs[i].err;
-            rc = jobs[i].rc;
+        lf.has_rows = false;
+        for (int w = 0; w < f->nwarn; w++)
+            sp_log_event(SP_LOG_WARN, &lf, "transform: %s", f->warn[w]);
+        if (f->rc == SP_OK && f->sha_rc != SP_OK) {
+            sp_error e;
+            sp_fail(&e, f->sha_rc, "%s", f->sha_msg ? f->sha_msg : "checksum failed");
+            f->rc = tf_keep_error(&f->err, &e);
+        }
+        if (f->rc != SP_OK && rc == SP_OK) {
+            *err = *f->err;
+            rc = f->rc;
         }
     }
     return rc;
@@ -229,14 +259,15 @@ static int collect_outcomes(tf_job *jobs, int n, sp_error *err)
 
 /* ---- merge, write, publish ------------------------------------------------------------ */
 
-static int merge_and_publish(pl_ctx *ctx, store *processed, const tf_shared *sh, tf_job *jobs,
-                             int n, tf_outputs *out, sp_error *err)
+static int write_and_publish(pl_ctx *ctx, store *processed, const tf_shared *sh,
+                             const tf_file *files, int n, int nchunks, tf_outputs *out,
+                             sp_error *err)
 {
-    SP_TRY(tf_merge_results(jobs, n, out, err));
-    SP_TRY(tf_write_outputs(sh->workdir, jobs, n, out, err));
+    SP_TRY(tf_check_counts(out, err));
+    SP_TRY(tf_write_outputs(sh, nchunks, out, err));
     sp_buf manifest;
     sp_buf_init(&manifest, (size_t)64 << 20);
-    tf_build_manifest(&manifest, ctx, jobs, n, out, sh);
+    tf_build_manifest(&manifest, ctx, files, n, out, sh);
     int rc = manifest.broken ? sp_fail(err, SP_ERR_NOMEM, "out of memory writing the manifest")
                              : tf_publish(processed, ctx->prefix, out, &manifest, err);
     sp_buf_free(&manifest);
@@ -274,11 +305,11 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     SP_TRY(pl_processed_store(ctx, &processed, err));
     sh.raw = raw;
     sh.run_id = ctx->run_id;
-    tf_job *jobs;
+    tf_file *files;
     int n;
     pl_input_set set;
     bool staged;
-    int rc = list_inputs(ctx, raw, &set, &staged, &jobs, &n, err);
+    int rc = list_inputs(ctx, raw, &set, &staged, &files, &n, err);
     if (rc != SP_OK) {
         pl_inputs_free(&set);
         return rc;
@@ -287,32 +318,42 @@ int pl_transform(pl_ctx *ctx, sp_error *err)
     if ((rc = make_workdir(processed, workdir, sizeof workdir, err)) != SP_OK) {
         sp_error_prefix(err, "PROCESSED_STORE %s: no work directory", store_url(processed));
         pl_inputs_free(&set);
-        free(jobs);
+        free_files(files, n);
         return rc;
     }
     sh.workdir = workdir;
+    prepare_files(files, n, &sh);
     tf_outputs out = {0};
-    if ((rc = prepare_jobs(jobs, n, &sh, err)) != SP_OK)
-        goto done;
-
-    int threads = worker_count(ctx, n);
+    tf_chunk *chunks = NULL;
+    int nchunks = 0, threads = worker_count(ctx);
     double t0 = sp_mono_seconds();
-    sp_log(SP_LOG_INFO, "transform: %d file(s) from %s/%s, %d worker(s)", n, store_url(raw),
-           ctx->prefix, threads);
-    progress_begin(jobs, n);
-    tf_run_pool(jobs, n, threads);
-    if ((rc = collect_outcomes(jobs, n, err)) != SP_OK ||
-        (staged && (rc = verify_staged(&set, jobs, n, err)) != SP_OK))
+    progress_begin(files, n);
+    if ((rc = tf_plan(files, n, threads, &chunks, &nchunks, err)) != SP_OK ||
+        (rc = star_dims_new(&out.dims, err)) != SP_OK)
         goto done;
-    if ((rc = merge_and_publish(ctx, processed, &sh, jobs, n, &out, err)) != SP_OK)
+    if (threads > nchunks)
+        threads = nchunks;
+    sp_log(SP_LOG_INFO, "transform: %d file(s) in %d chunk(s) from %s/%s, %d worker(s)", n,
+           nchunks, store_url(raw), ctx->prefix, threads);
+    rc = tf_run_files(files, n, chunks, nchunks, threads, out.dims, &out.total, err);
+    int frc = collect_outcomes(files, n, err); /* a file's error comes first */
+    if (frc != SP_OK)
+        rc = frc;
+    if (rc != SP_OK || (staged && (rc = verify_staged(&set, files, n, err)) != SP_OK))
+        goto done;
+    if ((rc = write_and_publish(ctx, processed, &sh, files, n, nchunks, &out, err)) != SP_OK)
         goto done;
     record_results(ctx, processed, &out, n, sp_mono_seconds() - t0);
 done:
-    for (int i = 0; i < n; i++)
-        star_dims_free(jobs[i].dims);
+    sp_progress_end(); /* when the plan failed; safe twice */
+    for (int i = 0; i < nchunks; i++) {
+        star_dims_free(chunks[i].dims);
+        tf_free_error(chunks[i].err);
+    }
+    free(chunks);
     star_dims_free(out.dims);
-    remove_workdir(workdir, jobs, n);
-    free(jobs);
+    remove_workdir(&sh, files, n, nchunks);
+    free_files(files, n);
     pl_inputs_free(&set);
     return rc;
 }

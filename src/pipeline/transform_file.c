@@ -1,10 +1,11 @@
-/* transform_file.c — transform's per-file pass (SPEC §4): one raw CSV →
- * CSV records → rules → a fact part (Parquet row groups), a reject part
- * (rejects.csv rows), the file's dimensions and counts; and the worker pool
- * that runs one such job per file. A pass is restarted (at most once for
- * the encoding, once for the date order) when the file proves to be
- * Windows-1252 or day-first. Memory per worker is one fact batch and one
- * row group; it never publishes anything (transform_publish.c does). */
+/* transform_file.c — transform's pass over one chunk of one raw CSV (SPEC
+ * §4): CSV records → rules → a fact part (Parquet row groups), a reject
+ * part (rejects.csv rows), the chunk's dimensions, counts and date-order
+ * evidence. A small file is one chunk; a big one is several, read at once
+ * by several workers (transform_pool.c settles them). A pass stops early
+ * when the file proves to be Windows-1252 or day-first (a new round reads
+ * it again). Memory per worker is one fact batch and one row group; it
+ * never publishes anything (transform_publish.c does). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -23,7 +24,6 @@
 #include "transform_internal.h"
 
 #define FACT_BATCH 65536
-#define FACT_ROW_GROUP_ROWS 262144
 #define REJECT_FLUSH (1u << 20)
 
 const char *const TF_REQUIRED[7] = {"Order Date", "Ship Date", "Product ID", "Category",
@@ -32,26 +32,62 @@ const char *const TF_REQUIRED[7] = {"Order Date", "Ship Date", "Product ID", "Ca
 enum { OPT_REGION = 0, OPT_ORDER_ID, NOPTIONAL };
 static const char *const OPTIONAL[NOPTIONAL] = {"Region", "Order ID"};
 
-static void job_warn(tf_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void job_warn(tf_job *j, const char *fmt, ...)
+static sp_error no_memory = {SP_ERR_NOMEM, false, 0, "out of memory keeping an error"};
+
+int tf_keep_error(sp_error **slot, const sp_error *e)
 {
-    if (j->nwarn >= TF_MAX_WARNINGS)
+    tf_free_error(*slot);
+    *slot = malloc(sizeof **slot);
+    if (*slot)
+        **slot = *e;
+    else
+        *slot = &no_memory;
+    return e->code ? e->code : SP_ERR_INTERNAL;
+}
+
+void tf_free_error(sp_error *e)
+{
+    if (e != &no_memory)
+        free(e);
+}
+
+void tf_file_warn(tf_file *f, const char *fmt, ...)
+{
+    if (f->nwarn >= TF_MAX_WARNINGS)
         return;
+    char text[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(j->warn[j->nwarn++], sizeof j->warn[0], fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if ((f->warn[f->nwarn] = strdup(text)) != NULL) /* else lost to out-of-memory */
+        f->nwarn++;
+}
+
+void tf_fact_part(const tf_shared *sh, int chunk, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/fact-%d.parquet", sh->workdir, chunk);
+}
+
+void tf_reject_part(const tf_shared *sh, int chunk, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/rejects-%d.csv", sh->workdir, chunk);
 }
 
 /* ---- the fact batch ---------------------------------------------------- */
 
 /* Text columns are offsets into a buffer. A value that is the same on every
  * row of a file (source_file, run_id) is a `fixed` buffer holding it once
- * per batch slot, filled when the worker takes the file; the Parquet
- * writer's dictionary then stores it once per row group. */
+ * per row, written at flush only for the rows there are (a one-row file
+ * costs one copy, not a batch of them) and kept while the value stays; the
+ * Parquet writer's dictionary then stores it once per row group. */
 typedef struct fixed_text {
+    const char *text;        /* the value (not owned; compared by address) */
+    size_t len;
+    size_t rows;             /* rows of off/bytes already holding it */
     uint32_t off[FACT_BATCH + 1];
     uint8_t *bytes;
+    size_t cap;
 } fixed_text;
 
 typedef struct fact_batch {
@@ -76,20 +112,35 @@ static void batch_reset(fact_batch *b)
     sp_buf_reset(&b->oid);
 }
 
-/* Fill t with `text` repeated FACT_BATCH times; false when out of memory. */
-static bool fixed_text_set(fixed_text *t, const char *text)
+static void fixed_text_set(fixed_text *t, const char *text)
 {
-    size_t len = strlen(text);
-    free(t->bytes);
-    t->bytes = malloc(len * FACT_BATCH + 1);
-    if (!t->bytes)
-        return false;
-    for (size_t k = 0; k <= FACT_BATCH; k++) {
-        if (k < FACT_BATCH)
-            memcpy(t->bytes + k * len, text, len);
-        t->off[k] = (uint32_t)(k * len);
+    if (t->text == text)
+        return;
+    t->text = text;
+    t->len = strlen(text);
+    t->rows = 0;
+}
+
+/* Make t hold its value on rows [0, n). */
+static int fixed_text_fill(fixed_text *t, size_t n, sp_error *err)
+{
+    if (n <= t->rows)
+        return SP_OK;
+    size_t need = FACT_BATCH * t->len + 1;
+    if (need > t->cap) {
+        uint8_t *p = realloc(t->bytes, need);
+        if (!p)
+            return sp_fail(err, SP_ERR_NOMEM, "out of memory (fact_sales text column)");
+        t->bytes = p;
+        t->cap = need;
     }
-    return true;
+    for (size_t k = t->rows; k <= n; k++) {
+        if (k < n)
+            memcpy(t->bytes + k * t->len, t->text, t->len);
+        t->off[k] = (uint32_t)(k * t->len);
+    }
+    t->rows = n;
+    return SP_OK;
 }
 
 static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
@@ -100,6 +151,8 @@ static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
         return sp_fail(err, SP_ERR_LIMIT, "product ids, regions or order ids of one batch "
                        "exceed the buffer cap");
     size_t n = b->n;
+    SP_TRY(fixed_text_fill(&b->src, n, err));
+    SP_TRY(fixed_text_fill(&b->run_id, n, err));
     /* In PL_TABLES' fact_sales order. A buffer still empty has no data:
      * the writer reads no byte of it but wants a pointer. */
     static const uint8_t none[1];
@@ -125,8 +178,8 @@ static int batch_flush(fact_batch *b, pq_writer *w, sp_error *err)
 }
 
 /* Append one kept row; flushes a full batch to w. opt: the fields of the
- * optional columns (-1 when the file has none). */
-static int batch_add(fact_batch *b, pq_writer *w, const tf_job *j, const rules_row *row,
+ * optional columns (-1 when the file has none); region: the file's own. */
+static int batch_add(fact_batch *b, pq_writer *w, const char *region, const rules_row *row,
                      const rules_text *pid, const csv_record *rec, const int opt[NOPTIONAL],
                      sp_error *err)
 {
@@ -146,7 +199,7 @@ static int batch_add(fact_batch *b, pq_writer *w, const tf_job *j, const rules_r
     if (reg && reg->len)
         sp_buf_append(&b->region, reg->ptr, reg->len);
     else
-        sp_buf_append(&b->region, j->region, strlen(j->region));
+        sp_buf_append(&b->region, region, strlen(region));
     b->region_off[i + 1] = (uint32_t)b->region.len;
     const csv_field *oid = opt[OPT_ORDER_ID] >= 0 ? &rec->fields[opt[OPT_ORDER_ID]] : NULL;
     b->oid_valid[i] = oid && oid->len;
@@ -180,18 +233,11 @@ static void region_of(const char *name, char *out)
     out[end] = '\0';
 }
 
-/* Ready the batch for job j: its source_file, the run's run_id, its region. */
-static bool batch_set_job(fact_batch *b, tf_job *j)
-{
-    region_of(j->name, j->region);
-    return fixed_text_set(&b->src, j->name) && fixed_text_set(&b->run_id, j->sh->run_id);
-}
-
 /* ---- rejects ------------------------------------------------------------ */
 
 typedef struct rej_out {
     int fd;
-    const char *path;
+    char path[PATH_MAX];
     sp_buf buf;
 } rej_out;
 
@@ -212,10 +258,10 @@ static int rej_flush(rej_out *r, sp_error *err)
     return SP_OK;
 }
 
-static int rej_add(rej_out *r, const tf_job *j, uint64_t line, rules_reason why,
+static int rej_add(rej_out *r, const tf_file *f, uint64_t line, rules_reason why,
                    const csv_record *rec, sp_error *err)
 {
-    csv_write_field(&r->buf, j->name, strlen(j->name));
+    csv_write_field(&r->buf, f->name, strlen(f->name));
     sp_buf_printf(&r->buf, ",%llu,%s,", (unsigned long long)line, rules_reason_name(why));
     csv_write_field(&r->buf, rec->text, rec->text_len);
     sp_buf_putc(&r->buf, '\n');
@@ -224,11 +270,11 @@ static int rej_add(rej_out *r, const tf_job *j, uint64_t line, rules_reason why,
 
 /* ---- date-order evidence and the header ---------------------------------- */
 
-enum { RESTART_NONE = 0, RESTART_ENCODING, RESTART_DATE };
-
+/* Every byte read: the progress line, and the checksum of a one-chunk file. */
 static void on_bytes(void *ctx, const uint8_t *p, size_t n)
 {
-    sp_sha256_update(ctx, p, n);
+    if (ctx)
+        sp_sha256_update(ctx, p, n);
     sp_progress_add((int64_t)n);
 }
 
@@ -241,66 +287,88 @@ static bool ambiguous_form(const rules_text *t)
 
 /* The header field named `want` into *idx (-1 when absent); a name that
  * appears twice is an error, as a row could not say which one counts. */
-static int find_column(const tf_job *j, const csv_record *h, const char *want, int *idx,
+static int find_column(const tf_file *f, const csv_record *h, const char *want, int *idx,
                        sp_error *err)
 {
     *idx = -1;
-    for (size_t f = 0; f < h->nfields; f++) {
-        if (!csv_name_matches(h->fields[f].ptr, h->fields[f].len, want))
+    for (size_t i = 0; i < h->nfields; i++) {
+        if (!csv_name_matches(h->fields[i].ptr, h->fields[i].len, want))
             continue;
         if (*idx >= 0)
             return sp_fail(err, SP_ERR_DATA,
                            "%s: line %llu: column '%s' appears twice (fields %d and %zu)",
-                           j->key, (unsigned long long)h->line, want, *idx + 1, f + 1);
-        *idx = (int)f;
+                           f->key, (unsigned long long)h->line, want, *idx + 1, i + 1);
+        *idx = (int)i;
     }
     return SP_OK;
 }
 
-static int map_header(tf_job *j, const csv_record *h, int idx[7], int opt[NOPTIONAL],
+static int map_header(const tf_file *f, const csv_record *h, int idx[7], int opt[NOPTIONAL],
                       sp_error *err)
 {
     for (int k = 0; k < 7; k++) {
-        SP_TRY(find_column(j, h, TF_REQUIRED[k], &idx[k], err));
+        SP_TRY(find_column(f, h, TF_REQUIRED[k], &idx[k], err));
         if (idx[k] < 0)
             return sp_fail(err, SP_ERR_DATA, "%s: missing required column '%s' (header on line %llu)",
-                           j->key, TF_REQUIRED[k], (unsigned long long)h->line);
+                           f->key, TF_REQUIRED[k], (unsigned long long)h->line);
     }
     for (int k = 0; k < NOPTIONAL; k++)
-        SP_TRY(find_column(j, h, OPTIONAL[k], &opt[k], err));
+        SP_TRY(find_column(f, h, OPTIONAL[k], &opt[k], err));
     return SP_OK;
 }
 
-/* Record date-order evidence; returns a restart request or an error. */
-static int note_evidence(tf_job *j, rules_date_order ev, const rules_text *t, uint64_t line,
-                         bool decided, int *restart, sp_error *err)
+/* Record date-order evidence. The chunk stops (for the file to be settled)
+ * when it holds both kinds, or day-first evidence while the order is not
+ * decided (the file needs a day-first round). */
+static void note_evidence(tf_chunk *c, rules_date_order ev, const rules_text *t, uint64_t line)
 {
     if (ev != RULES_DMY && ev != RULES_MDY)
-        return SP_OK;
+        return;
     int k = ev == RULES_DMY ? 0 : 1;
-    if (j->ev_line[k] == 0) {
-        j->ev_line[k] = line;
-        snprintf(j->ev_text[k], sizeof j->ev_text[k], "%.*s", (int)(t->n < 32 ? t->n : 32), t->p);
+    if (c->ev_line[k] == 0) {
+        c->ev_line[k] = line;
+        snprintf(c->ev_text[k], sizeof c->ev_text[k], "%.*s", (int)(t->n < 32 ? t->n : 32), t->p);
     }
-    if (j->ev_line[0] && j->ev_line[1])
-        return sp_fail(err, SP_ERR_DATA,
-                       "%s: dates are day-first on line %llu ('%s') and month-first on line %llu "
-                       "('%s'): set DATE_ORDER=dmy or DATE_ORDER=mdy for this data",
-                       j->key, (unsigned long long)j->ev_line[0], j->ev_text[0],
-                       (unsigned long long)j->ev_line[1], j->ev_text[1]);
-    if (!decided && ev != j->order_used)
-        *restart = RESTART_DATE;
+    if (c->ev_line[0] && c->ev_line[1])
+        c->restart = TF_RESTART_CONFLICT;
+    else if (!c->f->set.decided && ev != c->f->set.order)
+        c->restart = TF_RESTART_DATE;
+}
+
+/* ---- one pass over one chunk ------------------------------------------------ */
+
+struct tf_worker {
+    fact_batch b;
+};
+
+int tf_worker_new(tf_worker **out, sp_error *err)
+{
+    tf_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory (transform worker)");
+    sp_buf_init(&w->b.pid, (size_t)1 << 30);
+    sp_buf_init(&w->b.region, (size_t)1 << 30);
+    sp_buf_init(&w->b.oid, (size_t)1 << 30);
+    *out = w;
     return SP_OK;
 }
 
-/* ---- one pass over one file ------------------------------------------------ */
+void tf_worker_free(tf_worker *w)
+{
+    if (!w)
+        return;
+    sp_buf_free(&w->b.pid);
+    sp_buf_free(&w->b.region);
+    sp_buf_free(&w->b.oid);
+    free(w->b.src.bytes);
+    free(w->b.run_id.bytes);
+    free(w);
+}
 
 /* The state of one pass: its reader, its outputs and what it has seen. */
 typedef struct tf_pass {
-    tf_job *j;
+    tf_chunk *c;
     fact_batch *b;
-    bool decided;            /* the date order is settled (no restart for it) */
-    int restart;             /* RESTART_*: the pass must start over */
     sp_sha256 sha;
     bool sha_open;
     csv_reader *r;
@@ -310,42 +378,74 @@ typedef struct tf_pass {
     int idx[7];              /* field of each required column */
     int opt[NOPTIONAL];      /* field of each optional column, -1 when absent */
     size_t nfields;          /* the header's field count */
-    bool ambiguous_seen;     /* a date that needs the order to be read */
+    char region[512];        /* fact_sales.region of rows without a Region (region_of) */
 } tf_pass;
 
-/* Open the reader, the reject part and the fact part; reset the job's
- * results from any earlier pass. */
-static int pass_open(tf_pass *ps, csv_encoding enc, sp_error *err)
+/* A chunk past the first reads the header on its own (one record). */
+static int read_header(tf_pass *ps, sp_error *err)
 {
-    tf_job *j = ps->j;
-    star_dims_clear(j->dims);
-    memset(&j->counts, 0, sizeof j->counts);
-    j->nwarn = 0;
+    tf_file *f = ps->c->f;
+    csv_options co = {.encoding = f->set.enc};
+    csv_reader *h;
+    SP_TRY(csv_open(&h, f->path, f->key, &co, err));
+    csv_record rec;
+    int rc = csv_next(h, &rec, err);
+    if (rc == SP_OK) {
+        rc = map_header(f, &rec, ps->idx, ps->opt, err);
+        ps->nfields = rec.nfields;
+    } else if (rc == CSV_END || rc == CSV_RESTART) {
+        rc = SP_OK; /* chunk 0 says so; this chunk holds no records then */
+    }
+    csv_close(h);
+    return rc;
+}
+
+/* Open the reader, the reject part and the fact part; reset the chunk's
+ * results from any earlier pass. */
+static int pass_open(tf_pass *ps, sp_error *err)
+{
+    tf_chunk *c = ps->c;
+    tf_file *f = c->f;
+    if (!c->dims)
+        SP_TRY(star_dims_new(&c->dims, err));
+    star_dims_clear(c->dims);
     batch_reset(ps->b);
-    SP_TRY(sp_sha256_init(&ps->sha, err));
-    ps->sha_open = true;
-    csv_options co = {.encoding = enc, .on_bytes = on_bytes, .on_bytes_ctx = &ps->sha};
-    SP_TRY(csv_open(&ps->r, j->input, j->key, &co, err));
-    ps->rej.fd = open(j->rej_part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fixed_text_set(&ps->b->src, f->name);
+    fixed_text_set(&ps->b->run_id, f->sh->run_id);
+    region_of(f->name, ps->region);
+    if (c->start > 0)
+        SP_TRY(read_header(ps, err));
+    csv_options co = {.encoding = f->set.enc, .on_bytes = on_bytes};
+    if (f->nchunks == 1) { /* a chunked file's checksum is a job of its own */
+        SP_TRY(sp_sha256_init(&ps->sha, err));
+        ps->sha_open = true;
+        co.on_bytes_ctx = &ps->sha;
+    }
+    SP_TRY(csv_open_range(&ps->r, f->path, f->key, &co, c->start, c->line, c->stop_line, err));
+    tf_reject_part(f->sh, c->index, ps->rej.path, sizeof ps->rej.path);
+    ps->rej.fd = open(ps->rej.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (ps->rej.fd < 0)
-        return sp_fail(err, SP_ERR_IO, "%s: %s", j->rej_part, strerror(errno));
+        return sp_fail(err, SP_ERR_IO, "%s: %s", ps->rej.path, strerror(errno));
     pq_writer_options po;
     pq_writer_options_default(&po);
-    po.row_group_rows = FACT_ROW_GROUP_ROWS;
+    po.row_group_rows = TF_ROW_GROUP_ROWS;
+    po.scratch = true;
     const pl_table *ft = &PL_TABLES[PL_TABLE_FACT_SALES];
     po.no_dictionary = ft->no_dictionary;
-    SP_TRY(pq_writer_open(&ps->w, j->fact_part, ft->cols, ft->ncols, &po, err));
-    ps->rctx = (rules_ctx){.order = j->order_used, .threshold = j->sh->threshold};
+    char part[PATH_MAX];
+    tf_fact_part(f->sh, c->index, part, sizeof part);
+    SP_TRY(pq_writer_open(&ps->w, part, ft->cols, ft->ncols, &po, err));
+    ps->rctx = (rules_ctx){.order = f->set.order, .threshold = f->sh->threshold};
     return SP_OK;
 }
 
-/* Next record: SP_OK, CSV_END, or CSV_RESTART turned into ps->restart
+/* Next record: SP_OK, CSV_END, or CSV_RESTART turned into c->restart
  * (returned as CSV_END so the caller simply stops). */
 static int pass_next(tf_pass *ps, csv_record *rec, sp_error *err)
 {
     int rc = csv_next(ps->r, rec, err);
     if (rc == CSV_RESTART) {
-        ps->restart = RESTART_ENCODING;
+        ps->c->restart = TF_RESTART_ENCODING;
         return CSV_END;
     }
     return rc;
@@ -354,76 +454,75 @@ static int pass_next(tf_pass *ps, csv_record *rec, sp_error *err)
 /* One data record: a reject, or a kept row into the batch and the dims. */
 static int pass_record(tf_pass *ps, const csv_record *rec, sp_error *err)
 {
-    tf_job *j = ps->j;
+    tf_chunk *c = ps->c;
+    const tf_file *f = c->f;
     if (rec->unterminated || rec->nfields != ps->nfields) {
-        star_counts_rejected(&j->counts, RULES_MALFORMED);
-        return rej_add(&ps->rej, j, rec->line, RULES_MALFORMED, rec, err);
+        star_counts_rejected(&c->counts, RULES_MALFORMED);
+        return rej_add(&ps->rej, f, rec->line, RULES_MALFORMED, rec, err);
     }
-    const csv_field *f = rec->fields;
+    const csv_field *fl = rec->fields;
     const int *idx = ps->idx;
     rules_input in = {
-        {f[idx[0]].ptr, f[idx[0]].len}, {f[idx[1]].ptr, f[idx[1]].len},
-        {f[idx[2]].ptr, f[idx[2]].len}, {f[idx[3]].ptr, f[idx[3]].len},
-        {f[idx[4]].ptr, f[idx[4]].len}, {f[idx[5]].ptr, f[idx[5]].len},
-        {f[idx[6]].ptr, f[idx[6]].len},
+        {fl[idx[0]].ptr, fl[idx[0]].len}, {fl[idx[1]].ptr, fl[idx[1]].len},
+        {fl[idx[2]].ptr, fl[idx[2]].len}, {fl[idx[3]].ptr, fl[idx[3]].len},
+        {fl[idx[4]].ptr, fl[idx[4]].len}, {fl[idx[5]].ptr, fl[idx[5]].len},
+        {fl[idx[6]].ptr, fl[idx[6]].len},
     };
     rules_row row;
     rules_date_order ev[2];
     rules_reason why = rules_check(&ps->rctx, &in, &row, ev);
-    if (j->sh->order == RULES_ORDER_AUTO) {
-        if (!ps->ambiguous_seen)
-            ps->ambiguous_seen = ambiguous_form(&in.order_date) || ambiguous_form(&in.ship_date);
-        SP_TRY(note_evidence(j, ev[0], &in.order_date, rec->line, ps->decided, &ps->restart, err));
-        SP_TRY(note_evidence(j, ev[1], &in.ship_date, rec->line, ps->decided, &ps->restart, err));
-        if (ps->restart)
+    if (f->sh->order == RULES_ORDER_AUTO) {
+        if (!c->ambiguous_seen)
+            c->ambiguous_seen = ambiguous_form(&in.order_date) || ambiguous_form(&in.ship_date);
+        note_evidence(c, ev[0], &in.order_date, rec->line);
+        if (!c->restart)
+            note_evidence(c, ev[1], &in.ship_date, rec->line);
+        if (c->restart)
             return SP_OK;
     }
     if (why != RULES_KEPT) {
-        star_counts_rejected(&j->counts, why);
-        return rej_add(&ps->rej, j, rec->line, why, rec, err);
+        star_counts_rejected(&c->counts, why);
+        return rej_add(&ps->rej, f, rec->line, why, rec, err);
     }
-    int rc = star_dims_add(j->dims, row.order_date, in.product_id.p, in.product_id.n,
+    int rc = star_dims_add(c->dims, row.order_date, in.product_id.p, in.product_id.n,
                            in.category.p, in.category.n, err);
     if (rc != SP_OK) {
-        sp_error_prefix(err, "%s: line %llu", j->key, (unsigned long long)rec->line);
+        sp_error_prefix(err, "%s: line %llu", f->key, (unsigned long long)rec->line);
         return rc;
     }
-    star_counts_kept(&j->counts, &row);
-    return batch_add(ps->b, ps->w, j, &row, &in.product_id, rec, ps->opt, err);
+    star_counts_kept(&c->counts, &row);
+    return batch_add(ps->b, ps->w, ps->region, &row, &in.product_id, rec, ps->opt, err);
 }
 
-/* The header, then every record until the end or a restart. */
+/* The header (chunk 0), then every record until the stop or a restart. */
 static int pass_read(tf_pass *ps, sp_error *err)
 {
-    tf_job *j = ps->j;
+    tf_chunk *c = ps->c;
     csv_record rec;
-    int rc = pass_next(ps, &rec, err);
-    if (rc == CSV_END) {
-        if (!ps->restart)
-            job_warn(j, "%s is empty (no header, no rows)", j->key);
-        return SP_OK;
+    int rc;
+    if (c->start == 0) {
+        rc = pass_next(ps, &rec, err);
+        if (rc == CSV_END) {
+            c->empty = !c->restart;
+            return SP_OK;
+        }
+        if (rc != SP_OK)
+            return rc;
+        SP_TRY(map_header(c->f, &rec, ps->idx, ps->opt, err));
+        ps->nfields = rec.nfields;
     }
-    if (rc != SP_OK)
-        return rc;
-    SP_TRY(map_header(j, &rec, ps->idx, ps->opt, err));
-    ps->nfields = rec.nfields;
     while ((rc = pass_next(ps, &rec, err)) == SP_OK) {
         SP_TRY(pass_record(ps, &rec, err));
-        if (ps->restart)
+        if (c->restart)
             return SP_OK;
     }
-    if (rc != CSV_END)
-        return rc;
-    if (!ps->restart && j->sh->order == RULES_ORDER_AUTO && !ps->decided && !j->ev_line[0] &&
-        !j->ev_line[1] && ps->ambiguous_seen)
-        j->order_assumed = true;
-    return SP_OK;
+    return rc == CSV_END ? SP_OK : rc;
 }
 
-/* Flush and close both parts; record what the reader saw. */
+/* Flush and close both parts; record where the reader stopped. */
 static int pass_finish(tf_pass *ps, sp_error *err)
 {
-    tf_job *j = ps->j;
+    tf_chunk *c = ps->c;
     SP_TRY(batch_flush(ps->b, ps->w, err));
     SP_TRY(rej_flush(&ps->rej, err));
     int rc = pq_writer_close(ps->w, err);
@@ -432,15 +531,16 @@ static int pass_finish(tf_pass *ps, sp_error *err)
     rc = close(ps->rej.fd);
     ps->rej.fd = -1;
     if (rc != 0)
-        return sp_fail(err, SP_ERR_IO, "%s: %s", j->rej_part, strerror(errno));
-    j->enc_used = csv_encoding_used(ps->r);
-    j->bytes = (int64_t)csv_bytes_read(ps->r);
+        return sp_fail(err, SP_ERR_IO, "%s: %s", ps->rej.path, strerror(errno));
+    c->enc_used = csv_encoding_used(ps->r);
+    c->end_line = csv_line(ps->r);
+    c->complete = true;
     return SP_OK;
 }
 
 /* Release what the pass holds; the checksum is kept only for a pass that
- * completed without a restart. */
-static void pass_close(tf_pass *ps, int rc)
+ * read the whole file. */
+static void pass_close(tf_pass *ps)
 {
     csv_close(ps->r);
     pq_writer_abort(ps->w);
@@ -449,109 +549,29 @@ static void pass_close(tf_pass *ps, int rc)
     sp_buf_free(&ps->rej.buf);
     if (!ps->sha_open)
         return;
-    if (rc == SP_OK && !ps->restart)
-        sp_sha256_final(&ps->sha, ps->j->sha256);
+    if (ps->c->complete)
+        sp_sha256_final(&ps->sha, ps->c->sha256);
     else
         sp_sha256_free(&ps->sha);
 }
 
-static int one_pass(tf_job *j, fact_batch *b, csv_encoding enc, bool decided, int *restart,
-                    sp_error *err)
+void tf_run_chunk(tf_worker *w, tf_chunk *c)
 {
-    tf_pass ps = {.j = j, .b = b, .decided = decided, .rej = {.fd = -1, .path = j->rej_part}};
+    c->complete = false;
+    c->restart = TF_RESTART_NONE;
+    c->empty = false;
+    c->ambiguous_seen = false;
+    memset(&c->counts, 0, sizeof c->counts);
+    memset(c->ev_line, 0, sizeof c->ev_line);
+    sp_error err;
+    sp_error_clear(&err);
+    tf_pass ps = {.c = c, .b = &w->b, .rej = {.fd = -1}};
     sp_buf_init(&ps.rej.buf, 0);
-    int rc = pass_open(&ps, enc, err);
+    int rc = pass_open(&ps, &err);
     if (rc == SP_OK)
-        rc = pass_read(&ps, err);
-    if (rc == SP_OK && !ps.restart)
-        rc = pass_finish(&ps, err);
-    pass_close(&ps, rc);
-    *restart = ps.restart;
-    return rc;
-}
-
-static int process_file(tf_job *j, fact_batch *b, sp_error *err)
-{
-    const tf_shared *sh = j->sh;
-    if (!store_local_path(sh->raw, j->key, j->input, sizeof j->input)) {
-        snprintf(j->input, sizeof j->input, "%s/in-%d.csv", sh->workdir, j->index);
-        j->spooled = true;
-        SP_TRY(store_get_file(sh->raw, j->key, j->input, err));
-    }
-    csv_encoding enc = sh->encoding;
-    bool decided = sh->order != RULES_ORDER_AUTO;
-    j->order_used = decided ? sh->order : RULES_MDY;
-    memset(j->ev_line, 0, sizeof j->ev_line);
-    /* At most one restart for the encoding and one for the date order. */
-    for (int pass = 0; pass < 3; pass++) {
-        int restart;
-        SP_TRY(one_pass(j, b, enc, decided, &restart, err));
-        if (restart == RESTART_NONE) {
-            if (j->enc_used == CSV_ENC_CP1252 && sh->encoding == CSV_ENC_AUTO)
-                job_warn(j, "%s is not valid UTF-8: read as windows-1252 and transcoded", j->key);
-            if (j->order_assumed)
-                job_warn(j, "%s: no date tells day-first from month-first: read as month-first "
-                         "(set DATE_ORDER to be sure)", j->key);
-            return SP_OK;
-        }
-        if (restart == RESTART_ENCODING)
-            enc = CSV_ENC_CP1252;
-        if (restart == RESTART_DATE) {
-            j->order_used = j->ev_line[0] ? RULES_DMY : RULES_MDY;
-            decided = true;
-        }
-    }
-    return sp_fail(err, SP_ERR_INTERNAL, "%s: too many restarts", j->key);
-}
-
-/* ---- the worker pool ------------------------------------------------------- */
-
-typedef struct pool {
-    tf_job *jobs;
-    int njobs;
-    atomic_int next;
-} pool;
-
-static void *worker(void *arg)
-{
-    pool *p = arg;
-    fact_batch *b = calloc(1, sizeof *b);
-    if (b) {
-        sp_buf_init(&b->pid, (size_t)1 << 30);
-        sp_buf_init(&b->region, (size_t)1 << 30);
-        sp_buf_init(&b->oid, (size_t)1 << 30);
-    }
-    for (;;) {
-        int i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->njobs)
-            break;
-        tf_job *j = &p->jobs[i];
-        if (!b || !batch_set_job(b, j)) {
-            j->rc = sp_fail(&j->err, SP_ERR_NOMEM, "%s: out of memory", j->key);
-            continue;
-        }
-        j->rc = process_file(j, b, &j->err);
-    }
-    if (b) {
-        sp_buf_free(&b->pid);
-        sp_buf_free(&b->region);
-        sp_buf_free(&b->oid);
-        free(b->src.bytes);
-        free(b->run_id.bytes);
-        free(b);
-    }
-    return NULL;
-}
-
-void tf_run_pool(tf_job *jobs, int njobs, int nthreads)
-{
-    pool p = {jobs, njobs, 0};
-    pthread_t th[64];
-    int started = 0;
-    for (int t = 1; t < nthreads && t < 64; t++)
-        if (pthread_create(&th[started], NULL, worker, &p) == 0)
-            started++;
-    worker(&p); /* the calling thread works too */
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
+        rc = pass_read(&ps, &err);
+    if (rc == SP_OK && !c->restart)
+        rc = pass_finish(&ps, &err);
+    pass_close(&ps);
+    c->rc = rc == SP_OK ? SP_OK : tf_keep_error(&c->err, &err);
 }

@@ -1,6 +1,6 @@
-/* transform_publish.c — transform's last phases (SPEC §5–§6): merge every
- * file's dimensions and counts in file-name order, write dim_date,
- * dim_product, fact_sales (the files' fact parts, row groups copied byte
+/* transform_publish.c — transform's last phases (SPEC §5–§6): check the
+ * counts (transform_pool.c merged them in order), write dim_date,
+ * dim_product, fact_sales (the chunks' fact parts, row groups copied byte
  * for byte) and rejects.csv into the work directory, build _manifest.json,
  * and publish them to the processed store with the manifest last. It never
  * reads CSV; the per-file pass (transform_file.c) made the parts. */
@@ -20,22 +20,16 @@
 #include "tables.h"
 #include "transform_internal.h"
 
-/* ---- merge ------------------------------------------------------------------ */
+/* ---- checks ------------------------------------------------------------------ */
 
-int tf_merge_results(tf_job *jobs, int n, tf_outputs *out, sp_error *err)
+int tf_check_counts(const tf_outputs *o, sp_error *err)
 {
-    memset(&out->total, 0, sizeof out->total);
-    SP_TRY(star_dims_new(&out->dims, err));
-    for (int i = 0; i < n; i++) {
-        star_counts_merge(&out->total, &jobs[i].counts);
-        SP_TRY(star_dims_merge(out->dims, jobs[i].dims, err));
-    }
     int64_t accounted = 0; /* kept + every reason: rows_in, or a row was lost */
     for (int r = 0; r < RULES_NREASONS; r++)
-        accounted += out->total.rejected[r];
-    if (accounted != out->total.rows_in)
+        accounted += o->total.rejected[r];
+    if (accounted != o->total.rows_in)
         return sp_fail(err, SP_ERR_INTERNAL, "rows_in %lld != rows_kept + rejected %lld: a row was lost",
-                       (long long)out->total.rows_in, (long long)accounted);
+                       (long long)o->total.rows_in, (long long)accounted);
     return SP_OK;
 }
 
@@ -114,15 +108,51 @@ static int write_dim_product(star_dims *d, const char *path, sp_error *err)
     return rc;
 }
 
-/* fact_sales: every fact part's row groups, in file-name order. */
-static int write_facts(tf_job *jobs, int n, const char *path, sp_error *err)
+/* A part of fewer rows than this is decoded and re-encoded into the open
+ * row group instead of copied: 10,000 one-row files make a few row groups,
+ * not 10,000 (whose footer entries would grow with the number of files). */
+#define COALESCE_ROWS 65536
+
+/* Append one fact part: its row groups copied byte for byte, or (a small
+ * part) its rows added to the open row group. */
+static int append_part(pq_writer *w, const char *part, sp_error *err)
+{
+    pq_reader *r;
+    SP_TRY(pq_reader_open(&r, part, err));
+    int rc = SP_OK;
+    if (pq_reader_num_rows(r) >= COALESCE_ROWS) {
+        pq_reader_close(r);
+        return pq_writer_append_file(w, part, err);
+    }
+    pq_values v[16];
+    if (pq_reader_num_columns(r) > sizeof v / sizeof v[0])
+        rc = sp_fail(err, SP_ERR_INTERNAL, "%s: too many columns", part);
+    for (size_t g = 0; rc == SP_OK && g < pq_reader_num_row_groups(r); g++) {
+        rc = pq_reader_read_row_group(r, g, v, err);
+        if (rc == SP_OK && v[0].n > 0)
+            rc = pq_writer_write(w, v, err);
+    }
+    pq_reader_close(r);
+    return rc;
+}
+
+/* fact_sales: every fact part, in chunk order (file name order, then line
+ * order). The result depends only on the parts, never on the workers. */
+static int write_facts(const tf_shared *sh, int n, const char *path, sp_error *err)
 {
     const pl_table *ft = &PL_TABLES[PL_TABLE_FACT_SALES];
+    pq_writer_options po;
+    pq_writer_options_default(&po);
+    po.row_group_rows = TF_ROW_GROUP_ROWS;
+    po.no_dictionary = ft->no_dictionary;
     pq_writer *w;
-    SP_TRY(pq_writer_open(&w, path, ft->cols, ft->ncols, NULL, err));
+    SP_TRY(pq_writer_open(&w, path, ft->cols, ft->ncols, &po, err));
     int rc = SP_OK;
-    for (int i = 0; i < n && rc == SP_OK; i++)
-        rc = pq_writer_append_file(w, jobs[i].fact_part, err);
+    char part[PATH_MAX];
+    for (int i = 0; i < n && rc == SP_OK; i++) {
+        tf_fact_part(sh, i, part, sizeof part);
+        rc = append_part(w, part, err);
+    }
     if (rc != SP_OK) {
         pq_writer_abort(w);
         return rc;
@@ -164,8 +194,8 @@ static int append_file(int out, const char *out_path, const char *in_path, sp_er
     return rc;
 }
 
-/* rejects.csv: the header, then every reject part in file-name order. */
-static int write_rejects(tf_job *jobs, int n, const char *path, sp_error *err)
+/* rejects.csv: the header, then every reject part in chunk order. */
+static int write_rejects(const tf_shared *sh, int n, const char *path, sp_error *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -174,8 +204,11 @@ static int write_rejects(tf_job *jobs, int n, const char *path, sp_error *err)
     int rc = SP_OK;
     if (write(fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1))
         rc = sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
-    for (int i = 0; i < n && rc == SP_OK; i++)
-        rc = append_file(fd, path, jobs[i].rej_part, err);
+    char part[PATH_MAX];
+    for (int i = 0; i < n && rc == SP_OK; i++) {
+        tf_reject_part(sh, i, part, sizeof part);
+        rc = append_file(fd, path, part, err);
+    }
     if (rc == SP_OK && fsync(fd) != 0)
         rc = sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(errno));
     if (close(fd) != 0 && rc == SP_OK)
@@ -183,15 +216,15 @@ static int write_rejects(tf_job *jobs, int n, const char *path, sp_error *err)
     return rc;
 }
 
-int tf_write_outputs(const char *workdir, tf_job *jobs, int n, tf_outputs *o, sp_error *err)
+int tf_write_outputs(const tf_shared *sh, int nchunks, tf_outputs *o, sp_error *err)
 {
     for (int t = 0; t < PL_NTABLES; t++)
-        snprintf(o->table[t], sizeof o->table[t], "%s/%s", workdir, PL_TABLES[t].file);
-    snprintf(o->rejects, sizeof o->rejects, "%s/rejects.csv", workdir);
+        snprintf(o->table[t], sizeof o->table[t], "%s/%s", sh->workdir, PL_TABLES[t].file);
+    snprintf(o->rejects, sizeof o->rejects, "%s/rejects.csv", sh->workdir);
     SP_TRY(write_dim_date(o->dims, o->table[PL_TABLE_DIM_DATE], err));
     SP_TRY(write_dim_product(o->dims, o->table[PL_TABLE_DIM_PRODUCT], err));
-    SP_TRY(write_facts(jobs, n, o->table[PL_TABLE_FACT_SALES], err));
-    return write_rejects(jobs, n, o->rejects, err);
+    SP_TRY(write_facts(sh, nchunks, o->table[PL_TABLE_FACT_SALES], err));
+    return write_rejects(sh, nchunks, o->rejects, err);
 }
 
 /* ---- the manifest ------------------------------------------------------------- */
@@ -230,20 +263,20 @@ static void manifest_head(sp_buf *b, const pl_ctx *ctx, const tf_shared *sh)
 }
 
 /* "inputs": one object per file, in file-name order. */
-static void manifest_inputs(sp_buf *b, const tf_job *jobs, int n)
+static void manifest_inputs(sp_buf *b, const tf_file *files, int n)
 {
     sp_buf_puts(b, ",\n  \"inputs\": [");
     for (int i = 0; i < n; i++) {
-        const tf_job *j = &jobs[i];
+        const tf_file *j = &files[i];
         sp_buf_puts(b, i ? ",\n    {\"file\": " : "\n    {\"file\": ");
         sp_json_cstr(b, j->name);
         sp_buf_puts(b, ", \"key\": ");
         sp_json_cstr(b, j->key);
         sp_buf_printf(b, ", \"bytes\": %lld, \"sha256\": \"%s\", \"rows\": %lld, \"kept\": %lld, "
                          "\"encoding\": \"%s\", \"date_order\": \"%s\", \"rejected\": ",
-                      (long long)j->bytes, j->sha256, (long long)j->counts.rows_in,
+                      (long long)j->size, j->sha256, (long long)j->counts.rows_in,
                       (long long)j->counts.rejected[RULES_KEPT], csv_encoding_name(j->enc_used),
-                      rules_date_order_name(j->order_used));
+                      rules_date_order_name(j->set.order));
         json_reasons(b, j->counts.rejected);
         sp_buf_putc(b, '}');
     }
@@ -275,11 +308,11 @@ static void manifest_totals(sp_buf *b, const tf_outputs *o)
                    "\"fact_sales.parquet\", \"rejects.csv\"]\n}\n");
 }
 
-void tf_build_manifest(sp_buf *b, const pl_ctx *ctx, const tf_job *jobs, int n,
+void tf_build_manifest(sp_buf *b, const pl_ctx *ctx, const tf_file *files, int n,
                        const tf_outputs *o, const tf_shared *sh)
 {
     manifest_head(b, ctx, sh);
-    manifest_inputs(b, jobs, n);
+    manifest_inputs(b, files, n);
     manifest_totals(b, o);
 }
 

@@ -344,7 +344,7 @@ mkdir -p "$tmp/th" && (cd "$tmp/th" && "$bin" gen --out data/raw --rows 50 >/dev
   && "$bin" stage --ds 2024-01-01 >/dev/null 2>&1)
 for n in 1 3; do
   out=$(cd "$tmp/th" && THREADS=$n "$bin" transform --ds 2024-01-01 2>&1)
-  if grep -q "4 file(s) from .*, $n worker(s)" <<<"$out"; then ok "threads-transform-$n"
+  if grep -q "4 file(s) in 4 chunk(s) from .*, $n worker(s)" <<<"$out"; then ok "threads-transform-$n"
   else bad "threads-transform-$n" "${out:0:300}"; fi
 done
 
