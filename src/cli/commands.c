@@ -277,7 +277,8 @@ void cli_print_command_help(const cli_command *c, FILE *out)
     }
     fprintf(out, "\nglobal options (before the command):\n");
     print_options(CLI_GLOBAL_OPTIONS, (size_t)-1, out);
-    fprintf(out, "\nExit status: 0 success, 1 a task failed, 2 bad command line or configuration.\n");
+    fprintf(out, "\nExit status: 0 success, 1 a task failed, 2 bad command line or configuration,\n"
+            "128 + signal (143, 130) stopped by SIGTERM or SIGINT.\n");
 }
 
 void cli_print_usage(FILE *out)
@@ -301,5 +302,6 @@ void cli_print_usage(FILE *out)
             "`salespipe help COMMAND` or `salespipe COMMAND --help`: that command's options.\n"
             "Configuration: flags > environment > .env (./.env or --env-file) > defaults;\n"
             "see `salespipe config` and the README for every name.\n"
-            "Exit status: 0 success, 1 a task failed, 2 bad command line or configuration.\n");
+            "Exit status: 0 success, 1 a task failed, 2 bad command line or configuration,\n"
+            "128 + signal (143, 130) stopped by SIGTERM or SIGINT.\n");
 }

@@ -11,12 +11,15 @@
 #include "../orch/orch.h"
 #include "../pipeline/pipeline.h"
 #include "../report/report.h"
+#include "../util/cancel.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "cli.h"
 
 static int exit_code(int status)
 {
+    if (status == SP_ERR_CANCELLED && sp_cancel_signal()) /* as a shell reports a signal */
+        return 128 + sp_cancel_signal();
     return status == SP_OK ? EXIT_OK : status == SP_ERR_USAGE ? EXIT_USAGE : EXIT_TASK_FAILED;
 }
 
@@ -36,6 +39,17 @@ static int run_logged(pl_ctx *ctx, pl_task t)
                        .duration_s = secs};
     if (rc == SP_OK && t == PL_TRANSFORM && ctx->transformed)
         pl_log_counts(&f, &ctx->tf.counts);
+    if (rc != SP_OK && sp_cancelled()) {
+        /* The task cleaned up on its way out; say what, last. */
+        int sig = sp_cancel_signal();
+        const char *notes = sp_cancel_notes();
+        f.error_class = sp_status_name(SP_ERR_CANCELLED);
+        sp_log_event(SP_LOG_ERROR, &f,
+                     "%s: stopped by %s after %.2fs (%s); cleaned up: %s; exit status %d",
+                     pl_task_name(t), sp_cancel_signal_name(sig), secs, err.msg,
+                     notes[0] ? notes : "nothing was left to clean", 128 + sig);
+        return SP_ERR_CANCELLED;
+    }
     if (rc == SP_OK) {
         sp_log_event(SP_LOG_INFO, &f, "%s: succeeded in %.2fs", pl_task_name(t), secs);
     } else {
@@ -54,6 +68,7 @@ static int run_logged(pl_ctx *ctx, pl_task t)
  * overlap each other, as they are built to. */
 int cmd_task(const sp_cli *cli)
 {
+    sp_cancel_install(); /* SIGTERM/SIGINT: a clean stop (util/cancel.h) */
     int t = pl_task_parse(cli->command);
     pl_ctx ctx;
     sp_error err;
@@ -72,6 +87,8 @@ int cmd_task(const sp_cli *cli)
         pl_ctx_free(&ctx);
         return exit_code(err.code);
     }
+    if (t != PL_PREFLIGHT && !sp_cancelled())
+        orch_sweep(&ctx); /* debris of dead processes in the stores this task uses */
     int rc = run_logged(&ctx, (pl_task)t);
     orch_lock_release(lock);
     pl_ctx_free(&ctx);

@@ -71,6 +71,7 @@ static const name_def NAMES[] = {
     {"LOAD_MODE", "full", false, false, C_ENUM, "|full|incremental|"},
     {"THREADS", NULL, false, false, C_THREADS, NULL}, /* unset: the number of cores */
     {"CHUNK_BYTES", "33554432", false, false, C_UINT, NULL}, /* transform: bytes per chunk of a big file */
+    {"DEBRIS_MAX_AGE", "86400", false, false, C_UINT, NULL}, /* s; see orch/sweep.c */
     /* telemetry (SPEC §9) */
     {"METRICS_FILE", NULL, false, false, C_NONE, NULL},
     {"OPENLINEAGE_URL", NULL, false, true, C_HTTP, NULL},

@@ -15,6 +15,7 @@
 #endif
 
 #include "csv_internal.h"
+#include "../util/cancel.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)1 << 20)
 #define DEFAULT_MAX_FIELDS ((size_t)4096)
@@ -397,6 +398,10 @@ static inline void pad_end(csv_reader *r)
 static long read_some(csv_reader *r, uint8_t *dst, size_t n, sp_error *err)
 {
     for (;;) {
+        int sig = sp_cancel_signal(); /* SIGTERM: every reader stops here */
+        if (sig)
+            return -(long)fail(r, err, SP_ERR_CANCELLED, "%s: cancelled by %s", r->name,
+                               sp_cancel_signal_name(sig));
         ssize_t k = read(r->fd, dst, n);
         if (k >= 0)
             return (long)k;

@@ -3,6 +3,7 @@
  * of different days may write it at once). `runs` reads it. It records what
  * happened; it never decides what runs (runner.c does) and holds no lock
  * between calls (lock.c keeps runs of one ds apart). */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,9 +42,17 @@ static int db_fail(ledger *l, sp_error *err, const char *what)
 {
     int rc = sqlite3_errcode(l->db);
     const char *msg = sqlite3_errmsg(l->db);
+    /* The operating system's cause ("No space left on device") says what to
+     * fix; SQLite's own text ("database or disk is full") does not. */
+    int sys = sqlite3_system_errno(l->db);
+    if (sys == 0 && (rc & 0xff) == SQLITE_FULL)
+        sys = ENOSPC; /* SQLite keeps no errno for SQLITE_FULL; it means ENOSPC (or a quota) */
+    char cause[160] = "";
+    if (sys != 0 && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        snprintf(cause, sizeof cause, " (%s)", strerror(sys));
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return sp_fail_retry(err, SP_ERR_IO, "run ledger %s: %s: %s", l->path, what, msg);
-    return sp_fail(err, SP_ERR_IO, "run ledger %s: %s: %s", l->path, what, msg);
+    return sp_fail(err, SP_ERR_IO, "run ledger %s: %s: %s%s", l->path, what, msg, cause);
 }
 
 static void now_iso(char out[32]) { orch_iso8601((int64_t)time(NULL), out); }

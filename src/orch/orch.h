@@ -177,6 +177,16 @@ int orch_alert_send(const sp_config *cfg, const orch_alert *a);
 /* The webhook's JSON body (exposed for tests); caller frees *out. */
 int orch_alert_json(const orch_alert *a, char **out, sp_error *err);
 
+/* ---- debris (sweep.c) --------------------------------------------------- */
+
+/* Remove what processes that died mid-task left: ".tmp-…" items in the raw
+ * and processed stores and multipart uploads left open (store_sweep), and
+ * TMPDIR's salespipe-transform-* / salespipe-load-* work folders, when their
+ * owner is gone (or, unknowable, they are older than DEBRIS_MAX_AGE). Each
+ * removal is logged; failures are warnings, never the caller's error.
+ * Returns the number of items removed. */
+int orch_sweep(pl_ctx *ctx);
+
 /* ---- the runner (runner.c) --------------------------------------------- */
 
 typedef struct orch_options {

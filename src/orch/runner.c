@@ -4,9 +4,12 @@
  * one alert when the run finally fails. Holds the ds lock (lock.c) for the
  * whole run, so a second run, or a single task, of the same ds refuses at
  * once (and the run refuses while one of those holds it). SIGINT or
- * SIGTERM during a retry delay ends the run as failed (recorded, alerted);
- * during a task they keep their default action, and the next `run` or
- * `runs` finds the run abandoned (its lock free) and marks it failed. */
+ * SIGTERM (util/cancel.h) at any moment stop the task in flight, which
+ * removes its temporary files and rolls its load back; the run is then
+ * recorded as failed ("cancelled by SIGTERM"), alerted once, and the last
+ * log line says what was stopped and cleaned (exit 128 + signal). A task
+ * that finished before it saw the signal counts as done. Debris of dead
+ * processes is swept (sweep.c) before the first task that uses the stores. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,50 +18,21 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/cancel.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "orch.h"
 
-static volatile sig_atomic_t g_waiting, g_signal;
-
-static void on_signal(int sig)
+/* The run was stopped by a signal: the error says so, with what was running
+ * (`what`: "during transform after 0.52s", "before load started", …) and the
+ * task's own message; never retried. */
+static void cancelled_error(sp_error *e, const char *what)
 {
-    if (g_waiting) {
-        g_signal = sig;
-        return;
-    }
-    /* Inside a task: die as before; the ledger row is recovered later. */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void handle_signals(bool on)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on ? on_signal : SIG_DFL;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-/* Sleep `secs`, waking early on SIGINT/SIGTERM: returns the signal, or 0. */
-static int wait_interruptible(long long secs)
-{
-    g_signal = 0;
-    g_waiting = 1;
-    double end = sp_mono_seconds() + (double)secs;
-    while (!g_signal) {
-        double left = end - sp_mono_seconds();
-        if (left <= 0)
-            break;
-        if (left > 0.2)
-            left = 0.2;
-        struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-        nanosleep(&ts, NULL);
-    }
-    g_waiting = 0;
-    return g_signal;
+    char cause[SP_ERROR_MSG_MAX];
+    snprintf(cause, sizeof cause, "%s", e->msg);
+    sp_fail(e, SP_ERR_CANCELLED, "cancelled by %s %s%s%s%s",
+            sp_cancel_signal_name(sp_cancel_signal()), what, cause[0] ? " (" : "", cause,
+            cause[0] ? ")" : "");
 }
 
 typedef struct found_run {
@@ -123,13 +97,41 @@ static void ledger_warn(const sp_error *e)
     sp_log(SP_LOG_WARN, "%s (the run goes on; its record may be incomplete)", e->msg);
 }
 
+/* A write to the ledger failed: the run must not go on and later exit 0
+ * while its record says otherwise. The first failure is kept; the run stops
+ * at the next task boundary (stop_here) and exits 1. */
+static void ledger_failed(sp_error *first, const sp_error *e)
+{
+    sp_log(SP_LOG_ERROR, "%s (the run stops at the next task boundary)", e->msg);
+    if (first->code == SP_OK)
+        *first = *e;
+}
+
+/* Before each attempt of a task: a stop request, or a ledger that cannot be
+ * written, ends the run here, before any more work. */
+static bool stop_here(const char *name, const sp_error *ledger_err, sp_error *task_err,
+                      char *stopped, size_t stoppedsz)
+{
+    if (sp_cancelled()) {
+        sp_error_clear(task_err);
+        snprintf(stopped, stoppedsz, "before %s started", name);
+        cancelled_error(task_err, stopped);
+        return true;
+    }
+    if (ledger_err->code == SP_OK)
+        return false;
+    sp_fail(task_err, SP_ERR_IO, "%s; the run stopped before %s: its record cannot be kept",
+            ledger_err->msg, name);
+    return true;
+}
+
 static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err);
 
 /* The end-of-run summary as one log line (SPEC §9: one JSON object with
  * the counts, the rejects by reason, the table sizes and, when the run
  * failed, the task and its error class). */
 static void log_summary(const pl_ctx *ctx, const char *failed_task, const sp_error *task_err,
-                        double secs)
+                        const char *stopped, double secs)
 {
     sp_log_fields f = {.event = failed_task ? "failed" : "succeeded", .has_duration = true,
                        .duration_s = secs};
@@ -152,7 +154,14 @@ static void log_summary(const pl_ctx *ctx, const char *failed_task, const sp_err
         f.error_class = sp_status_name(task_err->code);
     }
     f.extra = extra;
-    if (failed_task)
+    if (failed_task && stopped) { /* a stop: the last line says what was stopped and cleaned */
+        const char *notes = sp_cancel_notes();
+        int sig = sp_cancel_signal();
+        sp_log_event(SP_LOG_ERROR, &f, "run %s (ds %s): stopped by %s %s; cleaned up: %s; "
+                     "recorded as failed; exit status %d", ctx->run_id, ctx->ds,
+                     sp_cancel_signal_name(sig), stopped,
+                     notes[0] ? notes : "nothing was left to clean", 128 + sig);
+    } else if (failed_task)
         sp_log_event(SP_LOG_ERROR, &f, "run %s (ds %s): failed at %s after %.2fs: %s",
                      ctx->run_id, ctx->ds, failed_task, secs, task_err->msg);
     else if (ctx->transformed)
@@ -210,6 +219,7 @@ static void warn_local_changes(pl_ctx *ctx)
 
 int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
 {
+    sp_cancel_install(); /* from here a signal is a clean stop, never a kill */
     bool started = false;
     int rc = run_tasks(cfg, o, &started, err);
     /* A task's failure was logged attempt by attempt; a run that could not
@@ -311,21 +321,32 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     double run_t0 = sp_mono_seconds();
     if (o->on_start)
         o->on_start(&ctx, o->hook_arg);
-    handle_signals(true);
     int max_attempts = (int)o->retries + 1;
-    pl_task failed = PL_NTASKS;
+    pl_task failed = PL_NTASKS, last = PL_NTASKS;
     int failed_attempt = 0;
-    sp_error task_err;
+    sp_error task_err, ledger_err;
     sp_error_clear(&task_err);
+    sp_error_clear(&ledger_err);
+    char stopped[128] = ""; /* what a signal stopped, for the last log line */
+    bool swept = false;
     for (int t = 0; t < PL_NTASKS && failed == PL_NTASKS; t++) {
         if (!plan[t])
             continue;
         const char *name = pl_task_name((pl_task)t);
+        last = (pl_task)t;
+        if (!swept && t != PL_PREFLIGHT && !sp_cancelled()) {
+            swept = true; /* after preflight: the stores answer */
+            orch_sweep(&ctx);
+        }
         for (int a = 1; a <= max_attempts; a++) {
+            if (stop_here(name, &ledger_err, &task_err, stopped, sizeof stopped)) {
+                failed = (pl_task)t;
+                break;
+            }
             int n = a;
             sp_error_clear(&e);
             if (ledger_attempt_begin(l, ctx.run_id, (pl_task)t, &n, &e) != SP_OK)
-                ledger_warn(&e);
+                ledger_failed(&ledger_err, &e);
             char total[48] = "";
             if (n != a)
                 snprintf(total, sizeof total, ", attempt %d of the run", n);
@@ -349,6 +370,11 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             sp_log_fields lf = {.has_duration = true, .duration_s = secs};
             if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed)
                 pl_log_counts(&lf, &ctx.tf.counts);
+            if (trc != SP_OK && sp_cancelled()) {
+                snprintf(stopped, sizeof stopped, "during %s after %.2fs", name, secs);
+                cancelled_error(&task_err, stopped);
+                trc = SP_ERR_CANCELLED;
+            }
             if (trc == SP_OK) {
                 lf.event = "succeeded";
                 sp_log_event(SP_LOG_INFO, &lf, "%s: succeeded in %.2fs (attempt %d of %d)", name,
@@ -369,10 +395,14 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                                    trc == SP_OK ? ORCH_SUCCEEDED : ORCH_FAILED, rows,
                                    rej[0] ? rej : NULL, trc == SP_OK ? NULL : task_err.msg,
                                    &e) != SP_OK)
-                ledger_warn(&e);
+                ledger_failed(&ledger_err, &e);
             if (trc == SP_OK)
                 break;
             failed_attempt = n;
+            if (trc == SP_ERR_CANCELLED) {
+                failed = (pl_task)t;
+                break;
+            }
             if (!orch_is_retryable(&task_err)) {
                 sp_log_event(SP_LOG_ERROR,
                              &(sp_log_fields){.error_class = sp_status_name(task_err.code)},
@@ -393,23 +423,35 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                                           .error_class = sp_status_name(task_err.code)},
                          "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
                          max_attempts);
-            int sig = wait_interruptible(d);
-            if (sig) {
-                sp_error_prefix(&task_err, "interrupted by %s while waiting to retry; last "
-                                "error", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            if (sp_cancel_sleep((double)d) != 0) {
+                snprintf(stopped, sizeof stopped, "while waiting to retry %s", name);
+                sp_error_prefix(&task_err, "last error");
+                cancelled_error(&task_err, stopped);
                 sp_log(SP_LOG_ERROR, "%s: %s", name, task_err.msg);
                 failed = (pl_task)t;
                 break;
             }
         }
     }
+    if (failed == PL_NTASKS && ledger_err.code != SP_OK && last != PL_NTASKS) {
+        /* Every task ran, but the ledger does not say so: not a success. */
+        failed = last;
+        sp_fail(&task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded",
+                ledger_err.msg);
+    }
 
     sp_log_set_task(NULL, 0);
     orch_state final = failed == PL_NTASKS ? ORCH_SUCCEEDED : ORCH_FAILED;
     sp_error_clear(&e);
     if (ledger_end_run(l, ctx.run_id, final, final == ORCH_FAILED ? pl_task_name(failed) : NULL,
-                       final == ORCH_FAILED ? task_err.msg : NULL, &e) != SP_OK)
-        ledger_warn(&e);
+                       final == ORCH_FAILED ? task_err.msg : NULL, &e) != SP_OK) {
+        sp_log(SP_LOG_ERROR, "%s", e.msg);
+        if (final == ORCH_SUCCEEDED) { /* exit 0 would contradict the ledger */
+            final = ORCH_FAILED;
+            failed = last;
+            sp_fail(&task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded", e.msg);
+        }
+    }
     if (final == ORCH_FAILED) {
         orch_alert alert = {ctx.run_id, ctx.ds, pl_task_name(failed), failed_attempt,
                             task_err.msg, rp.rejected[0] ? rp.rejected : NULL};
@@ -418,11 +460,10 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
             sp_log(SP_LOG_WARN, "alert: %d delivery failure%s (the run's own error is above)",
                    lost, lost == 1 ? "" : "s");
     }
-    handle_signals(false);
     if (o->on_end)
         o->on_end(&ctx, final == ORCH_SUCCEEDED, o->hook_arg);
     log_summary(&ctx, final == ORCH_FAILED ? pl_task_name(failed) : NULL, &task_err,
-                sp_mono_seconds() - run_t0);
+                task_err.code == SP_ERR_CANCELLED ? stopped : NULL, sp_mono_seconds() - run_t0);
     if (!sp_log_is_json()) /* JSON logs: the summary object above says it all */
         pl_print_summary(&ctx);
     if (final == ORCH_FAILED && !sp_log_is_json())

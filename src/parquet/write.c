@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/cancel.h"
 #include "../util/hash.h"
 #include "../util/utf8.h"
 #include "encode.h"
@@ -1670,6 +1671,9 @@ static int copy_range(pq_writer *w, int fd, const char *path, int64_t off, int64
     if (sp_buf_reserve(b, (size_t)1 << 20) != 0)
         return wfail(w, err, SP_ERR_NOMEM, "out of memory appending %s", path);
     while (len > 0) {
+        if (sp_cancelled()) /* a large merge stops within the 2 s */
+            return wfail(w, err, SP_ERR_CANCELLED, "appending %s: cancelled by %s", path,
+                         sp_cancel_signal_name(sp_cancel_signal()));
         size_t want = len < (int64_t)b->cap ? (size_t)len : b->cap;
         ssize_t r = pread(fd, b->data, want, off);
         if (r < 0 && errno == EINTR)

@@ -15,8 +15,10 @@
 
 #include "../parquet/parquet.h"
 #include "../util/buf.h"
+#include "../util/cancel.h"
 #include "../util/json.h"
 #include "../util/log.h"
+#include "../util/owner.h"
 #include "../util/progress.h"
 #include "../warehouse/warehouse.h"
 #include "pipeline.h"
@@ -255,7 +257,9 @@ int pl_load(pl_ctx *ctx, sp_error *err)
     wh *w = NULL;
     if (!store_local_root(processed)) {
         const char *tmp = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof tmpdir, "%s/salespipe-load-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        /* The owner tag lets the next run's sweep tell our folder from debris. */
+        snprintf(tmpdir, sizeof tmpdir, "%s/salespipe-load-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                 sp_owner_tag());
         if (!mkdtemp(tmpdir)) {
             free_inputs(&inputs);
             return sp_fail(err, SP_ERR_IO, "%s: %s", tmpdir, strerror(errno));
@@ -297,8 +301,10 @@ int pl_load(pl_ctx *ctx, sp_error *err)
                        "dim_product's: %s", (long long)wh_load_category_conflicts(w),
                        incremental ? "each keeps its first" : "this run's category is kept");
         }
-        if (rc != SP_OK)
+        if (rc != SP_OK) {
             sp_error_prefix(err, "load rolled back, %s unchanged", wh_describe(w));
+            sp_cancel_note("rolled back the load (%s unchanged)", wh_describe(w));
+        }
     }
     if (rc == SP_OK) {
         for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
@@ -320,8 +326,8 @@ int pl_load(pl_ctx *ctx, sp_error *err)
                 unlink(path);
         }
     }
-    if (tmpdir[0])
-        rmdir(tmpdir);
+    if (tmpdir[0] && rmdir(tmpdir) == 0)
+        sp_cancel_note("removed the work folder %s", tmpdir);
     free_inputs(&inputs);
     return rc;
 }

@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/cancel.h"
 #include "../util/clock.h"
 #include "../util/fsutil.h"
 #include "../util/log.h"
+#include "../util/owner.h"
 #include "../util/progress.h"
 #include "transform_internal.h"
 
@@ -160,6 +162,7 @@ static void remove_workdir(const tf_shared *sh, const tf_file *files, int nfiles
     for (size_t k = 0; k < sizeof fixed / sizeof fixed[0]; k++)
         if (snprintf(path, sizeof path, "%s/%s", dir, fixed[k]) < (int)sizeof path)
             unlink(path);
+    sp_cancel_note("removed the work folder %s", dir);
     if (rmdir(dir) == 0 || errno == ENOENT)
         return;
     DIR *d = opendir(dir);
@@ -182,7 +185,8 @@ static int make_workdir(store *processed, char *out, size_t outsz, sp_error *err
     const char *root = store_local_root(processed);
     if (root) {
         SP_TRY(sp_mkdirs(root, strlen(root), err));
-        if (snprintf(out, outsz, "%s/.tmp-transform-%d-%d", root, (int)getpid(),
+        /* The owner tag lets the next run's sweep tell our folder from debris. */
+        if (snprintf(out, outsz, "%s/.tmp-transform-%s-%d", root, sp_owner_tag(),
                      atomic_fetch_add(&seq, 1)) >= (int)outsz)
             return sp_fail(err, SP_ERR_USAGE, "PROCESSED_STORE path too long");
         if (mkdir(out, 0700) != 0)
@@ -190,8 +194,8 @@ static int make_workdir(store *processed, char *out, size_t outsz, sp_error *err
         return SP_OK;
     }
     const char *tmp = getenv("TMPDIR");
-    if (snprintf(out, outsz, "%s/salespipe-transform-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
-        (int)outsz)
+    if (snprintf(out, outsz, "%s/salespipe-transform-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
+                 sp_owner_tag()) >= (int)outsz)
         return sp_fail(err, SP_ERR_USAGE, "TMPDIR path too long");
     if (!mkdtemp(out))
         return sp_fail(err, SP_ERR_IO, "%s: %s", out, strerror(errno));

@@ -1,7 +1,8 @@
 /* fs.c — the local-directory store backend: an object is the file
- * <root>/<key>. Puts write ".tmp-<pid>-<n>-<name>" beside the final file,
- * fsync it, rename it into place and fsync the directory, so an object
- * appears whole or not at all; listings never show those temporary names.
+ * <root>/<key>. Puts write ".tmp-<owner>-<n>-<name>" beside the final file
+ * (owner: util/owner.h), fsync it, rename it into place and fsync the
+ * directory, so an object appears whole or not at all; listings never show
+ * those temporary names, and fs_sweep removes those whose owner is gone.
  * Never follows a key outside the root (store.c has validated every key) and
  * never holds a whole object in memory. */
 #include "store_impl.h"
@@ -17,7 +18,9 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/cancel.h"
 #include "../util/fsutil.h"
+#include "../util/owner.h"
 #include "../util/sha256.h"
 
 enum {
@@ -117,8 +120,8 @@ static int write_atomic(const char *ctx, const char *dst, bool mkparents, const 
     char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
     dir_of(dst, dir);
     const char *base = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
-    char head[64];
-    int hl = snprintf(head, sizeof head, STORE_TMP_PREFIX "%ld-%lu-", (long)getpid(),
+    char head[128];
+    int hl = snprintf(head, sizeof head, STORE_TMP_PREFIX "%s-%lu-", sp_owner_tag(),
                       (unsigned long)atomic_fetch_add(&tmp_seq, 1));
     int bl = (int)strlen(base);
     if (bl > FS_NAME_MAX - hl)
@@ -147,6 +150,10 @@ static int write_atomic(const char *ctx, const char *dst, bool mkparents, const 
             goto fail;
         }
         for (;;) {
+            if (sp_cancel_check(err, NULL) != SP_OK) {
+                rc = sp_error_prefix(err, "%s", ctx);
+                goto fail;
+            }
             ssize_t r = read(src->fd, chunk, FS_CHUNK);
             if (r < 0 && errno == EINTR)
                 continue;
@@ -192,7 +199,8 @@ fail:
     free(chunk);
     if (fd >= 0)
         close(fd);
-    unlink(tmp);
+    if (unlink(tmp) == 0)
+        sp_cancel_note("removed %s", tmp);
     return rc;
 }
 
@@ -313,6 +321,10 @@ static int fs_get(store *s, const char *key, store_write_fn fn, void *ctx, sp_er
     }
     int rc = SP_OK;
     for (;;) {
+        if ((rc = sp_cancel_check(err, NULL)) != SP_OK) {
+            sp_error_prefix(err, "store %s: get '%s'", s->url, key);
+            break;
+        }
         ssize_t r = read(fd, chunk, FS_CHUNK);
         if (r < 0 && errno == EINTR)
             continue;
@@ -577,6 +589,87 @@ static int fs_list_root(store *s, const char *prefix, store_list_fn fn, void *ct
     return fs_list(s, prefix, fn, ctx, err);
 }
 
+/* ---- debris ---------------------------------------------------------------- */
+
+typedef struct fs_sweeper {
+    const store *s;
+    int64_t max_age;
+    store_sweep_fn fn;
+    void *ctx;
+    int removed;
+    int rc;
+    sp_error *err;
+    char path[STORE_PATH_MAX];
+} fs_sweeper;
+
+/* A ".tmp-" name: what follows the head is the owner tag, after the kind of
+ * item for the work folders (".tmp-transform-<owner>-<n>") and downloads
+ * (".tmp-s3-<owner>-<n>"). */
+static bool fs_is_debris(const char *name, const struct stat *st, int64_t max_age)
+{
+    const char *rest = name + strlen(STORE_TMP_PREFIX);
+    if (strncmp(rest, "transform-", 10) == 0)
+        rest += 10;
+    else if (strncmp(rest, "s3-", 3) == 0)
+        rest += 3;
+    return sp_owner_is_debris(rest, (int64_t)st->st_mtime, max_age);
+}
+
+/* Walk w->path (of length len) for debris; never into a live ".tmp-" folder
+ * nor through a symbolic link. */
+static void sweep_dir(fs_sweeper *w, size_t len, int depth)
+{
+    DIR *d = opendir(w->path);
+    if (!d)
+        return; /* gone meanwhile, or not ours to read: nothing to sweep */
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0)
+            continue;
+        size_t nl = strlen(nm);
+        if (len + 1 + nl >= sizeof w->path)
+            continue;
+        w->path[len] = '/';
+        memcpy(w->path + len + 1, nm, nl + 1);
+        struct stat st;
+        if (lstat(w->path, &st) == 0) {
+            if (strncmp(nm, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) == 0) {
+                if (fs_is_debris(nm, &st, w->max_age)) {
+                    sp_error e;
+                    if (sp_remove_tree(w->path, &e) == SP_OK) {
+                        char what[STORE_PATH_MAX + 16];
+                        snprintf(what, sizeof what, "removed %s", w->path);
+                        w->fn(w->ctx, what);
+                        w->removed++;
+                    } else if (w->rc == SP_OK) {
+                        w->rc = sp_fail(w->err, SP_ERR_IO, "store %s: sweep: %s", w->s->url, e.msg);
+                    }
+                }
+            } else if (S_ISDIR(st.st_mode) && depth < 64) {
+                sweep_dir(w, len + 1 + nl, depth + 1);
+            }
+        }
+        w->path[len] = '\0';
+    }
+    closedir(d);
+}
+
+static int fs_sweep(store *s, int64_t max_age, store_sweep_fn fn, void *ctx, int *removed,
+                    sp_error *err)
+{
+    fs_sweeper *w = malloc(sizeof *w);
+    if (!w)
+        return sp_fail(err, SP_ERR_NOMEM, "store %s: sweep: out of memory", s->url);
+    *w = (fs_sweeper){.s = s, .max_age = max_age, .fn = fn, .ctx = ctx, .err = err};
+    snprintf(w->path, sizeof w->path, "%s", root_of(s));
+    sweep_dir(w, strlen(w->path), 0);
+    int rc = w->rc;
+    *removed = w->removed;
+    free(w);
+    return rc;
+}
+
 static const char *fs_local_root(const store *s)
 {
     return root_of(s);
@@ -598,6 +691,7 @@ static const store_ops fs_ops = {
     .put_bytes = fs_put_bytes,
     .del = fs_delete,
     .local_root = fs_local_root,
+    .sweep = fs_sweep,
     .close = fs_close,
 };
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "../util/cancel.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/sha256.h"
@@ -202,6 +203,7 @@ typedef struct s3_call {
     const char *meta_sha256; /* x-amz-meta-sha256 to store with the object */
     bool ok404;           /* a 404 is an answer, not a failure */
     bool body_error;      /* a 200 whose body is <Error> is a failure (Complete) */
+    bool cleanup;         /* an abort: runs after a stop too (once, within 1.5 s) */
     store_write_fn sink;  /* 2xx bodies stream here; else they are buffered */
     void *sink_ctx;
     size_t body_cap;      /* cap of a buffered 2xx body */
@@ -252,6 +254,16 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
     }
     b->pos += (int64_t)want;
     return want;
+}
+
+/* libcurl calls this at least once a second during a transfer (more often
+ * while bytes move): a stop request ends the transfer there. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const s3_call *c = ud;
+    return !c->cleanup && sp_cancelled();
 }
 
 static int on_seek(void *ud, curl_off_t off, int origin)
@@ -518,6 +530,11 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const a
     SETOPT(CURLOPT_HEADERDATA, c);
     SETOPT(CURLOPT_WRITEFUNCTION, on_write);
     SETOPT(CURLOPT_WRITEDATA, c);
+    SETOPT(CURLOPT_NOPROGRESS, 0L);
+    SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SETOPT(CURLOPT_XFERINFODATA, c);
+    if (c->cleanup && sp_cancelled())
+        SETOPT(CURLOPT_TIMEOUT_MS, 1500L); /* the stop has 2 s in all */
     c->body.pos = 0;
     c->body.read_errno = 0;
     if (strcmp(c->method, "HEAD") == 0) {
@@ -681,6 +698,10 @@ static int perform(store *s, s3_call *c, sp_error *err)
         }
         CURLcode cc = attempt_once(s3, c, (const char *)path.data, &cr, errbuf);
         OPENSSL_cleanse(&cr, sizeof cr);
+        if (!c->cleanup && sp_cancel_check(err, NULL) != SP_OK) {
+            rc = sp_error_prefix(err, "store %s: %s '%s'", s->url, c->op, c->key);
+            break;
+        }
         if (c->sink_rc != 0) {
             rc = c->sink_rc; /* the consumer stopped; its error is in err */
             break;
@@ -723,7 +744,8 @@ static int perform(store *s, s3_call *c, sp_error *err)
         int64_t elapsed = now_ms() - start;
         int64_t wait = backoff_ms(attempt);
         int64_t window = s3->time_limit_ms ? s3->time_limit_ms : S3_RETRY_WINDOW_MS;
-        if (!transient || attempt >= s3->max_attempts || elapsed + wait > window) {
+        if (!transient || attempt >= s3->max_attempts || elapsed + wait > window ||
+            (c->cleanup && sp_cancelled())) {
             char tries[48] = "";
             if (attempt > 1)
                 snprintf(tries, sizeof tries, " after %d attempts", attempt);
@@ -735,7 +757,13 @@ static int perform(store *s, s3_call *c, sp_error *err)
         }
         sp_log(SP_LOG_WARN, "store %s: %s '%s': %s; attempt %d of %d, retrying in %.2fs",
                s->url, c->op, c->key, cause, attempt, s3->max_attempts, (double)wait / 1000);
-        sleep_ms(wait);
+        if (c->cleanup) {
+            sleep_ms(wait);
+        } else if (sp_cancel_sleep((double)wait / 1000) != 0) {
+            sp_cancel_check(err, "waiting to retry");
+            rc = sp_error_prefix(err, "store %s: %s '%s'", s->url, c->op, c->key);
+            break;
+        }
     }
     give_handle(s3, c->curl);
     c->curl = NULL;
@@ -1032,8 +1060,8 @@ static int s3_get_file(store *s, const char *key, const char *local_path, sp_err
     if (rc == SP_OK && rename(tmp, local_path) != 0)
         rc = sp_fail(err, SP_ERR_IO, "store %s: get '%s': cannot rename %s to %s: %s", s->url,
                      key, tmp, local_path, strerror(errno));
-    if (rc != SP_OK)
-        unlink(tmp);
+    if (rc != SP_OK && unlink(tmp) == 0)
+        sp_cancel_note("removed %s", tmp);
     return rc;
 }
 
@@ -1078,6 +1106,10 @@ static int hash_range(store *s, const char *key, const char *path, int fd, int64
     }
     int rc = SP_OK;
     for (int64_t done = 0; done < len;) {
+        if ((rc = sp_cancel_check(err, NULL)) != SP_OK) {
+            sp_error_prefix(err, "store %s: put '%s': reading %s", s->url, key, path);
+            break;
+        }
         size_t want = len - done < S3_CHUNK ? (size_t)(len - done) : S3_CHUNK;
         ssize_t r = pread(fd, buf, want, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
@@ -1103,10 +1135,13 @@ static void abort_upload(store *s, const char *key, const char *obj, const char 
 {
     sp_error e;
     s3_call c = {.method = "DELETE", .op = "abort multipart upload", .key = key, .obj = obj,
-                 .query = upload_q, .body = {.fd = -1}, .ok404 = true};
+                 .query = upload_q, .body = {.fd = -1}, .ok404 = true, .cleanup = true};
     if (perform(s, &c, &e) != SP_OK)
-        sp_log(SP_LOG_ERROR, "%s; upload id %s: its parts stay on the server until it is "
-               "aborted or a lifecycle rule removes them", e.msg, upload_id);
+        sp_log(SP_LOG_ERROR, "%s; upload id %s: its parts stay on the server until the next "
+               "run sweeps it (DEBRIS_MAX_AGE) or a lifecycle rule removes it", e.msg,
+               upload_id);
+    else
+        sp_cancel_note("aborted the multipart upload of %s/%s", s->url, key);
     call_free(&c);
 }
 
@@ -1357,6 +1392,130 @@ static int s3_put_file(store *s, const char *key, const char *local_path, unsign
     return rc;
 }
 
+/* ---- debris: multipart uploads left open ------------------------------------ */
+
+/* "2026-12-06T08:39:30.000Z" → seconds since the epoch; -1 when malformed. */
+static int64_t parse_initiated(const char *s)
+{
+    struct tm tm = {0};
+    char z = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return -1;
+    z = s[strlen(s) - 1];
+    if (z != 'Z')
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm);
+}
+
+typedef struct sweep_ctx {
+    store *s;
+    int64_t max_age;
+    store_sweep_fn fn;
+    void *ctx;
+    int *removed;
+    sp_error *err;
+} sweep_ctx;
+
+/* Abort one listed upload when it is older than max_age. */
+static int sweep_upload(void *arg, const char *key, const char *id, const char *initiated)
+{
+    sweep_ctx *w = arg;
+    store *s = w->s;
+    s3_store *s3 = S3(s);
+    if (!key[0] || !id[0] || !initiated[0])
+        return sp_fail(w->err, SP_ERR_NET, "store %s: sweep: a malformed <Upload> in the answer "
+                       "to ListMultipartUploads (bucket %s, endpoint %s)", s->url, s3->bucket,
+                       s3->endpoint);
+    int64_t t = parse_initiated(initiated);
+    if (strncmp(key, s3->prefix, strlen(s3->prefix)) != 0 || t < 0 ||
+        (int64_t)time(NULL) - t <= w->max_age)
+        return SP_OK; /* not ours, or young enough to belong to a live upload */
+    sp_buf q;
+    sp_buf_init(&q, 2048);
+    sp_buf_puts(&q, "uploadId=");
+    sigv4_uri_encode(&q, id, strlen(id), false);
+    sp_buf_putc(&q, '\0');
+    const char *rel = key + strlen(s3->prefix);
+    s3_call c = {.method = "DELETE", .op = "sweep: abort multipart upload", .key = rel,
+                 .obj = key, .query = (const char *)q.data, .body = {.fd = -1}, .ok404 = true};
+    int rc = q.broken ? sp_fail(w->err, SP_ERR_NOMEM, "store %s: sweep: out of memory", s->url)
+                      : perform(s, &c, w->err);
+    call_free(&c);
+    sp_buf_free(&q);
+    if (rc == SP_OK) {
+        char what[STORE_KEY_MAX + 200];
+        snprintf(what, sizeof what, "aborted the multipart upload of %s/%s started %s", s->url,
+                 rel, initiated);
+        w->fn(w->ctx, what);
+        (*w->removed)++;
+    }
+    return rc;
+}
+
+static int s3_sweep(store *s, int64_t max_age, store_sweep_fn fn, void *ctx, int *removed,
+                    sp_error *err)
+{
+    s3_store *s3 = S3(s);
+    sweep_ctx w = {s, max_age, fn, ctx, removed, err};
+    char *key = malloc(STORE_KEY_MAX + 8), *kmark = calloc(1, STORE_KEY_MAX + 8);
+    char umark[1024] = "", (*more)[1024] = malloc(3 * sizeof *more);
+    sp_buf q;
+    sp_buf_init(&q, 64 << 10);
+    int rc = key && kmark && more ? SP_OK
+                                  : sp_fail(err, SP_ERR_NOMEM, "store %s: sweep: out of memory",
+                                            s->url);
+    for (int page = 0; rc == SP_OK && page < 10000; page++) {
+        sp_buf_reset(&q);
+        if (kmark[0]) {
+            sp_buf_puts(&q, "key-marker=");
+            sigv4_uri_encode(&q, kmark, strlen(kmark), false);
+            sp_buf_putc(&q, '&');
+        }
+        sp_buf_puts(&q, "prefix=");
+        sigv4_uri_encode(&q, s3->prefix, strlen(s3->prefix), false);
+        if (umark[0]) {
+            sp_buf_puts(&q, "&upload-id-marker=");
+            sigv4_uri_encode(&q, umark, strlen(umark), false);
+        }
+        sp_buf_puts(&q, "&uploads=");
+        sp_buf_putc(&q, '\0');
+        s3_call c = {.method = "GET", .op = "sweep: list multipart uploads", .key = "",
+                     .query = (const char *)q.data, .body = {.fd = -1}};
+        if ((rc = perform(s, &c, err)) != SP_OK) {
+            call_free(&c);
+            break;
+        }
+        const char *b = (const char *)c.resp.data;
+        int xr = b ? s3_xml_uploads(b, c.resp.len, sweep_upload, &w, key, STORE_KEY_MAX + 1, more)
+                   : S3_XML_NOT_LIST;
+        call_free(&c);
+        if (xr == S3_XML_NOT_LIST || xr == S3_XML_BAD) {
+            rc = sp_fail(err, SP_ERR_NET, "store %s: sweep: the answer is not a "
+                         "ListMultipartUploads result%s (bucket %s, endpoint %s)", s->url,
+                         xr == S3_XML_BAD ? " (not well-formed)" : "", s3->bucket, s3->endpoint);
+            break;
+        }
+        if ((rc = xr) != SP_OK || strcmp(more[0], "true") != 0)
+            break;
+        if (!more[1][0] || (strcmp(more[1], kmark) == 0 && strcmp(more[2], umark) == 0)) {
+            rc = sp_fail(err, SP_ERR_NET, "store %s: sweep: a truncated ListMultipartUploads "
+                         "page without new markers (bucket %s, endpoint %s)", s->url,
+                         s3->bucket, s3->endpoint);
+            break;
+        }
+        snprintf(kmark, STORE_KEY_MAX + 8, "%s", more[1]);
+        snprintf(umark, sizeof umark, "%s", more[2]);
+    }
+    free(key);
+    free(kmark);
+    free(more);
+    sp_buf_free(&q);
+    return rc;
+}
+
 /* ---- open, close ------------------------------------------------------------ */
 
 static void s3_close(store *s)
@@ -1390,6 +1549,7 @@ static const store_ops s3_ops = {
     .probe_read = s3_probe_read,
     .set_time_limit = s3_set_time_limit,
     .local_root = NULL,
+    .sweep = s3_sweep,
     .close = s3_close,
 };
 

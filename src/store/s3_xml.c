@@ -184,3 +184,113 @@ int s3_xml_list(const char *doc, size_t len, s3_xml_entry_fn fn, void *ctx, char
         return S3_XML_NOT_LIST;
     return rc;
 }
+
+/* ---- ListMultipartUploads (the debris sweep) ---------------------------- */
+
+typedef struct uwalk {
+    XML_Parser p;
+    int depth;
+    bool bad, root_ok, in_upload;
+    s3_xml_upload_fn fn;
+    void *ctx;
+    int fn_rc;
+    char *key;
+    size_t keysz;
+    char id[1024], initiated[64];
+    char (*more)[1024];
+    char *cur; /* the value being copied, its capacity and length */
+    size_t cursz, used;
+} uwalk;
+
+static void ustop(uwalk *w)
+{
+    w->bad = true;
+    XML_StopParser(w->p, XML_FALSE);
+}
+
+static void utext(void *ud, const XML_Char *s, int len)
+{
+    uwalk *w = ud;
+    if (!w->cur || len <= 0)
+        return;
+    if (w->used + (size_t)len >= w->cursz)
+        return ustop(w);
+    memcpy(w->cur + w->used, s, (size_t)len);
+    w->used += (size_t)len;
+    w->cur[w->used] = '\0';
+}
+
+static void ucapture(uwalk *w, char *buf, size_t sz)
+{
+    w->cur = buf;
+    w->cursz = sz;
+    w->used = 0;
+    buf[0] = '\0';
+}
+
+static void ustart(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+    (void)attrs;
+    uwalk *w = ud;
+    w->depth++;
+    if (w->depth == 1) {
+        w->root_ok = strcmp(name, "ListMultipartUploadsResult") == 0;
+        if (!w->root_ok)
+            ustop(w);
+    } else if (w->depth == 2 && strcmp(name, "Upload") == 0) {
+        w->in_upload = true;
+        w->key[0] = w->id[0] = w->initiated[0] = '\0';
+    } else if (w->depth == 3 && w->in_upload) {
+        if (strcmp(name, "Key") == 0)
+            ucapture(w, w->key, w->keysz);
+        else if (strcmp(name, "UploadId") == 0)
+            ucapture(w, w->id, sizeof w->id);
+        else if (strcmp(name, "Initiated") == 0)
+            ucapture(w, w->initiated, sizeof w->initiated);
+    } else if (w->depth == 2) {
+        static const char *const MORE[3] = {"IsTruncated", "NextKeyMarker", "NextUploadIdMarker"};
+        for (int i = 0; i < 3; i++)
+            if (strcmp(name, MORE[i]) == 0)
+                ucapture(w, w->more[i], sizeof w->more[i]);
+    }
+}
+
+static void uend(void *ud, const XML_Char *name)
+{
+    uwalk *w = ud;
+    w->cur = NULL;
+    if (w->depth == 2 && w->in_upload && strcmp(name, "Upload") == 0) {
+        w->in_upload = false;
+        w->fn_rc = w->fn(w->ctx, w->key, w->id, w->initiated);
+        if (w->fn_rc != 0)
+            XML_StopParser(w->p, XML_FALSE);
+    }
+    w->depth--;
+}
+
+static void udoctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+                     const XML_Char *pubid, int internal)
+{
+    (void)name, (void)sysid, (void)pubid, (void)internal;
+    ustop(ud);
+}
+
+int s3_xml_uploads(const char *doc, size_t len, s3_xml_upload_fn fn, void *ctx, char *key,
+                   size_t keysz, char more[3][1024])
+{
+    uwalk w = {.fn = fn, .ctx = ctx, .key = key, .keysz = keysz, .more = more};
+    key[0] = more[0][0] = more[1][0] = more[2][0] = '\0';
+    if (len > (size_t)1 << 30 || !(w.p = XML_ParserCreate("UTF-8")))
+        return S3_XML_BAD;
+    XML_SetUserData(w.p, &w);
+    XML_SetElementHandler(w.p, ustart, uend);
+    XML_SetCharacterDataHandler(w.p, utext);
+    XML_SetStartDoctypeDeclHandler(w.p, udoctype);
+    enum XML_Status st = XML_Parse(w.p, doc, (int)len, XML_TRUE);
+    XML_ParserFree(w.p);
+    if (w.fn_rc != 0)
+        return w.fn_rc;
+    if (!w.root_ok)
+        return S3_XML_NOT_LIST;
+    return w.bad || st != XML_STATUS_OK ? S3_XML_BAD : 0;
+}

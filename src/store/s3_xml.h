@@ -35,4 +35,17 @@ typedef int (*s3_xml_entry_fn)(void *ctx, const char *key, const char *size);
 int s3_xml_list(const char *doc, size_t len, s3_xml_entry_fn fn, void *ctx, char *key,
                 size_t keysz, char *truncated, size_t truncsz, char *token, size_t toksz);
 
+/* One <Upload> of a ListMultipartUploads page: its Key, UploadId and
+ * Initiated ("" when absent). A non-zero return stops the walk. */
+typedef int (*s3_xml_upload_fn)(void *ctx, const char *key, const char *upload_id,
+                                const char *initiated);
+
+/* Walk a ListMultipartUploads page: fn for each <Upload> child of the root
+ * (key: keysz bytes); IsTruncated, NextKeyMarker and NextUploadIdMarker
+ * (children of the root) into more[0..2], each of moresz bytes ("" when
+ * absent). Returns as s3_xml_list, S3_XML_NOT_LIST meaning another root
+ * than <ListMultipartUploadsResult>. */
+int s3_xml_uploads(const char *doc, size_t len, s3_xml_upload_fn fn, void *ctx, char *key,
+                   size_t keysz, char more[3][1024]);
+
 #endif

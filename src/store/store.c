@@ -277,3 +277,12 @@ int store_probe(store *s, const char *prefix, sp_error *err)
         return sp_error_prefix(err, "write probe could not be deleted");
     return SP_OK;
 }
+
+int store_sweep(store *s, int64_t max_age, store_sweep_fn fn, void *ctx, int *removed,
+                sp_error *err)
+{
+    *removed = 0;
+    if (!s->ops->sweep)
+        return SP_OK;
+    return s->ops->sweep(s, max_age, fn, ctx, removed, err);
+}

@@ -107,6 +107,19 @@ void store_set_time_limit(store *s, long ms);
  * (S3: ListObjectsV2 with max-keys=1). Errors name the store and the cause. */
 int store_probe_read(store *s, const char *prefix, sp_error *err);
 
+/* Remove debris of processes that died mid-put (kill -9, a lost machine):
+ * fs: files and folders named ".tmp-<owner>-…" anywhere in the store
+ * (util/owner.h) whose owner is gone, or cannot be checked (another machine,
+ * an older name without an owner) and were last modified more than max_age
+ * seconds ago; s3: multipart uploads under the store's prefix initiated more
+ * than max_age seconds ago (S3 keeps no owner: age is the only rule). A live
+ * owner's files are never touched. fn(ctx, what) is told of each item
+ * removed ("removed …", "aborted …"); *removed counts them. An item that
+ * cannot be removed is an error naming it, after the rest were tried. */
+typedef void (*store_sweep_fn)(void *ctx, const char *what);
+int store_sweep(store *s, int64_t max_age, store_sweep_fn fn, void *ctx, int *removed,
+                sp_error *err);
+
 /* Check a key against the rules above (SP_ERR_USAGE naming it). */
 int store_check_key(const char *key, sp_error *err);
 

@@ -31,6 +31,9 @@ typedef struct store_ops {
     void (*set_time_limit)(store *s, long ms);
     /* NULL for backends without a local directory. */
     const char *(*local_root)(const store *s);
+    /* store_sweep; NULL: nothing to sweep. */
+    int (*sweep)(store *s, int64_t max_age, store_sweep_fn fn, void *ctx, int *removed,
+                 sp_error *err);
     void (*close)(store *s); /* frees impl only; store.c frees the rest */
 } store_ops;
 

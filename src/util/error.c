@@ -85,6 +85,8 @@ static bool lasting_errno(int e)
 
 bool sp_error_retryable(const sp_error *err)
 {
+    if (err->code == SP_ERR_CANCELLED) /* the operator asked to stop */
+        return false;
     if (err->retryable)
         return true;
     switch (err->code) {
@@ -116,6 +118,7 @@ const char *sp_status_name(int code)
     case SP_ERR_DATA: return "data";
     case SP_ERR_NET: return "net";
     case SP_ERR_INTERNAL: return "internal";
+    case SP_ERR_CANCELLED: return "cancelled";
     }
     return "unknown";
 }

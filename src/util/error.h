@@ -20,6 +20,7 @@ enum sp_status {
     SP_ERR_DATA,        /* data violates the data contract (missing column, …) */
     SP_ERR_NET,         /* a server could not be reached or answered badly */
     SP_ERR_INTERNAL,    /* a bug: an invariant did not hold */
+    SP_ERR_CANCELLED,   /* SIGINT/SIGTERM asked to stop (util/cancel.h): never retried */
 };
 
 #define SP_ERROR_MSG_MAX 1024

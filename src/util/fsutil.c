@@ -1,10 +1,13 @@
 /* fsutil.c — see fsutil.h. */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int sp_mkdirs(const char *path, size_t len, sp_error *err)
 {
@@ -28,4 +31,52 @@ int sp_mkdirs(const char *path, size_t len, sp_error *err)
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return sp_fail(err, SP_ERR_IO, "%s is not a directory", dir);
     return SP_OK;
+}
+
+static int remove_at(char *path, size_t len, int depth, sp_error *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? SP_OK
+                               : sp_fail(err, SP_ERR_IO, "cannot remove %s: %s", path,
+                                         strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlink(path) != 0 && errno != ENOENT)
+            return sp_fail(err, SP_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+        return SP_OK;
+    }
+    int rc = SP_OK;
+    DIR *d = depth < 64 ? opendir(path) : NULL;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            size_t nl = strlen(e->d_name);
+            if (len + 1 + nl >= PATH_MAX) {
+                rc = sp_fail(err, SP_ERR_IO, "cannot remove %s/%s: path too long", path, e->d_name);
+                continue;
+            }
+            path[len] = '/';
+            memcpy(path + len + 1, e->d_name, nl + 1);
+            int r = remove_at(path, len + 1 + nl, depth + 1, err);
+            path[len] = '\0';
+            if (r != SP_OK)
+                rc = r;
+        }
+        closedir(d);
+    }
+    if (rmdir(path) != 0 && errno != ENOENT && rc == SP_OK)
+        rc = sp_fail(err, SP_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
+    return rc;
+}
+
+int sp_remove_tree(const char *path, sp_error *err)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return sp_fail(err, SP_ERR_IO, "cannot remove %.200s…: path too long", path);
+    memcpy(buf, path, n + 1);
+    return remove_at(buf, n, 0, err);
 }

@@ -13,4 +13,9 @@
  * it exists but is not a directory. Callers prefix their own context. */
 int sp_mkdirs(const char *path, size_t len, sp_error *err);
 
+/* rm -r of a file or a folder (symbolic links are removed, never followed;
+ * at most 64 levels deep). A path that does not exist is fine. SP_ERR_IO
+ * names the first entry that could not be removed (the rest are tried). */
+int sp_remove_tree(const char *path, sp_error *err);
+
 #endif

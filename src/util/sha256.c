@@ -1,6 +1,8 @@
 /* sha256.c — SHA-256 through libcrypto's EVP interface (see sha256.h). */
 #include "sha256.h"
 
+#include "cancel.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -68,11 +70,13 @@ int sp_sha256_file(const char *path, char hex[65], int64_t *size, sp_error *err)
         ssize_t n = read(fd, buf, CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
+        if (n < 0 || sp_cancelled()) {
             int e = errno;
             free(buf);
             sp_sha256_free(&h);
             close(fd);
+            if (sp_cancel_check(err, NULL) != SP_OK) /* a large file: stop within the 2 s */
+                return sp_error_prefix(err, "%s: checksum", path);
             return sp_fail(err, SP_ERR_IO, "%s: %s", path, strerror(e));
         }
         if (n == 0)

@@ -12,14 +12,19 @@
  * docs/postgres.md says why this mechanism and what it costs. */
 #include "wh_impl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "../util/clock.h"
+
+#include "../util/cancel.h"
 #include "../util/clock.h"
 
 enum {
@@ -155,11 +160,38 @@ typedef struct pg {
     char copy_what[320];           /* "fact_sales (facts of West_orders.csv)", for messages */
     bool parent_cleaned;           /* delete_parent_rows ran in this load */
     bool previewing;               /* pg_temp.fact_sales shows the load's result */
+    PGcancel *cancel;              /* for the SIGTERM hook (util/cancel.h) */
+    int cancel_hook;               /* its slot while a load or create-tables runs, else -1 */
 } pg;
 
 static pg *pg_of(wh *w)
 {
     return w->impl;
+}
+
+/* ---- stops: the statement in flight is cancelled on SIGTERM/SIGINT ------ */
+
+static void on_cancel(void *cancel)
+{
+    char buf[256]; /* PQcancel is safe in a signal handler with a local buffer */
+    PQcancel(cancel, buf, sizeof buf);
+}
+
+/* From BEGIN (or create-tables) until COMMIT is answered: a signal then
+ * sends the server a cancel request, so a lock wait, an index build or a
+ * COPY stops at once and the transaction rolls back. Returns the
+ * cancellation when the signal came before the hook was in place. */
+static int arm(pg *p, sp_error *err)
+{
+    if (p->cancel_hook < 0 && (p->cancel || (p->cancel = PQgetCancel(p->conn))))
+        p->cancel_hook = sp_cancel_hook_add(on_cancel, p->cancel);
+    return sp_cancel_check(err, NULL);
+}
+
+static void disarm(pg *p)
+{
+    sp_cancel_hook_remove(p->cancel_hook);
+    p->cancel_hook = -1;
 }
 
 /* ---- messages -------------------------------------------------------- */
@@ -420,7 +452,9 @@ static int pg_create_schema(wh *w, sp_error *err)
     p->in_txn = true;
     /* The lock keeps two concurrent create-tables (or a load) from racing
      * on IF NOT EXISTS. */
-    int rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
+    int rc = arm(p, err);
+    if (rc == SP_OK)
+        rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
     if (rc == SP_OK)
         rc = exec(p, SCHEMA_SQL, "cannot create the tables", err);
     if (rc == SP_OK) {
@@ -445,10 +479,12 @@ static int pg_create_schema(wh *w, sp_error *err)
         rc = need_all(p, exists, err);
     if (rc == SP_OK)
         rc = commit(p, "cannot commit the new tables", err);
-    if (rc == SP_OK)
+    if (rc == SP_OK) {
         p->in_txn = false;
-    else
+        disarm(p);
+    } else {
         end_txn(p);
+    }
     return rc;
 }
 
@@ -835,6 +871,7 @@ static void free_drop(pg *p)
 /* Roll back whatever is open; a lost connection has rolled back already. */
 static void end_txn(pg *p)
 {
+    disarm(p);
     if (p->copying >= 0 && PQstatus(p->conn) == CONNECTION_OK) {
         PQputCopyEnd(p->conn, "salespipe rolled the load back");
         PGresult *res;
@@ -984,8 +1021,10 @@ static int pg_begin(wh *w, sp_error *err)
     SP_TRY(exec(p, "BEGIN", "cannot start the load's transaction", err));
     p->in_txn = true;
     /* Two loads never interleave: the second waits here for the first to
-     * commit or roll back. */
-    int rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
+     * commit or roll back (or for a SIGTERM: arm). */
+    int rc = arm(p, err);
+    if (rc == SP_OK)
+        rc = exec(p, PG_LOCK_SQL, "cannot take the salespipe advisory lock", err);
     bool exists[WH_NTABLES];
     if (rc == SP_OK)
         rc = read_schema(p, exists, err);
@@ -1137,8 +1176,10 @@ static int pg_insert(wh *w, const wh_rows *r, sp_error *err)
     }
     for (size_t i = r->base; i < r->base + r->n; i++) {
         SP_TRY(encode_row(p, r, i, err));
-        if (p->out.len >= PG_FLUSH_BYTES)
+        if (p->out.len >= PG_FLUSH_BYTES) {
+            SP_TRY(sp_cancel_check(err, NULL)); /* a batch takes seconds under load */
             SP_TRY(flush(p, err));
+        }
     }
     return SP_OK;
 }
@@ -1543,6 +1584,7 @@ static int pg_commit(wh *w, sp_error *err)
     SP_TRY(commit(p, "cannot commit the load", err));
     p->in_txn = false;
     p->committed = true;
+    disarm(p); /* committed: a signal from now on must not fail what follows */
     free_drop(p);
     drop_detached(p);
     return validate_children(p, err);
@@ -1562,6 +1604,9 @@ static void pg_close(wh *w)
         end_txn(p);
         PQfinish(p->conn);
     }
+    disarm(p);
+    if (p->cancel)
+        PQfreeCancel(p->cancel);
     sp_buf_free(&p->out);
     free(p->made);
     for (size_t i = 0; i < sizeof p->secret / sizeof p->secret[0]; i++)
@@ -1848,6 +1893,53 @@ static int ask_password(const char *url, const wh_pg_settings *s, char *token, s
     return rc;
 }
 
+/* PQconnectdbParams without its blocking wait: libpq's own loop restarts its
+ * poll on EINTR, so a SIGTERM would wait up to connect_timeout. Here the
+ * wait is ours: a stop request ends it within 100 ms. PQconnectPoll ignores
+ * connect_timeout, so it is applied here, per host tried (a new socket), as
+ * libpq applies it. `why` gets the reason when this loop gave up ("" when
+ * libpq decided the outcome). */
+static PGconn *connect_params(const char *const *keys, const char *const *vals, int expand,
+                              char *why, size_t whysz)
+{
+    why[0] = '\0';
+    PGconn *c = PQconnectStartParams(keys, vals, expand);
+    if (!c || PQstatus(c) == CONNECTION_BAD)
+        return c;
+    int timeout = 0;
+    PQconninfoOption *opts = PQconninfo(c);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
+            timeout = atoi(o->val);
+    PQconninfoFree(opts);
+    if (timeout == 1)
+        timeout = 2; /* libpq's minimum */
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    int sock = -1;
+    double deadline = 0;
+    while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+        if (PQsocket(c) != sock) {
+            sock = PQsocket(c);
+            deadline = sp_mono_seconds() + timeout;
+        }
+        struct pollfd pfd = {sock, (short)(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+        int r = poll(&pfd, 1, 100);
+        if (sp_cancelled()) {
+            snprintf(why, whysz, "cancelled by %s", sp_cancel_signal_name(sp_cancel_signal()));
+            break;
+        }
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+            if (timeout > 0 && sp_mono_seconds() > deadline) {
+                snprintf(why, whysz, "timeout expired");
+                break;
+            }
+            continue;
+        }
+        st = PQconnectPoll(c);
+    }
+    return c;
+}
+
 int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
 {
     const char *keys[24], *vals[24];
@@ -1907,10 +1999,12 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
     }
     p->copying = -1;
     p->copying_file = -1;
+    p->cancel_hook = -1;
     sp_buf_init(&p->out, PG_COPY_BUF_LIMIT);
     w->ops = &postgres_ops;
     w->impl = p;
-    p->conn = PQconnectdbParams(keys, vals, expand);
+    char why[64];
+    p->conn = connect_params(keys, vals, expand, why, sizeof why);
     if (token) {
         explicit_bzero(token, 8192);
         free(token);
@@ -1927,15 +2021,18 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
         p->secret[0] = strdup(used);
     if (url)
         keep_url_secrets(p, url);
-    if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
+    if (!p->conn || why[0] || PQstatus(p->conn) != CONNECTION_OK) {
         char msg[SP_ERROR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s", p->conn ? PQerrorMessage(p->conn) : "out of memory");
+        snprintf(msg, sizeof msg, "%s",
+                 why[0] ? why : p->conn ? PQerrorMessage(p->conn) : "out of memory");
         one_line(msg);
         scrub(p, msg);
         /* A refused password or a missing database will not fix itself. */
         bool permanent = strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
                          strstr(msg, "invalid") || strstr(msg, "missing");
-        if (permanent)
+        if (sp_cancelled())
+            sp_fail(err, SP_ERR_CANCELLED, "warehouse %s: connecting: %s", w->describe, msg);
+        else if (permanent)
             sp_fail(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
         else
             sp_fail_retry(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);

@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "../util/cancel.h"
 #include "../util/date.h"
 #include "../util/decimal.h"
 #include "../util/fsutil.h"
@@ -102,6 +103,7 @@ typedef struct sq {
     bool dims_trimmed;        /* full load: the dimension rows no fact uses are gone */
     int64_t sale_base;        /* fact k of the load gets sale_id sale_base + k */
     char rollback_error[256]; /* why the last ROLLBACK failed; "" when it did not */
+    int cancel_hook;          /* util/cancel.h slot while a load runs, else -1 */
 } sq;
 
 static sq *sq_of(wh *w)
@@ -154,8 +156,22 @@ static int exec(sq *s, const char *sql, const char *what, sp_error *err)
 
 /* Roll back whatever is open. wh_load_rollback cannot report a failure, so
  * it is kept for the next call on this handle (see sq_begin). */
+/* SIGTERM during a load: the statement in flight stops (SQLITE_INTERRUPT),
+ * the load fails and is rolled back. Armed from BEGIN until COMMIT is sent. */
+static void on_cancel(void *db)
+{
+    sqlite3_interrupt(db);
+}
+
+static void disarm(sq *s)
+{
+    sp_cancel_hook_remove(s->cancel_hook);
+    s->cancel_hook = -1;
+}
+
 static void end_txn(sq *s)
 {
+    disarm(s);
     if (!sqlite3_get_autocommit(s->db) &&
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         snprintf(s->rollback_error, sizeof s->rollback_error, "%s", sqlite3_errmsg(s->db));
@@ -418,7 +434,10 @@ static int sq_begin(wh *w, sp_error *err)
     SP_TRY(exec(s, "BEGIN IMMEDIATE", "cannot start the load's transaction", err));
     s->in_txn = true;
     bool etl = false;
-    int rc = verify_all(s, true, err);
+    s->cancel_hook = sp_cancel_hook_add(on_cancel, s->db);
+    int rc = sp_cancel_check(err, "starting the load");
+    if (rc == SP_OK)
+        rc = verify_all(s, true, err);
     if (rc == SP_OK)
         rc = table_exists(s, "etl_file", &etl, err);
     if (rc == SP_OK && !etl)
@@ -637,6 +656,10 @@ static int sq_insert(wh *w, const wh_rows *r, sp_error *err)
     SP_TRY(trim_dims(s, err));
     sqlite3_stmt *st = s->insert[WH_FACT_SALES];
     for (size_t i = r->base; i < r->base + r->n; i++) {
+        /* sqlite3_interrupt only stops a statement in flight; between the
+         * rows of a batch the flag is looked at here. */
+        if (((i - r->base) & 4095) == 0 && (result = sp_cancel_check(err, NULL)) != SP_OK)
+            break;
         int64_t rowno = r->first + (int64_t)(i - r->base);
         int rc = bind_fact(s, w, r, i, bufs);
         if (rc != SQLITE_OK) {
@@ -718,6 +741,7 @@ static int sq_commit(wh *w, sp_error *err)
     sq *s = sq_of(w);
     SP_TRY(trim_dims(s, err));
     SP_TRY(write_registry(w, s, err));
+    disarm(s); /* COMMIT itself is not interrupted: its outcome is the truth */
     int rc = exec(s, "COMMIT", "cannot commit the load", err);
     if (rc == SP_OK)
         s->in_txn = false;
@@ -900,6 +924,7 @@ int wh_sqlite_open(wh *w, const char *path, sp_error *err)
     if (!s)
         return sp_fail(err, SP_ERR_NOMEM, "warehouse %s: out of memory", w->describe);
     s->describe = w->describe;
+    s->cancel_hook = -1;
     w->ops = &sqlite_ops;
     w->impl = s;
     /* NOMUTEX: a handle is used by one thread at a time, so SQLite need not

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../util/cancel.h"
 #include "../util/date.h"
 #include "../util/hash.h"
 
@@ -327,6 +328,7 @@ static int not_while_loading(wh *w, const char *what, sp_error *err)
 int wh_create_schema(wh *w, sp_error *err)
 {
     SP_TRY(not_while_loading(w, "create-tables", err));
+    SP_TRY(sp_cancel_check(err, "creating the tables"));
     return w->ops->create_schema(w, err);
 }
 
@@ -409,7 +411,9 @@ int wh_load_begin_with(wh *w, const wh_load_opts *o, sp_error *err)
     }
     w->caller_files = o->files;
     w->caller_nfiles = o->nfiles;
-    int rc = w->ops->begin(w, err);
+    int rc = sp_cancel_check(err, "starting the load");
+    if (rc == SP_OK)
+        rc = w->ops->begin(w, err);
     if (rc != SP_OK) {
         free_files(w);
         return rc;
@@ -443,7 +447,9 @@ int wh_load_commit(wh *w, sp_error *err)
                        "warehouse %s: commit without an open load (not begun, or rolled back "
                        "after an error)",
                        w->describe);
-    int rc = w->ops->commit(w, err);
+    int rc = sp_cancel_check(err, "before COMMIT");
+    if (rc == SP_OK)
+        rc = w->ops->commit(w, err);
     if (rc != SP_OK)
         w->ops->rollback(w);
     for (size_t i = 0; rc == SP_OK && i < w->caller_nfiles; i++) {
@@ -741,6 +747,8 @@ int wh_load_batch(wh *w, wh_table t, const sp_batch *b, sp_error *err)
                        "warehouse %s: %s batch without an open load (not begun, or rolled "
                        "back after an error)",
                        w->describe, wh_table_name(t));
+    if (sp_cancel_check(err, NULL) != SP_OK) /* between batches: at most one row group late */
+        return fail_load(w, err);
     if ((unsigned)t >= WH_NTABLES) {
         sp_fail(err, SP_ERR_INTERNAL, "warehouse %s: no table number %d", w->describe, (int)t);
         return fail_load(w, err);

@@ -311,9 +311,9 @@ if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
   kill -TERM $pid
   wait $pid; rc=$?
   run_of "$d" 2024-01-06 >"$d/run.json" 2>/dev/null
-  check sigterm-exit-1 "exit $rc" [ $rc -eq 1 ]
+  check sigterm-exit-143 "exit $rc" [ $rc -eq 143 ]
   check sigterm-recorded-failed "$(cat "$d/run.json")" \
-    exits_with failed "$(py "d['state']" <"$d/run.json")" "interrupted by SIGTERM while waiting to retry" "$d/run.json"
+    exits_with failed "$(py "d['state']" <"$d/run.json")" "cancelled by SIGTERM while waiting to retry preflight" "$d/run.json"
   check sigterm-one-alert "$(hooks_for 2024-01-06)" [ "$(hooks_for 2024-01-06)" = 1 ]
 else
   bad second-run-refused "the first run never reached its retry delay: $(tail -3 "$d/err")"
