@@ -59,6 +59,7 @@ typedef struct sp_cli {
     const char *from_task, *only_task;
     const char *from_ds, *to_ds; /* backfill --from D1 --to D2 */
     bool resume;
+    bool skip_gates;         /* --skip-gates (run, transform, load): SPEC §8 */
     bool json;               /* --json (runs, config) */
     const char *run_id;      /* runs RUN_ID, report RUN_ID */
     const char *out;         /* gen --out, report --out */

@@ -44,7 +44,8 @@ const cli_command CLI_COMMANDS[] = {
                  {"--resume", NULL, "continue the latest failed run of --ds where it failed"},
                  {"--retries", "N", "retries per task, 0-100 (RETRIES, default 2)"},
                  {"--retry-delay", "SEC", "seconds between attempts (RETRY_DELAY)"},
-                 {"--retry-backoff", "MODE", "fixed or exponential (RETRY_BACKOFF)"}}},
+                 {"--retry-backoff", "MODE", "fixed or exponential (RETRY_BACKOFF)"},
+                 {"--skip-gates", NULL, "quality gates recorded, not enforced, for this run"}}},
     {.name = "preflight",
      .summary = "check the stores and the warehouse are usable",
      .help = "Fails fast, naming the cause, when the input folder, a store or the\n"
@@ -60,8 +61,10 @@ const cli_command CLI_COMMANDS[] = {
      .summary = "clean the raw CSVs into the star schema (Parquet)",
      .help = "Reads the run's raw CSV files, applies the cleaning rules (SPEC §4), and\n"
              "writes dim_date, dim_product and fact_sales as Parquet, rejects.csv and\n"
-             "_manifest.json to the processed store under runs/<ds>/.\n" TASK_NOTE,
-     .options = {OPT_DS}},
+             "_manifest.json to the processed store under runs/<ds>/. It reads exactly\n"
+             "the files stage recorded in runs/<ds>/_inputs.json, and publishes nothing\n"
+             "when a quality gate fails (MIN_ROWS, MAX_REJECT_RATE, MAX_ROW_DROP).\n" TASK_NOTE,
+     .options = {OPT_DS, {"--skip-gates", NULL, "quality gates recorded, not enforced"}}},
     {.name = "create-tables",
      .summary = "create the warehouse schema if missing",
      .help = "Creates dim_date, dim_product and fact_sales in the warehouse (DATABASE_URL,\n"
@@ -74,9 +77,11 @@ const cli_command CLI_COMMANDS[] = {
              "in ONE transaction (LOAD_MODE): any failure rolls back and leaves the\n"
              "previous contents intact. LOAD_MODE=incremental loads only the input files\n"
              "the warehouse does not hold yet (etl_file) and replaces those that changed.\n"
+             "QUALITY_SQL's checks run before COMMIT: a row returned rolls the load back.\n"
              TASK_NOTE,
      .options = {OPT_DS,
-                 {"--force", NULL, "reload every file of the run (LOAD_MODE=incremental)"}}},
+                 {"--force", NULL, "reload every file of the run (LOAD_MODE=incremental)"},
+                 {"--skip-gates", NULL, "quality gates recorded, not enforced"}}},
     {.name = "backfill",
      .summary = "one run per ds from D1 to D2, in date order",
      .help = "Runs the pipeline (as `run`: five tasks, retries, alert) once per ds from\n"

@@ -223,6 +223,8 @@ int main(int argc, char **argv)
             *(opt[2] == 'f' ? &cli.from_task : &cli.only_task) = val;
         } else if (strcmp(opt, "--resume") == 0) {
             cli.resume = true;
+        } else if (strcmp(opt, "--skip-gates") == 0) {
+            cli.skip_gates = true;
         } else if (strcmp(opt, "--retries") == 0) {
             long long x;
             if (!parse_int(val, 0, 100, &x))

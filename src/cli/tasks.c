@@ -77,6 +77,7 @@ int cmd_task(const sp_cli *cli)
         return exit_code(err.code);
     }
     ctx.force_load = cli->force;
+    ctx.skip_gates = cli->skip_gates; /* not in a ledger: the log says it (gates.c) */
     char holder[64];
     snprintf(holder, sizeof holder, "task %s", pl_task_name((pl_task)t));
     int lock = -1;
@@ -109,7 +110,8 @@ static long long config_number(const sp_config *cfg, const char *name, long long
  * RETRY_BACKOFF) and the report hooks: `run` and each day of `backfill`. */
 static orch_options run_options(const sp_cli *cli)
 {
-    orch_options o = {.ds = cli->ds, .first = 0, .last = PL_NTASKS - 1, .resume = cli->resume};
+    orch_options o = {.ds = cli->ds, .first = 0, .last = PL_NTASKS - 1, .resume = cli->resume,
+                      .skip_gates = cli->skip_gates};
     o.retries = config_number(cli->config, "RETRIES", 100);
     o.delay = config_number(cli->config, "RETRY_DELAY", 7 * 86400);
     o.exponential = strcmp(sp_config_get(cli->config, "RETRY_BACKOFF"), "exponential") == 0;

@@ -50,6 +50,9 @@ int orch_alert_json(const orch_alert *a, char **out, sp_error *err)
     sp_buf_puts(&b, ",\"rejected\":");
     /* The ledger stores the counts as a JSON object written by runner.c. */
     sp_buf_puts(&b, a->rejected && a->rejected[0] == '{' ? a->rejected : "null");
+    /* The gates' results, a JSON array written by the pipeline (gates.c). */
+    sp_buf_puts(&b, ",\"gates\":");
+    sp_buf_puts(&b, a->gates && a->gates[0] == '[' ? a->gates : "null");
     sp_buf_puts(&b, ",\"host\":");
     sp_json_cstr(&b, host);
     sp_buf_puts(&b, "}");

@@ -38,6 +38,14 @@ static const char SCHEMA[] =
  * needs more than the whole seconds of the ISO columns. */
 #define NOW_EPOCH "((julianday('now') - 2440587.5) * 86400.0)"
 
+/* Columns added after the first release (SPEC §8), for ledgers made before. */
+static const struct {
+    const char *table, *column, *decl;
+} ADDED[] = {
+    {"runs", "skip_gates", "INTEGER NOT NULL DEFAULT 0"}, /* run --skip-gates */
+    {"tasks", "gates", "TEXT"},                           /* the gates' results, JSON */
+};
+
 static int db_fail(ledger *l, sp_error *err, const char *what)
 {
     int rc = sqlite3_errcode(l->db);
@@ -121,6 +129,30 @@ static int add_timing(ledger *l, sp_error *err)
                    "ALTER TABLE attempts ADD COLUMN t_end REAL", "add timing columns", err);
 }
 
+static int exec(ledger *l, const char *sql, const char *what, sp_error *err);
+
+/* ADDED's columns where missing (names from the table above, never data). */
+static int add_columns(ledger *l, sp_error *err)
+{
+    for (size_t i = 0; i < sizeof ADDED / sizeof ADDED[0]; i++) {
+        sqlite3_stmt *st;
+        SP_TRY(prepare(l, &st, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", err));
+        bind_text(st, 1, ADDED[i].table);
+        bind_text(st, 2, ADDED[i].column);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc == SQLITE_ROW)
+            continue;
+        if (rc != SQLITE_DONE)
+            return db_fail(l, err, "read the schema");
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", ADDED[i].table,
+                 ADDED[i].column, ADDED[i].decl);
+        SP_TRY(exec(l, sql, "add a column", err));
+    }
+    return SP_OK;
+}
+
 int ledger_open(ledger **out, const char *state_dir, sp_error *err)
 {
     *out = NULL;
@@ -145,7 +177,8 @@ int ledger_open(ledger **out, const char *state_dir, sp_error *err)
     /* WAL lets readers (`runs`) and writers of other days work at once. */
     if (exec(l, "PRAGMA journal_mode=WAL", "journal mode", err) != SP_OK ||
         exec(l, "PRAGMA synchronous=NORMAL", "synchronous", err) != SP_OK ||
-        exec(l, SCHEMA, "create schema", err) != SP_OK || add_timing(l, err) != SP_OK) {
+        exec(l, SCHEMA, "create schema", err) != SP_OK || add_timing(l, err) != SP_OK ||
+        add_columns(l, err) != SP_OK) {
         ledger_close(l);
         return err->code;
     }
@@ -331,6 +364,24 @@ int ledger_end_run(ledger *l, const char *run_id, orch_state state, const char *
     return finish(l, st, "end the run", err);
 }
 
+int ledger_note_skip_gates(ledger *l, const char *run_id, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "UPDATE runs SET skip_gates = 1 WHERE run_id = ?1", err));
+    bind_text(st, 1, run_id);
+    return finish(l, st, "record --skip-gates", err);
+}
+
+int ledger_task_gates(ledger *l, const char *run_id, pl_task t, const char *gates, sp_error *err)
+{
+    sqlite3_stmt *st;
+    SP_TRY(prepare(l, &st, "UPDATE tasks SET gates = ?3 WHERE run_id = ?1 AND task = ?2", err));
+    bind_text(st, 1, run_id);
+    bind_text(st, 2, pl_task_name(t));
+    bind_text(st, 3, gates);
+    return finish(l, st, "record the gates", err);
+}
+
 static const char *col(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
@@ -392,7 +443,7 @@ int ledger_mark_abandoned(ledger *l, bool (*is_alive)(const char *ds, void *arg)
     return n;
 }
 
-#define RUN_COLUMNS "run_id, ds, state, started, ended, pid, error, failed_task"
+#define RUN_COLUMNS "run_id, ds, state, started, ended, pid, error, failed_task, skip_gates"
 
 static void read_run(sqlite3_stmt *st, ledger_run *r)
 {
@@ -404,6 +455,7 @@ static void read_run(sqlite3_stmt *st, ledger_run *r)
     r->pid = sqlite3_column_int64(st, 5);
     r->error = col(st, 6);
     r->failed_task = col(st, 7);
+    r->skip_gates = sqlite3_column_int(st, 8) != 0;
 }
 
 static int each(ledger *l, sqlite3_stmt *st, void (*fn)(const ledger_run *r, void *arg), void *arg,
@@ -452,7 +504,7 @@ int ledger_get_run(ledger *l, const char *run_id, bool *found,
         sqlite3_finalize(rs);
         return status;
     }
-    if (prepare(l, &ts, "SELECT task, state, attempts, started, ended, rows, error, rejected "
+    if (prepare(l, &ts, "SELECT task, state, attempts, started, ended, rows, error, rejected, gates "
                         "FROM tasks WHERE run_id = ?1 ORDER BY idx", err) != SP_OK) {
         sqlite3_finalize(rs);
         return err->code;
@@ -462,7 +514,7 @@ int ledger_get_run(ledger *l, const char *run_id, bool *found,
      * copied into storage owned here. */
     struct {
         char task[16], state[16], started[32], ended[32];
-        char *error, *rejected;
+        char *error, *rejected, *gates;
     } keep[PL_NTASKS];
     ledger_task tasks[PL_NTASKS];
     int n = 0;
@@ -474,6 +526,7 @@ int ledger_get_run(ledger *l, const char *run_id, bool *found,
         snprintf(keep[n].ended, sizeof keep[n].ended, "%s", col(ts, 4) ? col(ts, 4) : "");
         keep[n].error = col(ts, 6) ? strdup(col(ts, 6)) : NULL;
         keep[n].rejected = col(ts, 7) ? strdup(col(ts, 7)) : NULL;
+        keep[n].gates = col(ts, 8) ? strdup(col(ts, 8)) : NULL;
         t->task = keep[n].task;
         t->state = keep[n].state;
         t->attempts = sqlite3_column_int(ts, 2);
@@ -483,6 +536,7 @@ int ledger_get_run(ledger *l, const char *run_id, bool *found,
         t->rows = sqlite3_column_int64(ts, 5);
         t->error = keep[n].error;
         t->rejected = keep[n].rejected;
+        t->gates = keep[n].gates;
         n++;
     }
     int status = SP_OK;
@@ -499,6 +553,7 @@ int ledger_get_run(ledger *l, const char *run_id, bool *found,
     for (int i = 0; i < n; i++) {
         free(keep[i].error);
         free(keep[i].rejected);
+        free(keep[i].gates);
     }
     return status;
 }

@@ -57,6 +57,7 @@ typedef struct ledger_task {
     long long rows;       /* transform: rows in; load: fact_sales rows */
     const char *error;    /* last error, or NULL */
     const char *rejected; /* transform: JSON object of reject counts, or NULL */
+    const char *gates;    /* transform, load: JSON array of gate results, or NULL */
 } ledger_task;
 
 typedef struct ledger_run {
@@ -65,6 +66,7 @@ typedef struct ledger_run {
     long long pid;
     const char *error;           /* why the run failed, or NULL */
     const char *failed_task;     /* the task that failed, or NULL */
+    bool skip_gates;             /* run with --skip-gates */
 } ledger_run;
 
 /* Open (creating) STATE_DIR/ledger.db: WAL journal, busy timeout. */
@@ -90,6 +92,11 @@ int ledger_attempt_end(ledger *l, const char *run_id, pl_task t, int attempt, or
 /* The run ended; failed_task and error are NULL on success. */
 int ledger_end_run(ledger *l, const char *run_id, orch_state state, const char *failed_task,
                    const char *error, sp_error *err);
+
+/* The run was started with --skip-gates (SPEC §8). */
+int ledger_note_skip_gates(ledger *l, const char *run_id, sp_error *err);
+/* The gates' results of a task's last attempt, a JSON array (NULL clears). */
+int ledger_task_gates(ledger *l, const char *run_id, pl_task t, const char *gates, sp_error *err);
 
 /* Every run "running" whose process is gone (is_alive says no) becomes
  * "failed" with an error naming the pid; its running tasks fail too.
@@ -166,6 +173,7 @@ typedef struct orch_alert {
     int attempts;
     const char *error;
     const char *rejected; /* JSON object text of reject counts, or NULL */
+    const char *gates;    /* JSON array text of the failed task's gate results, or NULL */
 } orch_alert;
 
 /* Send the alert to ALERT_WEBHOOK_URL and/or by mail to ALERT_EMAIL through
@@ -203,6 +211,7 @@ typedef struct orch_options {
     void (*on_start)(pl_ctx *ctx, void *arg);
     void (*on_end)(pl_ctx *ctx, bool succeeded, void *arg);
     void *hook_arg;
+    bool skip_gates;         /* --skip-gates: gates recorded, not enforced (SPEC §8) */
 } orch_options;
 
 /* Run the tasks with retries, recording everything in the ledger, alerting

@@ -31,6 +31,7 @@ static void run_json(sp_buf *b, const ledger_run *r)
         sp_buf_printf(b, "%s\"%s\":", i ? "," : "{", KEYS[i]);
         sp_json_cstr(b, values[i]);
     }
+    sp_buf_printf(b, ",\"skip_gates\":%s", r->skip_gates ? "true" : "false");
 }
 
 static void list_one(const ledger_run *r, void *arg)
@@ -88,6 +89,9 @@ static void show_run(const ledger_run *r, const ledger_task *tasks, int n, void 
                 sp_buf_puts(&p->out, ",\"rows\":null");
             sp_buf_puts(&p->out, ",\"error\":");
             sp_json_cstr(&p->out, t->error);
+            /* written by the pipeline as a JSON array (gates.c) */
+            sp_buf_puts(&p->out, ",\"gates\":");
+            sp_buf_puts(&p->out, t->gates && t->gates[0] == '[' ? t->gates : "null");
             sp_buf_puts(&p->out, "}");
         }
         sp_buf_puts(&p->out, "\n]}\n");
@@ -98,6 +102,8 @@ static void show_run(const ledger_run *r, const ledger_task *tasks, int n, void 
                   or_dash(r->ended), r->pid);
     if (r->error)
         sp_buf_printf(&p->out, "  failed at %s: %s\n", or_dash(r->failed_task), r->error);
+    if (r->skip_gates)
+        sp_buf_puts(&p->out, "  quality gates not enforced (--skip-gates)\n");
     sp_buf_printf(&p->out, "  %-14s %-9s %8s %-20s %-20s %s\n", "TASK", "STATE", "ATTEMPTS",
                   "STARTED", "ENDED", "ROWS");
     for (int i = 0; i < n; i++) {
@@ -109,6 +115,8 @@ static void show_run(const ledger_run *r, const ledger_task *tasks, int n, void 
                       t->attempts, or_dash(t->started), or_dash(t->ended), rows);
         if (t->rejected)
             sp_buf_printf(&p->out, "      rejected: %s\n", t->rejected);
+        if (t->gates)
+            sp_buf_printf(&p->out, "      gates: %s\n", t->gates);
         if (t->attempts > 0) {
             sp_error e;
             ledger_each_attempt(o->l, r->run_id, t->task, attempt_line, p, &e);

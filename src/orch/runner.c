@@ -173,6 +173,30 @@ static void log_summary(const pl_ctx *ctx, const char *failed_task, const sp_err
                      secs);
 }
 
+/* The gates of a transform or load attempt (SPEC §8) into the ledger; *json
+ * keeps them (replaced each attempt, freed by the caller) for the alert. */
+static void record_gates(ledger *l, const pl_ctx *ctx, pl_task t, char **json)
+{
+    if (t != PL_TRANSFORM && t != PL_LOAD)
+        return;
+    free(*json);
+    *json = NULL;
+    if (ctx->gates.n > 0) { /* none: the attempt failed before its gates (cleared) */
+        sp_buf b;
+        sp_buf_init(&b, 1 << 20);
+        pl_gates_json(&ctx->gates, &b);
+        sp_buf_putc(&b, '\0');
+        if (!b.broken)
+            *json = (char *)b.data;
+        else
+            sp_buf_free(&b);
+    }
+    sp_error e;
+    sp_error_clear(&e);
+    if (ledger_task_gates(l, ctx->run_id, t, *json, &e) != SP_OK)
+        ledger_warn(&e);
+}
+
 typedef struct local_changes {
     const pl_ctx *ctx;
     int shown;
@@ -234,6 +258,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     const char *state_dir = sp_config_get(cfg, "STATE_DIR");
     pl_ctx ctx;
     SP_TRY(pl_ctx_init(&ctx, cfg, o->ds, NULL, err));
+    ctx.skip_gates = o->skip_gates;
 
     int lock = -1;
     bool busy;
@@ -310,6 +335,11 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                    ctx.run_id, ctx.ds, o->retries, o->delay,
                    o->exponential ? ", exponential backoff" : "");
     }
+    if (rc == SP_OK && o->skip_gates) {
+        sp_log(SP_LOG_WARN, "run %s: --skip-gates: quality gates are evaluated and recorded but "
+               "not enforced", ctx.run_id);
+        rc = ledger_note_skip_gates(l, ctx.run_id, err);
+    }
     if (rc != SP_OK) {
         ledger_close(l);
         orch_lock_release(lock);
@@ -321,6 +351,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     double run_t0 = sp_mono_seconds();
     if (o->on_start)
         o->on_start(&ctx, o->hook_arg);
+    char *gates = NULL; /* the last transform or load attempt's, for the alert */
     int max_attempts = (int)o->retries + 1;
     pl_task failed = PL_NTASKS, last = PL_NTASKS;
     int failed_attempt = 0;
@@ -390,6 +421,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                 sp_log_event(SP_LOG_ERROR, &lf, "%s: failed after %.2fs (attempt %d of %d): %s",
                              name, secs, a, max_attempts, task_err.msg);
             }
+            record_gates(l, &ctx, (pl_task)t, &gates);
             sp_error_clear(&e);
             if (ledger_attempt_end(l, ctx.run_id, (pl_task)t, n,
                                    trc == SP_OK ? ORCH_SUCCEEDED : ORCH_FAILED, rows,
@@ -454,7 +486,8 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
     }
     if (final == ORCH_FAILED) {
         orch_alert alert = {ctx.run_id, ctx.ds, pl_task_name(failed), failed_attempt,
-                            task_err.msg, rp.rejected[0] ? rp.rejected : NULL};
+                            task_err.msg, rp.rejected[0] ? rp.rejected : NULL,
+                            failed == PL_TRANSFORM || failed == PL_LOAD ? gates : NULL};
         int lost = orch_alert_send(cfg, &alert);
         if (lost)
             sp_log(SP_LOG_WARN, "alert: %d delivery failure%s (the run's own error is above)",
@@ -471,6 +504,7 @@ static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started,
                "--resume\n", pl_task_name(failed), failed_attempt, failed_attempt == 1 ? "" : "s",
                task_err.msg, ctx.ds);
     fflush(stdout);
+    free(gates);
     ledger_close(l);
     orch_lock_release(lock);
     pl_ctx_free(&ctx);

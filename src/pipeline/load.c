@@ -24,6 +24,7 @@
 #include "pipeline.h"
 #include "tables.h"
 
+/* DATABASE_URL, or the RDS_* settings; existing: do not create a SQLite file. */
 static int open_warehouse(pl_ctx *ctx, bool existing, wh **out, sp_error *err)
 {
     const char *url = sp_config_get(ctx->cfg, "DATABASE_URL");
@@ -207,6 +208,7 @@ static void log_plan(const load_inputs *in, bool incremental)
 
 int pl_load(pl_ctx *ctx, sp_error *err)
 {
+    memset(&ctx->gates, 0, sizeof ctx->gates); /* this attempt's, for the ledger */
     store *processed;
     SP_TRY(pl_processed_store(ctx, &processed, err));
     char key[2048];
@@ -224,7 +226,9 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         sp_buf_free(&manifest);
         return rc;
     }
-    long long want[PL_NTABLES];
+    /* MAX_ROW_DROP left to load when transform could not read the warehouse. */
+    long long want[PL_NTABLES], deferred = 0;
+    sp_json_get_int((const char *)manifest.data, manifest.len, "row_drop_deferred", &deferred);
     load_inputs inputs = {0};
     char where[2600], made_by[128] = "";
     snprintf(where, sizeof where, "%s/%s", store_url(processed), key);
@@ -281,8 +285,15 @@ int pl_load(pl_ctx *ctx, sp_error *err)
             rc = sp_fail(err, SP_ERR_DATA, "%s: %lld rows, the manifest says %lld",
                          keys[t], (long long)pq_reader_num_rows(readers[t]), want[t]);
     }
+    /* The gates before the warehouse changes: QUALITY_SQL read now, a
+     * deferred MAX_ROW_DROP evaluated now. */
+    pl_quality quality = {0};
+    if (rc == SP_OK)
+        rc = pl_quality_open(ctx, &quality, err);
     if (rc == SP_OK)
         rc = pl_open_warehouse(ctx, &w, err);
+    if (rc == SP_OK && deferred)
+        rc = pl_gates_row_drop(ctx, w, want[PL_TABLE_FACT_SALES], err);
     if (rc == SP_OK && (rc = wh_load_begin_with(w, &opts, err)) == SP_OK) {
         static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
         for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
@@ -290,6 +301,8 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         /* In the same transaction: the record exists only if the load does. */
         if (rc == SP_OK)
             rc = wh_load_record(w, ctx->run_id, ctx->ds, want[PL_TABLE_FACT_SALES], err);
+        if (rc == SP_OK)
+            rc = pl_gates_quality(ctx, &quality, w, err);
         if (rc == SP_OK)
             rc = wh_load_commit(w, err);
         else
@@ -318,6 +331,7 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         }
     }
     wh_close(w);
+    pl_quality_close(&quality);
     for (int t = 0; t < PL_NTABLES; t++) {
         pq_reader_close(readers[t]);
         if (tmpdir[0]) {

@@ -39,6 +39,33 @@ typedef struct pl_transform_result {
     int nfiles;
 } pl_transform_result;
 
+/* ---- quality gates (gates.c, SPEC §8) ------------------------------------
+ * Write, audit, publish: the count gates (MIN_ROWS, MAX_REJECT_RATE overall
+ * and per file, MAX_ROW_DROP) are evaluated by transform before it publishes
+ * anything; MAX_ROW_DROP reads the warehouse's last load (etl_load) and, when
+ * the warehouse cannot be read at transform, is evaluated by load before its
+ * transaction begins. QUALITY_SQL checks run inside the load's transaction
+ * before COMMIT. A failed gate is SP_ERR_DATA (exit 1, never retried) unless
+ * GATE_ACTION=warn or --skip-gates (then logged as a warning). */
+enum { PL_GATES_MAX = 40 };
+
+typedef struct pl_gate {
+    char name[20];        /* MIN_ROWS, MAX_REJECT_RATE, MAX_ROW_DROP, QUALITY_SQL */
+    char subject[200];    /* the file (per-file rate) or the check's name; "" for the run */
+    double figure;        /* what was measured (rows, a share, rows returned) */
+    double threshold;     /* the configured limit */
+    bool passed;
+    char note[400];       /* how it was measured, the top reasons, offending rows */
+} pl_gate;
+
+typedef struct pl_gates {
+    pl_gate g[PL_GATES_MAX];
+    int n;                /* results so far (more than PL_GATES_MAX checks: counted in dropped) */
+    int dropped;
+    int failed;
+    bool row_drop_deferred; /* MAX_ROW_DROP left to load (warehouse unreadable at transform) */
+} pl_gates;
+
 typedef struct pl_ctx {
     const sp_config *cfg;
     char ds[11];             /* YYYY-MM-DD */
@@ -54,6 +81,8 @@ typedef struct pl_ctx {
     int64_t table_rows[3];
     char warehouse[512];     /* wh_describe() of the warehouse last opened; "" before */
     /* SPEC §8 */
+    bool skip_gates;         /* --skip-gates: gates evaluated and recorded, never enforced */
+    pl_gates gates;          /* the gates of the last transform or load (for ledger, alert) */
     const char *input_set;   /* transform read "staged" (_inputs.json) or "listing"; NULL before */
 } pl_ctx;
 
@@ -176,5 +205,56 @@ int pl_inputs_select(pl_ctx *ctx, pl_input_set *set, bool *staged, pl_input_fn f
  * (SP_ERR_DATA naming key when they differ; SP_OK for a name not in it). */
 int pl_inputs_verify_digest(const pl_input_set *set, const char *key, const char *name,
                             int64_t bytes, const char *sha256, sp_error *err);
+
+/* ---- quality gates (gates.c) ------------------------------------------------- */
+
+/* One file's counts, by index, for the per-file reject rate. */
+typedef const star_counts *(*pl_file_counts_fn)(void *arg, int i, const char **name);
+
+/* The count gates, before transform publishes (ctx->gates is reset and
+ * filled). Returns SP_ERR_DATA naming every failed gate (figure and
+ * threshold) when gates are enforced; otherwise SP_OK. */
+int pl_gates_transform(pl_ctx *ctx, const star_counts *total, int nfiles, pl_file_counts_fn fn,
+                       void *arg, sp_error *err);
+/* MAX_ROW_DROP for a load whose transform could not read the warehouse,
+ * before the load's transaction begins (appends to ctx->gates). */
+int pl_gates_row_drop(pl_ctx *ctx, struct wh *w, int64_t rows_kept, sp_error *err);
+/* The QUALITY_SQL file, read before the load touches the warehouse (an
+ * unreadable file is an error naming it; unset: no checks, text NULL).
+ * pl_quality_close frees it. */
+typedef struct pl_quality {
+    char *text;        /* NUL-terminated, owned; NULL when QUALITY_SQL is unset */
+    size_t len;
+    char path[1024];
+} pl_quality;
+int pl_quality_open(pl_ctx *ctx, pl_quality *q, sp_error *err);
+void pl_quality_close(pl_quality *q);
+/* QUALITY_SQL's checks inside the open load (appends to ctx->gates). When
+ * enforced and a check returns rows, the load is rolled back and the error
+ * names the check and shows up to 5 rows; a check that fails is an error
+ * naming the file and the check (the load rolled back). */
+int pl_gates_quality(pl_ctx *ctx, pl_quality *q, struct wh *w, sp_error *err);
+/* "fail", "warn" or "skipped" (--skip-gates): how failed gates are treated. */
+const char *pl_gates_action(const pl_ctx *ctx);
+/* The results as a JSON array (for the manifest, the ledger, the alert). */
+void pl_gates_json(const pl_gates *g, sp_buf *b);
+
+/* One QUALITY_SQL statement: its name (the leading "-- name:" comment, else
+ * "check N"), its text and the line where it starts. Views into the file's
+ * text (the statement without its ';'), valid during the call. */
+typedef struct pl_check {
+    const char *name;
+    size_t name_len;
+    const char *sql;
+    size_t sql_len;
+    int line;
+    int index;         /* 1-based */
+} pl_check;
+typedef int (*pl_check_fn)(void *arg, const pl_check *c);
+/* Split a QUALITY_SQL file's text into statements at ';' outside quotes
+ * ('…', "…") and comments ("--" to the line's end, and block comments);
+ * statements with nothing but comments are skipped. A non-zero return of
+ * fn stops and is returned. */
+int pl_quality_split(const char *text, size_t n, pl_check_fn fn, void *arg);
 
 #endif

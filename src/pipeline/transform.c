@@ -263,11 +263,20 @@ static int collect_outcomes(tf_file *files, int n, sp_error *err)
 
 /* ---- merge, write, publish ------------------------------------------------------------ */
 
+static const star_counts *file_counts(void *arg, int i, const char **name)
+{
+    const tf_file *files = arg;
+    *name = files[i].name;
+    return &files[i].counts;
+}
+
 static int write_and_publish(pl_ctx *ctx, store *processed, const tf_shared *sh,
                              const tf_file *files, int n, int nchunks, tf_outputs *out,
                              sp_error *err)
 {
     SP_TRY(tf_check_counts(out, err));
+    /* Audit before publishing: a failed gate leaves the last outputs as they are. */
+    SP_TRY(pl_gates_transform(ctx, &out->total, n, file_counts, (void *)files, err));
     SP_TRY(tf_write_outputs(sh, nchunks, out, err));
     sp_buf manifest;
     sp_buf_init(&manifest, (size_t)64 << 20);
@@ -302,6 +311,8 @@ static void record_results(pl_ctx *ctx, store *processed, const tf_outputs *o, i
 
 int pl_transform(pl_ctx *ctx, sp_error *err)
 {
+    memset(&ctx->gates, 0, sizeof ctx->gates); /* this attempt's, for the ledger */
+    ctx->input_set = NULL;
     tf_shared sh = {0};
     SP_TRY(resolve_settings(ctx, &sh, err));
     store *raw, *processed;

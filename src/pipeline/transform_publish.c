@@ -308,11 +308,22 @@ static void manifest_totals(sp_buf *b, const tf_outputs *o)
                    "\"fact_sales.parquet\", \"rejects.csv\"]\n}\n");
 }
 
+/* The quality gates (SPEC §8): how failures were treated and each result. */
+static void manifest_gates(sp_buf *b, const pl_ctx *ctx)
+{
+    sp_buf_puts(b, ",\n  \"gate_action\": ");
+    sp_json_cstr(b, pl_gates_action(ctx));
+    sp_buf_printf(b, ",\n  \"row_drop_deferred\": %d,\n  \"gates\": ",
+                  ctx->gates.row_drop_deferred ? 1 : 0);
+    pl_gates_json(&ctx->gates, b);
+}
+
 void tf_build_manifest(sp_buf *b, const pl_ctx *ctx, const tf_file *files, int n,
                        const tf_outputs *o, const tf_shared *sh)
 {
     manifest_head(b, ctx, sh);
     manifest_inputs(b, files, n);
+    manifest_gates(b, ctx);
     manifest_totals(b, o);
 }
 

@@ -227,6 +227,8 @@ TEST(pipeline_every_allocation_failure_is_clean)
     sp_log_setup(false, -1);
     pl_ctx ctx;
     sp_error err;
+    /* 60 dirty rows per file are half rejects: let the gates pass them. */
+    REQUIRE(sp_config_set_flag(cfg, "MAX_REJECT_RATE", "1", &err) == SP_OK);
     REQUIRE(pl_ctx_init(&ctx, cfg, "2024-06-01", "faults", &err) == SP_OK);
     ctx.threads = 1; /* the countdown is not thread-safe */
     REQUIRE(pl_stage(&ctx, &err) == SP_OK);

@@ -229,7 +229,8 @@ TEST(orch_lock_is_exclusive_per_ds)
 TEST(orch_alert_json_body)
 {
     orch_alert a = {"r9", "2024-01-02", "transform", 3, "bad \"quote\"\nline",
-                    "{\"malformed\":2,\"sales\":1}"};
+                    "{\"malformed\":2,\"sales\":1}",
+                    "[{\"name\": \"MIN_ROWS\", \"figure\": 0, \"threshold\": 1, \"passed\": false}]"};
     char *j = NULL;
     sp_error err;
     CHECK_INT(orch_alert_json(&a, &j, &err), SP_OK);
@@ -241,10 +242,15 @@ TEST(orch_alert_json_body)
     CHECK_CONTAINS(j, "\"task\":\"transform\"");
     CHECK_CONTAINS(j, "\"error\":\"bad \\\"quote\\\"\\nline\"");
     CHECK_CONTAINS(j, "\"text\":\"salespipe run r9 (ds 2024-01-02) failed at task transform after 3 attempts");
+    CHECK_CONTAINS(j, ",\"gates\":[{\"name\": \"MIN_ROWS\", \"figure\": 0, \"threshold\": 1, "
+                      "\"passed\": false}]");
     free(j);
     a.rejected = NULL;
+    a.gates = NULL;
     CHECK_INT(orch_alert_json(&a, &j, &err), SP_OK);
     if (j)
         CHECK_CONTAINS(j, "\"rejected\":null");
+    if (j)
+        CHECK_CONTAINS(j, "\"gates\":null");
     free(j);
 }
