@@ -73,8 +73,12 @@ sp() {
 project() { rm -rf "${tmp:?}/$1"; mkdir -p "$tmp/$1/data" && echo "$tmp/$1"; }
 py() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 manifest() { py "$2" <"$1/lake/processed/runs/$3/_manifest.json"; }
-# The processed store's run folder as one fingerprint (names and bytes).
-outputs() { (cd "$1/lake/processed/runs/$2" 2>/dev/null && md5sum ./* 2>/dev/null | sort); }
+# The run's published outputs (SPEC §6: Parquet, rejects.csv, the manifest)
+# as one fingerprint; report.html is every run's report, failed ones too.
+outputs() {
+  (cd "$1/lake/processed/runs/$2" 2>/dev/null &&
+   md5sum ./*.parquet rejects.csv _manifest.json 2>/dev/null | sort)
+}
 wh() { sqlite3 -batch "$1/warehouse.db" "$2"; }
 whstate() { wh "$1" "SELECT count(*), sum(quantity), sum(total_sales) FROM fact_sales; SELECT * FROM etl_load"; }
 hooks_for() { # DS: webhook POSTs received for that ds
