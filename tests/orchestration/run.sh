@@ -79,6 +79,11 @@ q() { local dir=$1; shift; (cd "$dir" && "${clean_env[@]}" "$bin" "$@"); }
 elapsed_ge() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { exit !(b - a >= n) }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 project() { mkdir -p "$tmp/$1/data" && echo "$tmp/$1"; }
+# A warehouse that is down (nothing listens on its loopback port): a failure
+# that waiting may cure, so the runner retries it. A missing input folder is
+# not one (it fails at once: tests/daily).
+down_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+DOWN_WH="DATABASE_URL=postgresql://sp@127.0.0.1:$down_port/sales"
 with_data() { cp -r "$tmp/data-src" "$1/data/raw"; }
 now() { date +%s.%N; }
 # py EXPR: evaluate EXPR with d = the JSON document on stdin; prints the result.
@@ -127,13 +132,21 @@ no_secrets() { # FILES…: none holds a secret value
 }
 
 # ---- 1. fails twice, then succeeds: 3 attempts, no alert ----------------------
+# The warehouse is down for the first two attempts, then a real PostgreSQL
+# server comes up on its port (tests/postgres/pg.sh).
 d=$(project flaky)
-cp -r "$tmp/data-src" "$d/data/later"      # the input folder appears after attempt 2
-sp_bg "$d" -- run --ds 2024-01-01 --retries 2 --retry-delay 2 &
+with_data "$d"
+flaky_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+flaky_pass=flaky-$$-pw
+# The server's folder must be reachable by the postgres user (mktemp's is private).
+flaky_pg=$(mktemp -d /tmp/salespipe-flaky-pg.XXXXXX) && chmod 755 "$flaky_pg"
+sp_bg "$d" DATABASE_URL="postgresql://sp@127.0.0.1:$flaky_port/sales" PGPASSWORD="$flaky_pass" \
+  -- run --ds 2024-01-01 --retries 2 --retry-delay 15 &
 pid=$!
 pids+=("$pid")
 if wait_for "$d/err" 'preflight: failed after .*\(attempt 2 of 3\)' 60 $pid; then
-  mv "$d/data/later" "$d/data/raw"
+  PG_PORT_WANT=$flaky_port PG_PASS_WANT=$flaky_pass tests/postgres/pg.sh start "$flaky_pg/pg" >"$d/pg.log" 2>&1 \
+    || echo "FAIL flaky: the PostgreSQL server did not start: $(cat "$d/pg.log")"
 fi
 wait $pid; rc=$?
 run_of "$d" 2024-01-01 >"$d/run.json" 2>/dev/null
@@ -145,11 +158,13 @@ check flaky-each-attempt-logged "$(grep preflight "$d/err")" \
   [ "$(grep -cE 'preflight: (failed after [0-9.]+s|succeeded in [0-9.]+s) \(attempt [123] of 3\)' "$d/err")" -eq 3 ]
 check flaky-no-alert "hooks $(hooks_for 2024-01-01), mails $(mails_for 2024-01-01)" \
   [ "$(hooks_for 2024-01-01)/$(mails_for 2024-01-01)" = 0/0 ]
+tests/postgres/pg.sh stop "$flaky_pg/pg" >/dev/null 2>&1; rm -rf "$flaky_pg"
 
 # ---- 2. always fails: N+1 attempts spaced by the delay, one alert each way ---
 d=$(project always)
+with_data "$d"
 t0=$(now)
-sp "$d" -- run --ds 2024-01-02 --retries 2 --retry-delay 1; rc=$?
+sp "$d" "$DOWN_WH" -- run --ds 2024-01-02 --retries 2 --retry-delay 1; rc=$?
 t1=$(now)
 run_of "$d" 2024-01-02 >"$d/run.json" 2>/dev/null
 check always-exit-1 "exit $rc: $(tail -3 "$d/err")" [ $rc -eq 1 ]
@@ -174,7 +189,7 @@ r = json.loads(sys.argv[1]); b = r["b"]
 assert r["ct"] == "application/json"
 for k in ("text", "run_id", "ds", "task", "attempts", "error", "rejected"): assert k in b, k
 assert b["task"] == "preflight" and b["attempts"] == 3, b
-assert "preflight" in b["text"] and "input folder" in b["error"], b
+assert "preflight" in b["text"] and "127.0.0.1" in b["error"], b
 ' "$body"
 mail=$(python3 -c '
 import glob, json, sys
@@ -205,8 +220,9 @@ check alerts-no-secret "secret in an alert" no_secrets "$d/alerts.txt"
 
 # ---- 3. exponential backoff: 1 s, then 2 s -----------------------------------
 d=$(project backoff)
+with_data "$d"
 t0=$(now)
-sp "$d" ALERT_WEBHOOK_URL= SMTP_URL= ALERT_EMAIL= -- run --ds 2024-01-03 --retries 2 --retry-delay 1 --retry-backoff exponential
+sp "$d" "$DOWN_WH" ALERT_WEBHOOK_URL= SMTP_URL= ALERT_EMAIL= -- run --ds 2024-01-03 --retries 2 --retry-delay 1 --retry-backoff exponential
 rc=$?
 t1=$(now)
 check backoff-exit-1 "exit $rc" [ $rc -eq 1 ]
@@ -284,7 +300,8 @@ first_still_waiting() {
 }
 not_started() { ! grep -q "$1: started" "$2"; }
 d=$(project concurrent)
-sp_bg "$d" -- run --ds 2024-01-06 --retries 5 --retry-delay 30 &
+with_data "$d"
+sp_bg "$d" "$DOWN_WH" -- run --ds 2024-01-06 --retries 5 --retry-delay 30 &
 pid=$!
 pids+=("$pid")
 if wait_for "$d/err" 'retrying in 30s' 60 $pid; then
@@ -321,7 +338,8 @@ fi
 
 # ---- 7. a run killed outright is found abandoned, not left "running" ---------
 d=$(project killed)
-sp_bg "$d" ALERT_WEBHOOK_URL= SMTP_URL= ALERT_EMAIL= -- run --ds 2024-01-08 --retries 5 --retry-delay 30 &
+with_data "$d"
+sp_bg "$d" "$DOWN_WH" ALERT_WEBHOOK_URL= SMTP_URL= ALERT_EMAIL= -- run --ds 2024-01-08 --retries 5 --retry-delay 30 &
 pid=$!
 pids+=("$pid")
 if wait_for "$d/err" 'retrying in 30s' 60 $pid; then

@@ -31,8 +31,10 @@ start)
       || { echo "pg.sh: user postgres cannot reach $dir (a parent directory is private)" >&2; exit 1; }
   fi
   # A free loopback port: the kernel picks one, we release it and use it.
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  pass="pw-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"
+  # (PG_PORT_WANT / PG_PASS_WANT: a caller that pointed a client at the
+  # port before the server existed, as the orchestration suite does.)
+  port=${PG_PORT_WANT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+  pass=${PG_PASS_WANT:-"pw-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')"}
   as_owner "$bin/initdb" -D "$dir/data" -U spadmin -E UTF8 --no-locale \
     --auth-local=trust --auth-host=scram-sha-256 >"$dir/initdb.log" 2>&1 \
     || { echo "pg.sh: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
