@@ -138,10 +138,12 @@ static int conclude(pl_ctx *ctx, const char *task, int first, sp_error *err)
     for (int i = first; i < g->n; i++) {
         char line[900];
         describe(&g->g[i], line, sizeof line);
+        const sp_log_fields gate_event = {.event = "gate"};
         if (g->g[i].passed) {
-            sp_log(SP_LOG_INFO, "%s: gate passed: %s", task, line);
+            sp_log_event(SP_LOG_INFO, &gate_event, "%s: gate passed: %s", task, line);
             continue;
         }
+        sp_log_event(SP_LOG_WARN, &gate_event, "%s: gate failed: %s", task, line);
         failed++;
         if (len < sizeof msg)
             len += (size_t)snprintf(msg + len, sizeof msg - len, "%s%s", len ? "; " : "", line);

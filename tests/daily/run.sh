@@ -167,4 +167,15 @@ check newline-name-named "not named: $(tail -2 "$d/err")" grep -q 'bad\\x0aname_
 check newline-name-nothing-staged "something was staged" \
   bash -c "! ls '$d/lake/raw/runs/'*/*.csv >/dev/null 2>&1"
 
+# ---- Gate results are JSON log events of their own (SPEC §9: event "gate") ------
+d=$(project gate-events); cp "$tmp/src/West_orders.csv" "$d/data/raw/"
+sp "$d" SALES_THRESHOLD=-5 -- --log-format json run --retries 0; rc=$?
+check gate-event-exit "exit $rc, want 1 (MIN_ROWS)" test "$rc" -eq 1
+check gate-event-failed "no JSON line with event gate naming MIN_ROWS: $(grep -m2 gate "$d/err")" \
+  python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert any(l.get("event") == "gate" and l["level"] == "warn" and "MIN_ROWS" in l["msg"] for l in lines)
+' "$d/err"
+
 finish
