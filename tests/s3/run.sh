@@ -134,9 +134,12 @@ same_as_local() {
     backend_get raw "runs/$ds/$(basename "$f")" "$tmp/got" && cmp -s "$tmp/got" "$f" \
       || diffs+=" raw/$(basename "$f"):differs"
   done
+  # The warehouse's fact_sales carries each side's run_id too.
+  local lrid
+  lrid=$(run_id_of "$local_out/_manifest.json")
   for t in $TABLES; do
-    if ! diff <(sqlite3 "$a/warehouse.db" "SELECT * FROM $t ORDER BY 1") \
-      <(sqlite3 "$b/warehouse.db" "SELECT * FROM $t ORDER BY 1") >/dev/null; then
+    if ! diff <(sqlite3 "$a/warehouse.db" "SELECT * FROM $t ORDER BY 1" | sed "s/$lrid/RUN_ID/g") \
+      <(sqlite3 "$b/warehouse.db" "SELECT * FROM $t ORDER BY 1" | sed "s/${rid:-no-run-id}/RUN_ID/g") >/dev/null; then
       diffs+=" warehouse.$t:differs"
     fi
   done
@@ -496,7 +499,7 @@ faults_clear
 log_clear
 s3run "$G" run --ds 2024-05-01 --retries 0 >/dev/null 2>&1
 n=$(logq "len(l)")
-problems=""
+problems="" report_from=""
 for ((k = 0; k < n; k++)); do
   ds=$(date -u -d "2024-06-01 +$k days" +%F)
   faults_clear
@@ -504,7 +507,12 @@ for ((k = 0; k < n; k++)); do
   out=$(AWS_MAX_ATTEMPTS=1 s3run "$G" run --ds "$ds" --retries 0 2>&1)
   rc=$?
   faults_clear
-  if [ $rc -ne 1 ] || ! grep -qE "InternalError \(HTTP 500\)|HEAD answer|stat .*HTTP 500" <<<"$out" || grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
+  # The last requests are the run report's (src/report: read the outputs, put
+  # report.html), after every task succeeded: best effort, so the run exits 0
+  # with a warning naming the report; once there, every later k is too.
+  if [ $rc -eq 0 ] && grep -qE 'WARN  report: ' <<<"$out" && ! grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
+    report_from=${report_from:-$k}
+  elif [ $rc -ne 1 ] || [ -n "${report_from:-}" ] || ! grep -qE "InternalError \(HTTP 500\)|HEAD answer|stat .*HTTP 500" <<<"$out" || grep -qE 'AddressSanitizer|runtime error' <<<"$out"; then
     problems+=" k=$k:exit=$rc"
   fi
   [ "$(uploads)" = 0 ] || problems+=" k=$k:open-upload"
@@ -514,8 +522,8 @@ for ((k = 0; k < n; k++)); do
     done
   fi
 done
-if [ "${n:-0}" -ge 20 ] && [ -z "$problems" ]; then
-  ok "each of the $n S3 requests of a run failing in turn: exit 1 naming the error (InternalError, or HTTP 500 for a HEAD), nothing half-published"
+if [ "${n:-0}" -ge 20 ] && [ -n "${report_from:-}" ] && [ "$report_from" -ge 20 ] && [ -z "$problems" ]; then
+  ok "each of the $n S3 requests of a run failing in turn: exit 1 naming the error (InternalError, or HTTP 500 for a HEAD), nothing half-published; the report's own $((n - report_from)) requests only warn"
 else bad "requests failing in turn" "n=$n:$problems"; fi
 
 # ---- 9. TLS: certificates are verified; AWS_CA_BUNDLE adds a private CA ---------
