@@ -82,14 +82,14 @@ _Static_assert(WH_FS_SHIP_DATE + SQ_NLINEAGE == WH_FS_NCOLS, "lineage follows th
 enum { SQ_DD_ADD, SQ_DD_KEY, SQ_DP_GET, SQ_DP_ADD, SQ_DP_SET, SQ_RUN_DATE, SQ_RUN_PRODUCT,
        SQ_NSTMTS };
 static const char *const STMT_SQL[SQ_NSTMTS] = {
-    "INSERT INTO dim_date(order_date, day, month, quarter, year) VALUES (?1, ?2, ?3, ?4, ?5) "
-    "ON CONFLICT(order_date) DO NOTHING",
-    "SELECT date_id FROM dim_date WHERE order_date = ?1",
-    "SELECT product_sk, category FROM dim_product WHERE product_id = ?1",
-    "INSERT INTO dim_product(product_id, category) VALUES (?1, ?2)",
-    "UPDATE dim_product SET category = ?2 WHERE product_sk = ?1",
-    "INSERT OR IGNORE INTO temp.sp_run_date(id) VALUES (?1)",
-    "INSERT OR IGNORE INTO temp.sp_run_product(id) VALUES (?1)",
+    [SQ_DD_ADD] = ("INSERT INTO dim_date(order_date, day, month, quarter, year) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(order_date) DO NOTHING"),
+    [SQ_DD_KEY] = "SELECT date_id FROM dim_date WHERE order_date = ?1",
+    [SQ_DP_GET] = "SELECT product_sk, category FROM dim_product WHERE product_id = ?1",
+    [SQ_DP_ADD] = "INSERT INTO dim_product(product_id, category) VALUES (?1, ?2)",
+    [SQ_DP_SET] = "UPDATE dim_product SET category = ?2 WHERE product_sk = ?1",
+    [SQ_RUN_DATE] = "INSERT OR IGNORE INTO temp.sp_run_date(id) VALUES (?1)",
+    [SQ_RUN_PRODUCT] = "INSERT OR IGNORE INTO temp.sp_run_product(id) VALUES (?1)",
 };
 
 typedef struct sq {
