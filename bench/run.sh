@@ -15,7 +15,7 @@ echo "== Parquet codec benchmark ($rows rows, $(nproc) cores, $(uname -m))"
 build/bench_pq_bench "$tmp/ours.parquet" "$rows" | tee "$tmp/ours.txt"
 result=$(grep '^RESULT ' "$tmp/ours.txt")
 
-if [ ! -d tests/interop/node_modules/@duckdb/node-api ]; then
+if [ ! -d tests/interop/node_modules/@duckdb/node-api ] || [ ! -d tests/interop/node_modules/nodejs-polars ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error >/dev/null
 fi
 echo
