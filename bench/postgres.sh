@@ -274,9 +274,20 @@ for c in $configs; do
   printf '%-8s %8.2f %10.2f %8.2f %11.1fx %10.2fx %11s\n' "$c" "${!o}" "${!r}" "${!l}" \
     "$(echo "scale=3; ${!r} / ${!o}" | bc)" "$(echo "scale=3; ${!o} / ${!l}" | bc)" "${!a}"
 done
-echo "targets: reference / ours >= 8x; ours / limit <= 1.5x"
+# Each target with PASS or MISS (a benchmark: the exit status never depends on them).
+verdict() { awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {ok = (op == ">=") ? v >= l : v <= l; print ok ? "PASS" : "MISS"}'; }
+target() { printf '  %-70s %8.2f%-3s target %s %s%s  %s\n' "$1" "$2" "$3" "$4" "$5" "$3" "$(verdict "$2" "$4" "$5")"; }
+echo "targets (same run, medians):"
+for c in $configs; do
+  o=R_${c}_ours r=R_${c}_ref l=R_${c}_limit
+  target "$c server: reference / ours" "$(echo "scale=4; ${!r} / ${!o}" | bc)" x ">=" 8
+  # issue 15: the durable server within 1.4x of the limit (the fast one: 1.5x, as before)
+  lim=1.5; [ "$c" = durable ] && lim=1.4
+  target "$c server: ours / limit (limit: COPY FROM binary file, bare table)" "$(echo "scale=4; ${!o} / ${!l}" | bc)" x "<=" "$lim"
+done
 if [ "${BENCH_PG_INCREMENTAL:-1}" != 0 ]; then
-  echo "durable server: a reader's longest wait during a full load of $facts facts: ${R_reader_wait} ms (median of $runs loads; target <= 200 ms)"
-  printf 'incremental replace of one 500,000-row file in %s facts: %.2f s; into an empty warehouse: %.2f s; ratio %.2fx (target <= 2x)\n' \
-    "${BENCH_PG_BIG_FACTS:-20000000}" "$R_repl" "$R_empty" "$(echo "scale=3; $R_repl / $R_empty" | bc)"
+  target "durable: reader's longest wait during a full load of $facts facts" "$R_reader_wait" " ms" "<=" 200
+  target "incremental replace of 500,000 rows in $(( ${BENCH_PG_BIG_FACTS:-20000000} / 1000000 )) M facts / into empty" \
+    "$(echo "scale=4; $R_repl / $R_empty" | bc)" x "<=" 2
+  printf '  (replace %.2f s, into an empty warehouse %.2f s)\n' "$R_repl" "$R_empty"
 fi
