@@ -17,11 +17,7 @@ static void store_words(const sp_config *c, const char *name, char *out, size_t 
 {
     const char *v = sp_config_get(c, name);
     if (v && strncmp(v, "s3://", 5) == 0) {
-        const char *ep = sp_config_get(c, "AWS_ENDPOINT_URL_S3");
-        if (!ep)
-            ep = sp_config_get(c, "AWS_ENDPOINT_URL");
-        if (!ep)
-            ep = sp_config_get(c, "S3_ENDPOINT_URL");
+        const char *ep = store_s3_endpoint(pl_config_env, (void *)c, NULL);
         const char *b = v + 5, *slash = strchr(b, '/');
         snprintf(out, outsz, "S3 bucket %.*s%s%s, at %s", (int)(slash ? slash - b : (long)strlen(b)),
                  b, slash && slash[1] ? ", key prefix " : "", slash && slash[1] ? slash + 1 : "",

@@ -99,6 +99,21 @@ const char *aws_getenv(store_env_fn env, void *ctx, const char *name)
     return v && *v ? v : NULL;
 }
 
+const char *store_s3_endpoint(store_env_fn env, void *ctx, const char **name)
+{
+    static const char *const names[] = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
+                                        "S3_ENDPOINT_URL"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *e = aws_getenv(env, ctx, names[i]);
+        if (e) {
+            if (name)
+                *name = names[i];
+            return e;
+        }
+    }
+    return NULL;
+}
+
 int aws_copy_setting(char *dst, size_t dsz, const char *src, const char *what, sp_error *err)
 {
     if (strlen(src) >= dsz)
@@ -179,15 +194,10 @@ int aws_settings_resolve(aws_settings *o, store_env_fn env, void *ctx, sp_error 
         if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
             return sp_fail(err, SP_ERR_USAGE, "AWS region '%.63s' is not a region name", o->region);
 
-    static const char *endpoint_names[] = {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL",
-                                           "S3_ENDPOINT_URL"};
-    for (size_t i = 0; i < 3; i++) {
-        const char *e = aws_getenv(env, ctx, endpoint_names[i]);
-        if (e) {
-            SP_TRY(aws_copy_setting(o->endpoint, sizeof o->endpoint, e, endpoint_names[i], err));
-            break;
-        }
-    }
+    const char *endpoint_name = NULL;
+    const char *endpoint = store_s3_endpoint(env, ctx, &endpoint_name);
+    if (endpoint)
+        SP_TRY(aws_copy_setting(o->endpoint, sizeof o->endpoint, endpoint, endpoint_name, err));
     const char *ca = aws_getenv(env, ctx, "AWS_CA_BUNDLE");
     if (ca)
         SP_TRY(aws_copy_setting(o->ca_bundle, sizeof o->ca_bundle, ca, "AWS_CA_BUNDLE", err));

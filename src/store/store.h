@@ -38,6 +38,14 @@ int store_open(store **out, const char *url, sp_error *err);
 int store_open_env(store **out, const char *url, store_env_fn env, void *ctx, sp_error *err);
 void store_close(store *s); /* NULL is allowed */
 
+/* The S3 endpoint the S3 backend talks to: the first of
+ * AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, S3_ENDPOINT_URL that env(ctx, name)
+ * gives non-empty, or NULL for AWS's own endpoint. *name (when not NULL)
+ * gets the setting it came from. The string is env's: valid as long as env
+ * keeps it. One place for the precedence, so what `salespipe config` says
+ * is what store_open uses. */
+const char *store_s3_endpoint(store_env_fn env, void *ctx, const char **name);
+
 /* The store's URL as given (never holds secrets), for messages. */
 const char *store_url(const store *s);
 

@@ -109,6 +109,14 @@ out=$(cd "$tmp" && DATABASE_URL='mysql://root:TopS3cretPw@h/db' "$bin" config 2>
 if [ $rc -eq 2 ] && ! grep -q TopS3cretPw <<<"$out"; then ok bad-url-error-masks-secret
 else bad bad-url-error-masks-secret "exit $rc: $out"; fi
 
+# The S3 endpoint config names is the one the store uses (store_s3_endpoint):
+# AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL > S3_ENDPOINT_URL, an empty one unset.
+out=$(cd "$tmp" && RAW_STORE=s3://raw-bkt/pre AWS_ENDPOINT_URL_S3='' AWS_ENDPOINT_URL=http://mid:2 \
+      S3_ENDPOINT_URL=http://low:1 "$bin" config 2>&1); rc=$?
+if [ $rc -eq 0 ] && grep -qE '^  raw store +S3 bucket raw-bkt, key prefix pre, at http://mid:2$' <<<"$out"
+then ok config-s3-endpoint
+else bad config-s3-endpoint "exit $rc: $(grep -i 'raw store' <<<"$out")"; fi
+
 # The run ledger: empty history; nothing to resume; --resume is not --from.
 expect runs-empty 0 "no runs recorded" -- runs
 expect runs-unknown-id 1 "no run nope" -- runs nope

@@ -79,6 +79,41 @@ TEST(s3_settings_from_the_environment)
     aws_chain_free(c);
 }
 
+/* The endpoint's precedence, as a table: the S3 backend and `salespipe
+ * config` both ask store_s3_endpoint, so this is what each of them uses. An
+ * empty value counts as unset. */
+TEST(s3_endpoint_precedence)
+{
+    static const struct {
+        const char *env[4];
+        const char *endpoint, *name; /* NULL: AWS's own endpoint */
+    } cases[] = {
+        {{NULL}, NULL, NULL},
+        {{"S3_ENDPOINT_URL=http://low:1", NULL}, "http://low:1", "S3_ENDPOINT_URL"},
+        {{"S3_ENDPOINT_URL=http://low:1", "AWS_ENDPOINT_URL=http://mid:2", NULL}, "http://mid:2",
+         "AWS_ENDPOINT_URL"},
+        {{"S3_ENDPOINT_URL=http://low:1", "AWS_ENDPOINT_URL=http://mid:2",
+          "AWS_ENDPOINT_URL_S3=http://top:3", NULL},
+         "http://top:3", "AWS_ENDPOINT_URL_S3"},
+        {{"AWS_ENDPOINT_URL_S3=", "S3_ENDPOINT_URL=http://low:1", NULL}, "http://low:1",
+         "S3_ENDPOINT_URL"},
+        {{"AWS_ENDPOINT_URL_S3=", "AWS_ENDPOINT_URL=", "S3_ENDPOINT_URL=", NULL}, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *name = "untouched";
+        const char *ep = store_s3_endpoint(table_env, (void *)cases[i].env, &name);
+        if (cases[i].endpoint) {
+            REQUIRE(ep != NULL);
+            CHECK_STR(ep, cases[i].endpoint);
+            CHECK_STR(name, cases[i].name);
+        } else {
+            CHECK(ep == NULL);
+            CHECK_STR(name, "untouched");
+        }
+        CHECK(store_s3_endpoint(table_env, (void *)cases[i].env, NULL) == ep);
+    }
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
