@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# lint.sh — `make lint`: offline checks of the deployment files and every
+# lint.sh — `make lint`: offline checks of the deployment files (Terraform,
+# compose, Dockerfile, .env.example, the Kubernetes manifests) and every
 # shell script; no Docker engine, no Terraform providers, no network (except
 # `npm ci` into tools/lint/node_modules the first time). One line per check,
 # "ok", "skip" or "FAIL" followed by what failed; exits 1 on any failure.
@@ -50,6 +51,7 @@ fi
 check "docker-compose.yml: YAML, references only what it defines" node tools/lint/check-compose.mjs docker-compose.yml
 check "Dockerfile: dockerfilelint" "$bin/dockerfilelint" Dockerfile
 check ".env.example: complete and commented" node tools/lint/check-env.mjs
+check "deploy/k8s/: manifests parse, references resolve, salespipe commands exist" node tools/lint/check-k8s.mjs deploy/k8s
 if command -v shellcheck >/dev/null 2>&1; then
   check "shellcheck: ${#scripts[@]} scripts" shellcheck "${scripts[@]}"
 else
