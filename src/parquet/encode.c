@@ -236,18 +236,27 @@ void pq_enc_delta(sp_buf *out, const uint8_t *v, size_t n, int width)
     out->len = (size_t)(p - out->data);
 }
 
+/* What level 0 means for each codec. */
+static int default_level(pq_codec codec)
+{
+    return codec == PQ_ZSTD ? 1 : codec == PQ_GZIP ? 6 : 0;
+}
+
+bool pq_compressor_same(const pq_compressor *c, pq_codec codec, int level)
+{
+    return c->ctx && c->codec == codec && c->level == (level ? level : default_level(codec));
+}
+
 int pq_compressor_init(pq_compressor *c, pq_codec codec, int level, sp_error *err)
 {
     c->codec = codec;
-    c->level = level;
+    c->level = level ? level : default_level(codec);
     c->ctx = NULL;
     switch (codec) {
     case PQ_UNCOMPRESSED:
     case PQ_SNAPPY:
         return SP_OK;
     case PQ_ZSTD: {
-        if (level == 0)
-            c->level = 1;
         if (c->level < ZSTD_minCLevel() || c->level > ZSTD_maxCLevel())
             return sp_fail(err, SP_ERR_USAGE, "zstd level %d out of range %d..%d", level,
                            ZSTD_minCLevel(), ZSTD_maxCLevel());
@@ -262,8 +271,6 @@ int pq_compressor_init(pq_compressor *c, pq_codec codec, int level, sp_error *er
         return SP_OK;
     }
     case PQ_GZIP: {
-        if (level == 0)
-            c->level = 6;
         if (c->level < 1 || c->level > 9)
             return sp_fail(err, SP_ERR_USAGE, "gzip level %d out of range 1..9", level);
         z_stream *zs = calloc(1, sizeof *zs);

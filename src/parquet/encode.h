@@ -51,6 +51,9 @@ typedef struct pq_compressor {
  * Returns SP_ERR_UNSUPPORTED for codecs we do not write. */
 int pq_compressor_init(pq_compressor *c, pq_codec codec, int level, sp_error *err);
 void pq_compressor_free(pq_compressor *c);
+/* True when c holds a context (ZSTD, GZIP) that pq_compressor_init(codec,
+ * level) would configure the same way, so it may be used instead. */
+bool pq_compressor_same(const pq_compressor *c, pq_codec codec, int level);
 
 /* Append the compressed form of src[0..n) to dst (a plain copy for
  * UNCOMPRESSED). On failure dst's content beyond its old length is undefined

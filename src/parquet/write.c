@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ enum {
     PQW_NAME_MAX = 4096,
     PQW_IOV_PAGES = 256,             /* pages per writev (2 iovecs each, < IOV_MAX) */
 };
+
+/* A closed writer's buffers kept for the next writer of its thread (see
+ * "buffers handed on" below) only while they total at most this much. */
+#define PQW_SPARE_MAX_BYTES ((size_t)64 << 20)
 
 /* One finished data page of the open chunk: its PageHeader lies in the
  * column's `heads` buffer and its compressed body in `chunk`, both back to
@@ -1066,6 +1071,85 @@ static void column_reset_chunk(const pq_writer *w, pqw_column *c)
                  c->spec.physical != PQ_FIXED_LEN_BYTE_ARRAY;
 }
 
+/* A chunk's ColumnMetaData encodings: exactly those of its pages and levels. */
+static void write_chunk_encodings(pq_tenc *t, const pqw_column *c)
+{
+    int encs[4], nenc = 0;
+    if (c->chunk_dict_pages > 0 || c->chunk_plain_pages > 0)
+        encs[nenc++] = PQ_ENC_PLAIN; /* dictionary page or PLAIN pages */
+    if (c->spec.optional)
+        encs[nenc++] = PQ_ENC_RLE;
+    if (c->chunk_dict_pages > 0)
+        encs[nenc++] = PQ_ENC_RLE_DICTIONARY;
+    if (c->chunk_delta_pages > 0)
+        encs[nenc++] = PQ_ENC_DELTA_BINARY_PACKED;
+    pq_tenc_field_list_begin(t, 2, PQ_TC_I32, (size_t)nenc);
+    for (int k = 0; k < nenc; k++)
+        pq_tenc_elem_i32(t, encs[k]);
+}
+
+/* encoding_stats lets readers see whether every data page is
+ * dictionary-encoded without reading the pages. */
+static void write_chunk_encoding_stats(pq_tenc *t, const pqw_column *c)
+{
+    int nst = (c->chunk_dict_pages > 0) * 2 + (c->chunk_plain_pages > 0) +
+              (c->chunk_delta_pages > 0);
+    pq_tenc_field_list_begin(t, 13, PQ_TC_STRUCT, (size_t)nst);
+    if (c->chunk_dict_pages > 0) {
+        write_page_encoding_stats(t, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN, 1);
+        write_page_encoding_stats(t, PQW_PAGE_DATA, PQ_ENC_RLE_DICTIONARY, c->chunk_dict_pages);
+    }
+    if (c->chunk_plain_pages > 0)
+        write_page_encoding_stats(t, PQW_PAGE_DATA, PQ_ENC_PLAIN, c->chunk_plain_pages);
+    if (c->chunk_delta_pages > 0)
+        write_page_encoding_stats(t, PQW_PAGE_DATA, PQ_ENC_DELTA_BINARY_PACKED,
+                                  c->chunk_delta_pages);
+}
+
+/* Write column c's chunk (its dictionary page, then its data pages) to the
+ * file and its ColumnChunk to the row group's metadata; *uncomp and *comp
+ * receive the chunk's sizes, the dictionary page included. */
+static int write_chunk(pq_writer *w, pqw_column *c, pq_tenc *t, int64_t *uncomp, int64_t *comp,
+                       sp_error *err)
+{
+    int64_t dict_off = -1;
+    *uncomp = c->chunk_uncomp;
+    *comp = c->chunk_comp;
+    if (c->chunk_dict_pages > 0) {
+        pqw_page dp;
+        sp_buf_reset(&w->dicthead);
+        sp_buf_reset(&w->dictbody);
+        SP_TRY(write_page(w, c, &w->dicthead, &w->dictbody, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN,
+                          c->dict_n, c->dplain.data, c->dplain.len, &dp, uncomp, comp, err));
+        dict_off = w->pos;
+        SP_TRY(write_pages(w, w->dicthead.data, w->dictbody.data, &dp, 1, err));
+    }
+    int64_t data_off = w->pos;
+    SP_TRY(write_pages(w, c->heads.data, c->chunk.data, c->pages, c->npages, err));
+
+    pq_tenc_struct_begin(t); /* ColumnChunk */
+    pq_tenc_field_i64(t, 2, 0); /* file_offset: deprecated, 0 per the spec */
+    pq_tenc_field_struct_begin(t, 3); /* ColumnMetaData */
+    pq_tenc_field_i32(t, 1, (int32_t)c->spec.physical);
+    write_chunk_encodings(t, c);
+    pq_tenc_field_list_begin(t, 3, PQ_TC_BINARY, 1);
+    pq_tenc_elem_binary(t, c->name, strlen(c->name));
+    pq_tenc_field_i32(t, 4, (int32_t)w->opt.codec);
+    pq_tenc_field_i64(t, 5, c->chunk_rows);
+    pq_tenc_field_i64(t, 6, *uncomp);
+    pq_tenc_field_i64(t, 7, *comp);
+    pq_tenc_field_i64(t, 9, data_off);
+    if (dict_off >= 0)
+        pq_tenc_field_i64(t, 11, dict_off);
+    write_statistics(t, c);
+    write_chunk_encoding_stats(t, c);
+    pq_tenc_struct_end(t); /* ColumnMetaData */
+    pq_tenc_struct_end(t); /* ColumnChunk */
+    return SP_OK;
+}
+
+/* Finish the open row group: each column's last page, its chunk written,
+ * the RowGroup appended to the footer's list; the columns start new chunks. */
 static int flush_row_group(pq_writer *w, sp_error *err)
 {
     if (w->rg_rows == 0)
@@ -1079,68 +1163,11 @@ static int flush_row_group(pq_writer *w, sp_error *err)
     pq_tenc_field_list_begin(&t, 1, PQ_TC_STRUCT, w->ncols);
     int64_t rg_start = w->pos, rg_uncomp = 0, rg_comp = 0;
     for (size_t i = 0; i < w->ncols; i++) {
-        pqw_column *c = &w->cols[i];
-        int64_t uncomp = c->chunk_uncomp, comp = c->chunk_comp, dict_off = -1;
-        if (c->chunk_dict_pages > 0) {
-            pqw_page dp;
-            sp_buf_reset(&w->dicthead);
-            sp_buf_reset(&w->dictbody);
-            SP_TRY(write_page(w, c, &w->dicthead, &w->dictbody, PQW_PAGE_DICTIONARY,
-                              PQ_ENC_PLAIN, c->dict_n, c->dplain.data, c->dplain.len, &dp,
-                              &uncomp, &comp, err));
-            dict_off = w->pos;
-            SP_TRY(write_pages(w, w->dicthead.data, w->dictbody.data, &dp, 1, err));
-        }
-        int64_t data_off = w->pos;
-        SP_TRY(write_pages(w, c->heads.data, c->chunk.data, c->pages, c->npages, err));
+        int64_t uncomp, comp;
+        SP_TRY(write_chunk(w, &w->cols[i], &t, &uncomp, &comp, err));
         rg_uncomp += uncomp;
         rg_comp += comp;
-
-        pq_tenc_struct_begin(&t); /* ColumnChunk */
-        pq_tenc_field_i64(&t, 2, 0); /* file_offset: deprecated, 0 per the spec */
-        pq_tenc_field_struct_begin(&t, 3); /* ColumnMetaData */
-        pq_tenc_field_i32(&t, 1, (int32_t)c->spec.physical);
-        /* Exactly the encodings of the chunk's pages and levels. */
-        int encs[4], nenc = 0;
-        if (c->chunk_dict_pages > 0 || c->chunk_plain_pages > 0)
-            encs[nenc++] = PQ_ENC_PLAIN; /* dictionary page or PLAIN pages */
-        if (c->spec.optional)
-            encs[nenc++] = PQ_ENC_RLE;
-        if (c->chunk_dict_pages > 0)
-            encs[nenc++] = PQ_ENC_RLE_DICTIONARY;
-        if (c->chunk_delta_pages > 0)
-            encs[nenc++] = PQ_ENC_DELTA_BINARY_PACKED;
-        pq_tenc_field_list_begin(&t, 2, PQ_TC_I32, (size_t)nenc);
-        for (int k = 0; k < nenc; k++)
-            pq_tenc_elem_i32(&t, encs[k]);
-        pq_tenc_field_list_begin(&t, 3, PQ_TC_BINARY, 1);
-        pq_tenc_elem_binary(&t, c->name, strlen(c->name));
-        pq_tenc_field_i32(&t, 4, (int32_t)w->opt.codec);
-        pq_tenc_field_i64(&t, 5, c->chunk_rows);
-        pq_tenc_field_i64(&t, 6, uncomp);
-        pq_tenc_field_i64(&t, 7, comp);
-        pq_tenc_field_i64(&t, 9, data_off);
-        if (dict_off >= 0)
-            pq_tenc_field_i64(&t, 11, dict_off);
-        write_statistics(&t, c);
-        /* encoding_stats lets readers see whether every data page is
-         * dictionary-encoded without reading the pages. */
-        int nst = (c->chunk_dict_pages > 0) * 2 + (c->chunk_plain_pages > 0) +
-                  (c->chunk_delta_pages > 0);
-        pq_tenc_field_list_begin(&t, 13, PQ_TC_STRUCT, (size_t)nst);
-        if (c->chunk_dict_pages > 0) {
-            write_page_encoding_stats(&t, PQW_PAGE_DICTIONARY, PQ_ENC_PLAIN, 1);
-            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_RLE_DICTIONARY,
-                                      c->chunk_dict_pages);
-        }
-        if (c->chunk_plain_pages > 0)
-            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_PLAIN, c->chunk_plain_pages);
-        if (c->chunk_delta_pages > 0)
-            write_page_encoding_stats(&t, PQW_PAGE_DATA, PQ_ENC_DELTA_BINARY_PACKED,
-                                      c->chunk_delta_pages);
-        pq_tenc_struct_end(&t); /* ColumnMetaData */
-        pq_tenc_struct_end(&t); /* ColumnChunk */
-        column_reset_chunk(w, c);
+        column_reset_chunk(w, &w->cols[i]);
     }
     pq_tenc_field_i64(&t, 2, rg_uncomp); /* total_byte_size */
     pq_tenc_field_i64(&t, 3, (int64_t)w->rg_rows);
@@ -1253,6 +1280,191 @@ static int write_footer(pq_writer *w, sp_error *err)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* ---- buffers handed on ----------------------------------------------------
+ * transform opens one writer per chunk of CSV (32 MB: about 143,000 rows),
+ * and a new writer grows its page, index and chunk buffers from nothing:
+ * each growth copies, and every fresh page of memory faults in (about a
+ * fifth of transform's CPU time on 2 M rows, most of it in the kernel). So
+ * a freed writer hands its buffers and its compression context to the next
+ * writer opened on the same thread, column i's to column i. At most one
+ * writer's set is kept per thread, under PQW_SPARE_MAX_BYTES, and freed when
+ * the thread exits: memory stays bounded by one row group per thread. The
+ * buffers carry capacity only, never content, so the bytes written are the
+ * same as with fresh buffers. */
+
+typedef struct pqw_col_bufs {
+    sp_buf defs, vals, dplain, chunk, heads, smin, smax;
+    uint32_t *idx, *doff;
+    size_t idx_cap, doff_cap;
+    pqw_page *pages;
+    size_t pages_cap;
+} pqw_col_bufs;
+
+typedef struct pqw_spare {
+    size_t ncols;
+    pqw_col_bufs *cols;
+    sp_buf rgmeta, page, dicthead, dictbody;
+    pq_compressor cz; /* ctx NULL: none kept */
+} pqw_spare;
+
+static pthread_key_t spare_key;
+static pthread_once_t spare_once = PTHREAD_ONCE_INIT;
+static bool spare_usable;
+
+static void col_bufs_free(pqw_col_bufs *b)
+{
+    sp_buf_free(&b->defs);
+    sp_buf_free(&b->vals);
+    sp_buf_free(&b->dplain);
+    sp_buf_free(&b->chunk);
+    sp_buf_free(&b->heads);
+    sp_buf_free(&b->smin);
+    sp_buf_free(&b->smax);
+    free(b->idx);
+    free(b->doff);
+    free(b->pages);
+}
+
+static void spare_free(void *p)
+{
+    pqw_spare *s = p;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ncols; i++)
+        col_bufs_free(&s->cols[i]);
+    free(s->cols);
+    sp_buf_free(&s->rgmeta);
+    sp_buf_free(&s->page);
+    sp_buf_free(&s->dicthead);
+    sp_buf_free(&s->dictbody);
+    pq_compressor_free(&s->cz);
+    free(s);
+}
+
+static void spare_key_create(void)
+{
+    spare_usable = pthread_key_create(&spare_key, spare_free) == 0;
+}
+
+/* Move b's allocation (not its contents) into *to, an initialised buffer
+ * that owns none; b is left empty, its limit kept. */
+static void buf_move(sp_buf *to, sp_buf *b)
+{
+    to->data = b->data;
+    to->cap = b->cap;
+    to->len = 0;
+    b->data = NULL;
+    b->cap = b->len = 0;
+}
+
+#define PQW_MOVE_ARRAY(to, to_cap, from, from_cap) \
+    do {                                           \
+        (to) = (from), (to_cap) = (from_cap);      \
+        (from) = NULL, (from_cap) = 0;             \
+    } while (0)
+
+/* Every buffer of a column, in a fixed order, for the moves both ways. */
+#define PQW_COL_BUFS(X, a, b)                                                             \
+    X(&(a)->defs, &(b)->defs); X(&(a)->vals, &(b)->vals); X(&(a)->dplain, &(b)->dplain); \
+    X(&(a)->chunk, &(b)->chunk); X(&(a)->heads, &(b)->heads); X(&(a)->smin, &(b)->smin); \
+    X(&(a)->smax, &(b)->smax)
+
+static void col_bufs_init(pqw_col_bufs *b)
+{
+    sp_buf_init(&b->defs, 0);
+    sp_buf_init(&b->vals, 0);
+    sp_buf_init(&b->dplain, 0);
+    sp_buf_init(&b->chunk, 0);
+    sp_buf_init(&b->heads, 0);
+    sp_buf_init(&b->smin, 0);
+    sp_buf_init(&b->smax, 0);
+}
+
+static size_t col_capacity(const pqw_column *c)
+{
+    return c->defs.cap + c->vals.cap + c->dplain.cap + c->chunk.cap + c->heads.cap +
+           c->smin.cap + c->smax.cap + c->idx_cap * sizeof *c->idx +
+           c->doff_cap * sizeof *c->doff + c->pages_cap * sizeof *c->pages;
+}
+
+/* Take w's buffers and compression context into this thread's spare
+ * (replacing an older one), unless they are too large to keep. Called as
+ * w is freed; what is not taken is freed with w. */
+static void spare_keep(pq_writer *w)
+{
+    pthread_once(&spare_once, spare_key_create);
+    if (!spare_usable || !w->cols)
+        return;
+    size_t total = w->rgmeta.cap + w->page.cap + w->dicthead.cap + w->dictbody.cap;
+    for (size_t i = 0; i < w->ncols; i++)
+        total += col_capacity(&w->cols[i]);
+    if (total > PQW_SPARE_MAX_BYTES)
+        return;
+    pqw_spare *s = calloc(1, sizeof *s);
+    pqw_col_bufs *cols = calloc(w->ncols, sizeof *cols);
+    if (!s || !cols) {
+        free(s);
+        free(cols);
+        return;
+    }
+    for (size_t i = 0; i < w->ncols; i++) {
+        pqw_column *c = &w->cols[i];
+        pqw_col_bufs *b = &cols[i];
+        col_bufs_init(b);
+        PQW_COL_BUFS(buf_move, b, c);
+        PQW_MOVE_ARRAY(b->idx, b->idx_cap, c->idx, c->idx_cap);
+        PQW_MOVE_ARRAY(b->doff, b->doff_cap, c->doff, c->doff_cap);
+        PQW_MOVE_ARRAY(b->pages, b->pages_cap, c->pages, c->pages_cap);
+    }
+    s->ncols = w->ncols;
+    s->cols = cols;
+    sp_buf_init(&s->rgmeta, 0);
+    sp_buf_init(&s->page, 0);
+    sp_buf_init(&s->dicthead, 0);
+    sp_buf_init(&s->dictbody, 0);
+    buf_move(&s->rgmeta, &w->rgmeta);
+    buf_move(&s->page, &w->page);
+    buf_move(&s->dicthead, &w->dicthead);
+    buf_move(&s->dictbody, &w->dictbody);
+    s->cz = w->cz;
+    w->cz.ctx = NULL;
+    spare_free(pthread_getspecific(spare_key));
+    if (pthread_setspecific(spare_key, s) != 0)
+        spare_free(s);
+}
+
+/* Give a freshly opened writer (columns initialised, no buffer allocated)
+ * this thread's spare buffers, and its compression context when it is for
+ * the same codec and level: true when the context was taken (w->cz set). */
+static bool spare_adopt(pq_writer *w)
+{
+    pthread_once(&spare_once, spare_key_create);
+    if (!spare_usable)
+        return false;
+    pqw_spare *s = pthread_getspecific(spare_key);
+    if (!s || pthread_setspecific(spare_key, NULL) != 0)
+        return false;
+    for (size_t i = 0; i < w->ncols && i < s->ncols; i++) {
+        pqw_column *c = &w->cols[i];
+        pqw_col_bufs *b = &s->cols[i];
+        PQW_COL_BUFS(buf_move, c, b);
+        PQW_MOVE_ARRAY(c->idx, c->idx_cap, b->idx, b->idx_cap);
+        PQW_MOVE_ARRAY(c->doff, c->doff_cap, b->doff, b->doff_cap);
+        PQW_MOVE_ARRAY(c->pages, c->pages_cap, b->pages, b->pages_cap);
+    }
+    buf_move(&w->rgmeta, &s->rgmeta);
+    buf_move(&w->page, &s->page);
+    buf_move(&w->dicthead, &s->dicthead);
+    buf_move(&w->dictbody, &s->dictbody);
+    bool took = s->cz.ctx && pq_compressor_same(&s->cz, w->opt.codec, w->opt.level);
+    if (took) {
+        w->cz = s->cz;
+        s->cz.ctx = NULL;
+    }
+    spare_free(s);
+    return took;
+}
+
 static void column_free(pqw_column *c)
 {
     free(c->name);
@@ -1275,6 +1487,7 @@ static void writer_free(pq_writer *w)
         return;
     if (w->fd >= 0)
         close(w->fd);
+    spare_keep(w);
     if (w->cols)
         for (size_t i = 0; i < w->ncols; i++)
             column_free(&w->cols[i]);
@@ -1356,15 +1569,10 @@ static int check_column(const pq_column_spec *s, size_t i, sp_error *err, const 
     return SP_OK;
 }
 
-int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols, size_t ncols,
-                   const pq_writer_options *opt, sp_error *err)
+/* Every column valid, no name twice. */
+static int check_columns(const pq_column_spec *cols, size_t ncols, const char *path,
+                         sp_error *err)
 {
-    sp_error dummy;
-    if (!err)
-        err = &dummy;
-    *out = NULL;
-    if (!path || !path[0])
-        return sp_fail(err, SP_ERR_USAGE, "parquet writer: empty output path");
     if (ncols == 0 || ncols > PQW_MAX_COLUMNS || !cols)
         return sp_fail(err, SP_ERR_USAGE, "%s: %zu columns (1..%d allowed)", path, ncols,
                        PQW_MAX_COLUMNS);
@@ -1375,11 +1583,13 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
                 return sp_fail(err, SP_ERR_USAGE, "%s: duplicate column name %s", path,
                                cols[i].name);
     }
+    return SP_OK;
+}
 
-    pq_writer *w = calloc(1, sizeof *w);
-    if (!w)
-        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
-    w->fd = -1;
+/* w->opt: the defaults, overridden by the caller's options, checked and capped. */
+static int open_options(pq_writer *w, const pq_writer_options *opt, const char *path,
+                        sp_error *err)
+{
     pq_writer_options_default(&w->opt);
     if (opt) {
         /* Zero sizes mean "the default", so callers may set only what they need. */
@@ -1401,37 +1611,25 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         w->opt.scratch = opt->scratch;
     }
     if (w->opt.int_fallback != PQ_ENC_PLAIN &&
-        w->opt.int_fallback != PQ_ENC_DELTA_BINARY_PACKED) {
-        int e = w->opt.int_fallback;
-        free(w);
+        w->opt.int_fallback != PQ_ENC_DELTA_BINARY_PACKED)
         return sp_fail(err, SP_ERR_USAGE,
-                       "%s: int_fallback %d: only PLAIN (%d) or DELTA_BINARY_PACKED (%d)", path, e,
-                       PQ_ENC_PLAIN, PQ_ENC_DELTA_BINARY_PACKED);
-    }
+                       "%s: int_fallback %d: only PLAIN (%d) or DELTA_BINARY_PACKED (%d)", path,
+                       w->opt.int_fallback, PQ_ENC_PLAIN, PQ_ENC_DELTA_BINARY_PACKED);
     /* Pages and dictionaries must stay far below Thrift's i32 sizes. */
     if (w->opt.page_bytes > ((size_t)256 << 20))
         w->opt.page_bytes = (size_t)256 << 20;
     if (w->opt.dict_max_bytes > ((size_t)256 << 20))
         w->opt.dict_max_bytes = (size_t)256 << 20;
+    return SP_OK;
+}
 
-    w->path = strdup(path);
-    w->created_by = strdup(w->opt.created_by);
+/* The columns: names, PLAIN widths, empty buffers, the first chunk's state. */
+static int open_columns(pq_writer *w, const pq_column_spec *cols, size_t ncols, sp_error *err)
+{
     w->cols = calloc(ncols, sizeof *w->cols);
-    if (!w->path || !w->created_by || !w->cols) {
-        writer_free(w);
-        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    w->opt.created_by = w->created_by;
+    if (!w->cols)
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", w->path);
     w->ncols = ncols;
-    int rc = pq_compressor_init(&w->cz, w->opt.codec, w->opt.level, err);
-    if (rc != SP_OK) {
-        writer_free(w);
-        return sp_error_prefix(err, "%s", path);
-    }
-    sp_buf_init(&w->rgmeta, 0);
-    sp_buf_init(&w->page, 0);
-    sp_buf_init(&w->dicthead, 0);
-    sp_buf_init(&w->dictbody, 0);
     for (size_t i = 0; i < ncols; i++) {
         pqw_column *c = &w->cols[i];
         c->spec = cols[i];
@@ -1456,32 +1654,74 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
         sp_buf_init(&c->smax, 0);
         c->nslots = PQW_DICT_INIT_SLOTS;
         c->slots = calloc(c->nslots, sizeof *c->slots);
-        if (!c->name || !c->slots) {
-            writer_free(w);
-            return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
-        }
+        if (!c->name || !c->slots)
+            return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", w->path);
         column_reset_chunk(w, c);
     }
+    return SP_OK;
+}
 
+/* The temporary file beside path, its magic written. On failure w->fd is
+ * -1 and w->tmp NULL unless the file exists (the caller discards it). */
+static int open_file(pq_writer *w, sp_error *err)
+{
     static unsigned seq;
     unsigned n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
-    size_t tlen = strlen(path) + 64;
+    size_t tlen = strlen(w->path) + 64;
     w->tmp = malloc(tlen);
-    if (!w->tmp) {
-        writer_free(w);
-        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(w->tmp, tlen, "%s.tmp-%ld-%u", path, (long)getpid(), n);
+    if (!w->tmp)
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", w->path);
+    snprintf(w->tmp, tlen, "%s.tmp-%ld-%u", w->path, (long)getpid(), n);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int e = errno;
-        sp_fail(err, SP_ERR_IO, "%s: cannot create %s: %s", path, w->tmp, strerror(e));
+        sp_fail(err, SP_ERR_IO, "%s: cannot create %s: %s", w->path, w->tmp, strerror(e));
         free(w->tmp); /* not ours to unlink: open failed */
         w->tmp = NULL;
+        return err->code;
+    }
+    return write_all(w, "PAR1", 4, err);
+}
+
+int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols, size_t ncols,
+                   const pq_writer_options *opt, sp_error *err)
+{
+    sp_error dummy;
+    if (!err)
+        err = &dummy;
+    *out = NULL;
+    if (!path || !path[0])
+        return sp_fail(err, SP_ERR_USAGE, "parquet writer: empty output path");
+    SP_TRY(check_columns(cols, ncols, path, err));
+
+    pq_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
+    w->fd = -1;
+    sp_buf_init(&w->rgmeta, 0);
+    sp_buf_init(&w->page, 0);
+    sp_buf_init(&w->dicthead, 0);
+    sp_buf_init(&w->dictbody, 0);
+    if (open_options(w, opt, path, err) != SP_OK) {
         writer_free(w);
         return err->code;
     }
-    if (write_all(w, "PAR1", 4, err) != SP_OK) {
+    w->path = strdup(path);
+    w->created_by = strdup(w->opt.created_by);
+    if (!w->path || !w->created_by) {
+        writer_free(w);
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", path);
+    }
+    w->opt.created_by = w->created_by;
+    if (open_columns(w, cols, ncols, err) != SP_OK) {
+        writer_free(w);
+        return err->code;
+    }
+    if (!spare_adopt(w) && pq_compressor_init(&w->cz, w->opt.codec, w->opt.level, err) != SP_OK) {
+        writer_free(w);
+        return sp_error_prefix(err, "%s", path);
+    }
+    if (open_file(w, err) != SP_OK) {
         writer_discard(w);
         return err->code;
     }
@@ -1489,20 +1729,66 @@ int pq_writer_open(pq_writer **out, const char *path, const pq_column_spec *cols
     return SP_OK;
 }
 
-int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
+/* A byte-array column's offsets and lengths (and, for FIXED_LEN_BYTE_ARRAY,
+ * its type_length) in rows [0, n) of the batch. */
+static int check_offsets(pq_writer *w, const pqw_column *c, const pq_values *v, size_t n,
+                         sp_error *err)
 {
-    sp_error dummy;
-    if (!err)
-        err = &dummy;
-    if (!w)
-        return sp_fail(err, SP_ERR_USAGE, "parquet writer: NULL writer");
-    if (w->failed)
-        return wreject(w, err, SP_ERR_USAGE, "writer already failed; only close or abort remain");
-    if (!cols)
-        return wreject(w, err, SP_ERR_USAGE, "NULL column batch");
-    size_t n = cols[0].n;
+    for (size_t r = 0; r < n; r++) {
+        if (v->valid && !v->valid[r])
+            continue;
+        uint32_t a = v->offsets[r], b = v->offsets[r + 1];
+        if (b < a)
+            return wreject(w, err, SP_ERR_USAGE,
+                           "column %s: offsets decrease at row %zu of the batch", c->name, r);
+        if (b - a > INT32_MAX)
+            return wreject(w, err, SP_ERR_LIMIT,
+                           "column %s: value of %u bytes at row %zu exceeds 2 GiB", c->name,
+                           b - a, r);
+        if (b > a && !v->bytes)
+            return wreject(w, err, SP_ERR_USAGE, "column %s: no bytes", c->name);
+        if (c->spec.physical == PQ_FIXED_LEN_BYTE_ARRAY &&
+            b - a != (uint32_t)c->spec.type_length)
+            return wreject(w, err, SP_ERR_DATA,
+                           "column %s: value of %u bytes at row %zu, type_length is %d", c->name,
+                           b - a, r, c->spec.type_length);
+    }
+    return SP_OK;
+}
 
-    /* Check the whole batch first, so a rejected batch changes nothing. */
+/* STRING values must be UTF-8 (readers such as DuckDB refuse the whole file
+ * otherwise). Without NULLs the values tile [offsets[0], offsets[n]) once
+ * the offsets are known to rise, so one ASCII scan of that range usually
+ * settles the batch; otherwise each value is checked on its own (a
+ * sequence must not span two values). */
+static int check_utf8(pq_writer *w, const pqw_column *c, const pq_values *v, size_t n,
+                      sp_error *err)
+{
+    if (c->spec.logical != PQ_LOGICAL_STRING)
+        return SP_OK;
+    if (v->valid == NULL && (v->offsets[n] == v->offsets[0] ||
+                             all_ascii(v->bytes + v->offsets[0], v->offsets[n] - v->offsets[0])))
+        return SP_OK;
+    for (size_t r = 0; r < n; r++) {
+        if (v->valid && !v->valid[r])
+            continue;
+        uint32_t a = v->offsets[r], len = v->offsets[r + 1] - a;
+        if (len == 0)
+            continue;
+        size_t bad = utf8_check(v->bytes + a, len);
+        if (bad < len)
+            return wreject(w, err, SP_ERR_DATA,
+                           "column %s: invalid UTF-8 at row %zu of the batch "
+                           "(byte %zu of the value: 0x%02X)",
+                           c->name, r, bad, v->bytes[a + bad]);
+    }
+    return SP_OK;
+}
+
+/* The whole batch is checked before any row is taken, so a rejected batch
+ * changes nothing. */
+static int check_batch(pq_writer *w, const pq_values *cols, size_t n, sp_error *err)
+{
     for (size_t i = 0; i < w->ncols; i++) {
         const pqw_column *c = &w->cols[i];
         const pq_values *v = &cols[i];
@@ -1529,53 +1815,28 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
             return wreject(w, err, SP_ERR_USAGE, "column %s: no offsets", c->name);
         }
         if (c->spec.physical == PQ_BYTE_ARRAY || c->spec.physical == PQ_FIXED_LEN_BYTE_ARRAY) {
-            /* STRING values must be UTF-8 (readers such as DuckDB refuse
-             * the whole file otherwise). Without NULLs the values tile
-             * [offsets[0], offsets[n]) once the offsets are known to rise,
-             * so one ASCII scan of that range usually settles the batch;
-             * otherwise each value is checked on its own (a sequence must
-             * not span two values). */
-            for (size_t r = 0; r < n; r++) {
-                if (v->valid && !v->valid[r])
-                    continue;
-                uint32_t a = v->offsets[r], b = v->offsets[r + 1];
-                if (b < a)
-                    return wreject(w, err, SP_ERR_USAGE,
-                                   "column %s: offsets decrease at row %zu of the batch",
-                                   c->name, r);
-                if (b - a > INT32_MAX)
-                    return wreject(w, err, SP_ERR_LIMIT,
-                                   "column %s: value of %u bytes at row %zu exceeds 2 GiB",
-                                   c->name, b - a, r);
-                if (b > a && !v->bytes)
-                    return wreject(w, err, SP_ERR_USAGE, "column %s: no bytes", c->name);
-                if (c->spec.physical == PQ_FIXED_LEN_BYTE_ARRAY &&
-                    b - a != (uint32_t)c->spec.type_length)
-                    return wreject(w, err, SP_ERR_DATA,
-                                   "column %s: value of %u bytes at row %zu, type_length is %d",
-                                   c->name, b - a, r, c->spec.type_length);
-            }
-            bool ascii = c->spec.logical == PQ_LOGICAL_STRING && v->valid == NULL &&
-                         (v->offsets[n] == v->offsets[0] ||
-                          all_ascii(v->bytes + v->offsets[0], v->offsets[n] - v->offsets[0]));
-            if (c->spec.logical == PQ_LOGICAL_STRING && !ascii) {
-                for (size_t r = 0; r < n; r++) {
-                    if (v->valid && !v->valid[r])
-                        continue;
-                    uint32_t a = v->offsets[r], len = v->offsets[r + 1] - a;
-                    if (len == 0)
-                        continue;
-                    size_t bad = utf8_check(v->bytes + a, len);
-                    if (bad < len)
-                        return wreject(w, err, SP_ERR_DATA,
-                                       "column %s: invalid UTF-8 at row %zu of the batch "
-                                       "(byte %zu of the value: 0x%02X)",
-                                       c->name, r, bad, v->bytes[a + bad]);
-                }
-            }
+            SP_TRY(check_offsets(w, c, v, n, err));
+            SP_TRY(check_utf8(w, c, v, n, err));
         }
     }
+    return SP_OK;
+}
 
+int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
+{
+    sp_error dummy;
+    if (!err)
+        err = &dummy;
+    if (!w)
+        return sp_fail(err, SP_ERR_USAGE, "parquet writer: NULL writer");
+    if (w->failed)
+        return wreject(w, err, SP_ERR_USAGE, "writer already failed; only close or abort remain");
+    if (!cols)
+        return wreject(w, err, SP_ERR_USAGE, "NULL column batch");
+    size_t n = cols[0].n;
+    SP_TRY(check_batch(w, cols, n, err));
+
+    /* Slices of every column in turn, so a row group ends on a row. */
     size_t off = 0;
     while (off < n) {
         size_t k = n - off;
@@ -1583,10 +1844,8 @@ int pq_writer_write(pq_writer *w, const pq_values *cols, sp_error *err)
             k = PQW_SLICE_ROWS;
         if (k > w->opt.row_group_rows - w->rg_rows)
             k = w->opt.row_group_rows - w->rg_rows;
-        for (size_t i = 0; i < w->ncols; i++) {
-            pqw_column *c = &w->cols[i];
-            SP_TRY(column_append(w, c, &cols[i], off, off + k, err));
-        }
+        for (size_t i = 0; i < w->ncols; i++)
+            SP_TRY(column_append(w, &w->cols[i], &cols[i], off, off + k, err));
         w->rg_rows += k;
         off += k;
         if (w->rg_rows >= w->opt.row_group_rows || row_group_bytes(w) >= w->opt.row_group_bytes)

@@ -6,6 +6,7 @@
  * Never uses the Parquet reader: round trips live in test_parquet_roundtrip.c. */
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "../../src/parquet/parquet.h"
 #include "../../src/parquet/thrift_enc.h"
 #include "../test.h"
+#include "sample_parquet.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -1013,4 +1015,75 @@ TEST(parquet_write_no_dictionary_column)
         CHECK(memcmp(got[c].bytes + got[c].offsets[0], bytes, 8) == 0);
     }
     pq_reader_close(r);
+}
+
+/* ---- buffers handed from one writer to the next ---------------------------- */
+
+/* A writer hands its buffers and compression context to the next writer of
+ * its thread: the bytes must not depend on it. Each file is written once by
+ * a thread of its own (nothing to inherit) and again after writers of other
+ * shapes, codecs and an aborted one, on this thread. */
+typedef struct reuse_job {
+    const char *path;
+    pq_codec codec;
+    size_t page_bytes;
+    int rc;
+} reuse_job;
+
+static void *reuse_fresh(void *arg)
+{
+    reuse_job *j = arg;
+    sp_error err;
+    j->rc = sample_parquet_write(j->path, j->codec, 150, j->page_bytes, &err);
+    return NULL;
+}
+
+TEST(parquet_write_reused_buffers_same_bytes)
+{
+    static const pq_codec codecs[] = {PQ_ZSTD, PQ_GZIP, PQ_UNCOMPRESSED, PQ_ZSTD};
+    static const size_t pages[] = {300, 0, 1000, 0};
+    const char *dir = test_tmpdir();
+    char fresh[512], again[512], other[512];
+    snprintf(other, sizeof other, "%s/reuse-other.parquet", dir);
+    for (size_t k = 0; k < sizeof codecs / sizeof codecs[0]; k++) {
+        snprintf(fresh, sizeof fresh, "%s/reuse-fresh-%zu.parquet", dir, k);
+        snprintf(again, sizeof again, "%s/reuse-again-%zu.parquet", dir, k);
+        reuse_job j = {fresh, codecs[k], pages[k], -1};
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, reuse_fresh, &j) == 0);
+        pthread_join(th, NULL);
+        CHECK_INT(j.rc, SP_OK);
+
+        /* Before the second copy: a writer of another shape (more columns,
+         * another codec, dictionaries grown), and one aborted mid-way. */
+        sp_error err;
+        const pq_column_spec wide[] = {
+            {.name = "a", .physical = PQ_INT64}, {.name = "b", .physical = PQ_INT64},
+            {.name = "c", .physical = PQ_INT32}, {.name = "d", .physical = PQ_INT64},
+        };
+        static int64_t big[5000];
+        static int32_t small[5000];
+        for (int i = 0; i < 5000; i++)
+            big[i] = (int64_t)i * 2654435761u, small[i] = i % 3;
+        pq_values v[4] = {{.n = 5000, .values = big}, {.n = 5000, .values = big},
+                          {.n = 5000, .values = small}, {.n = 5000, .values = big}};
+        pq_writer_options o;
+        pq_writer_options_default(&o);
+        o.codec = k % 2 ? PQ_ZSTD : PQ_GZIP;
+        pq_writer *w = NULL;
+        REQUIRE(pq_writer_open(&w, other, wide, 4, &o, &err) == SP_OK);
+        CHECK_INT(pq_writer_write(w, v, &err), SP_OK);
+        CHECK_INT(pq_writer_close(w, &err), SP_OK);
+        REQUIRE(pq_writer_open(&w, other, wide, 4, NULL, &err) == SP_OK);
+        CHECK_INT(pq_writer_write(w, v, &err), SP_OK);
+        pq_writer_abort(w);
+
+        CHECK_INT(sample_parquet_write(again, codecs[k], 150, pages[k], &err), SP_OK);
+        size_t na = 0, nb = 0;
+        char *a = test_read_file(fresh, &na), *b = test_read_file(again, &nb);
+        REQUIRE(a && b);
+        CHECK(na > 0 && na == nb && memcmp(a, b, na) == 0);
+        free(a);
+        free(b);
+    }
 }
