@@ -69,6 +69,10 @@ typedef struct sp_cli {
     bool force;              /* load --force */
     bool csv;                /* inspect --csv */
     const char *file;        /* inspect FILE */
+    int tf_mode;             /* transform --list/--map/--map-index/--merge: pl_transform_mode */
+    const char *map_key;     /* transform --map NAME */
+    long long map_index;     /* transform --map-index N */
+    const char *task_run_id; /* transform --run-id ID */
     sp_config *config;       /* resolved configuration */
 } sp_cli;
 

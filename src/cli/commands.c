@@ -63,8 +63,17 @@ const cli_command CLI_COMMANDS[] = {
              "writes dim_date, dim_product and fact_sales as Parquet, rejects.csv and\n"
              "_manifest.json to the processed store under runs/<ds>/. It reads exactly\n"
              "the files stage recorded in runs/<ds>/_inputs.json, and publishes nothing\n"
-             "when a quality gate fails (MIN_ROWS, MAX_REJECT_RATE, MAX_ROW_DROP).\n" TASK_NOTE,
-     .options = {OPT_DS, {"--skip-gates", NULL, "quality gates recorded, not enforced"}}},
+             "when a quality gate fails (MIN_ROWS, MAX_REJECT_RATE, MAX_ROW_DROP).\n"
+             "Across machines: `--map NAME` (or `--map-index N`) per input, any number at\n"
+             "once, then `--merge`: the same outputs as one process (docs/deploy.md). The\n"
+             "processes of one mapped run share a run id made from the input set.\n" TASK_NOTE,
+     .options = {OPT_DS,
+                 {"--skip-gates", NULL, "quality gates recorded, not enforced"},
+                 {"--list", NULL, "print the run's input names, one per line; change nothing"},
+                 {"--map", "NAME", "transform input NAME alone into parts (runs/<ds>/_parts/)"},
+                 {"--map-index", "N", "the same for the N-th input of --list (0-based)"},
+                 {"--merge", NULL, "check every input's part, publish the outputs, drop parts"},
+                 {"--run-id", "ID", "the run id written in fact_sales.run_id and the manifest"}}},
     {.name = "create-tables",
      .summary = "create the warehouse schema if missing",
      .help = "Creates dim_date, dim_product and fact_sales in the warehouse (DATABASE_URL,\n"

@@ -148,26 +148,144 @@ static void setup_progress(const sp_config *cfg, bool json_logs, int verbosity)
     sp_progress_setup(on, !(no_color && *no_color));
 }
 
-int main(int argc, char **argv)
-{
-    sp_cli cli = {.rows = -1, .seed = 1};
-    const cli_command *cmd = NULL;
-    const char *positional[2] = {NULL, NULL};
-    int npos = 0;
-    const char *retries = NULL, *retry_delay = NULL, *retry_backoff = NULL, *log_format = NULL;
+/* What the command line sets besides sp_cli: the flags that become
+ * configuration (highest precedence) and the positional arguments. */
+typedef struct cli_args {
+    sp_cli cli;
+    const cli_command *cmd;
+    const char *positional[2];
+    int npos;
+    const char *retries, *retry_delay, *retry_backoff, *log_format;
+} cli_args;
 
+/* A run id given on the command line: what a scheduler's id looks like
+ * (Airflow's "scheduled__2026-12-06T00:00:00+00:00"), nothing that would
+ * need quoting in a key, a log line or SQL. */
+static bool valid_run_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._:+-", s[i]))
+            return false;
+    return true;
+}
+
+/* transform's forms (pl_transform_mode): one of --list, --map,
+ * --map-index, --merge at most. */
+static int set_transform_mode(sp_cli *cli, int mode, const char *opt)
+{
+    if (cli->tf_mode != 0 && cli->tf_mode != mode)
+        return usage_error("%s cannot be combined with another of --list, --map, --map-index, "
+                           "--merge", opt);
+    cli->tf_mode = mode;
+    return -1;
+}
+
+/* One known option (its long name) and its value: -1 to go on, else the
+ * exit status (a usage error, or 0 for --version). */
+static int apply_option(cli_args *a, const char *opt, const char *val)
+{
+    sp_cli *cli = &a->cli;
+    long long x;
+    if (strcmp(opt, "--version") == 0) {
+        printf("salespipe %s\n", SP_VERSION);
+        return EXIT_OK;
+    } else if (strcmp(opt, "--quiet") == 0) {
+        cli->verbosity = -1;
+    } else if (strcmp(opt, "--verbose") == 0) {
+        cli->verbosity = 1;
+    } else if (strcmp(opt, "--env-file") == 0) {
+        cli->env_file = val;
+    } else if (strcmp(opt, "--log-format") == 0) {
+        a->log_format = val;
+    } else if (strcmp(opt, "--ds") == 0) {
+        if (!valid_ds(val))
+            return usage_error("--ds '%s' is not a date YYYY-MM-DD", val);
+        cli->ds = val;
+    } else if (a->cmd && strcmp(a->cmd->name, "backfill") == 0 &&
+               (strcmp(opt, "--from") == 0 || strcmp(opt, "--to") == 0)) {
+        /* dates here (checked with the range by orch_backfill_range) */
+        *(opt[2] == 'f' ? &cli->from_ds : &cli->to_ds) = val;
+    } else if (strcmp(opt, "--from") == 0 || strcmp(opt, "--only") == 0) {
+        if (!is_task(val))
+            return usage_error("'%s' is not a task (preflight, stage, transform, "
+                               "create-tables, load)", val);
+        *(opt[2] == 'f' ? &cli->from_task : &cli->only_task) = val;
+    } else if (strcmp(opt, "--resume") == 0) {
+        cli->resume = true;
+    } else if (strcmp(opt, "--skip-gates") == 0) {
+        cli->skip_gates = true;
+    } else if (strcmp(opt, "--retries") == 0) {
+        if (!parse_int(val, 0, 100, &x))
+            return usage_error("--retries '%s' is not a number from 0 to 100", val);
+        a->retries = val;
+    } else if (strcmp(opt, "--retry-delay") == 0) {
+        if (!parse_int(val, 0, 86400 * 7, &x))
+            return usage_error("--retry-delay '%s' is not a number of seconds", val);
+        a->retry_delay = val;
+    } else if (strcmp(opt, "--retry-backoff") == 0) {
+        if (strcmp(val, "fixed") != 0 && strcmp(val, "exponential") != 0)
+            return usage_error("--retry-backoff '%s' is not fixed or exponential", val);
+        a->retry_backoff = val;
+    } else if (strcmp(opt, "--json") == 0) {
+        cli->json = true;
+    } else if (strcmp(opt, "--csv") == 0) {
+        cli->csv = true;
+    } else if (strcmp(opt, "--dirty") == 0) {
+        cli->dirty = true;
+    } else if (strcmp(opt, "--force") == 0) {
+        cli->force = true;
+    } else if (strcmp(opt, "--out") == 0) {
+        cli->out = val;
+    } else if (strcmp(opt, "--rows") == 0 || strcmp(opt, "--head") == 0) {
+        if (!parse_int(val, 0, 1000000000000LL, &cli->rows))
+            return usage_error("'%s' is not a non-negative row count", val);
+    } else if (strcmp(opt, "--seed") == 0) {
+        if (!parse_int(val, 0, 0x7fffffffffffffffLL, &cli->seed))
+            return usage_error("--seed '%s' is not a non-negative integer", val);
+    } else if (strcmp(opt, "--list") == 0) {
+        return set_transform_mode(cli, PL_TF_LIST, opt);
+    } else if (strcmp(opt, "--merge") == 0) {
+        return set_transform_mode(cli, PL_TF_MERGE, opt);
+    } else if (strcmp(opt, "--map") == 0) {
+        if (!*val)
+            return usage_error("--map needs an input's name");
+        cli->map_key = val;
+        return set_transform_mode(cli, PL_TF_MAP, opt);
+    } else if (strcmp(opt, "--map-index") == 0) {
+        if (!parse_int(val, 0, 99999999, &cli->map_index))
+            return usage_error("--map-index '%s' is not an input's number (0, 1, …)", val);
+        return set_transform_mode(cli, PL_TF_MAP_INDEX, opt);
+    } else if (strcmp(opt, "--run-id") == 0) {
+        if (!valid_run_id(val))
+            return usage_error("--run-id '%s': 1 to 63 letters, digits and . _ : + -", val);
+        cli->task_run_id = val;
+    } else {
+        /* In the table (commands.c) but handled nowhere above. */
+        return usage_error("option '%s' of '%s' is not available in this version yet", opt,
+                           a->cmd ? a->cmd->name : "salespipe");
+    }
+    return -1;
+}
+
+/* Commands, positional arguments and options of argv (against the command
+ * table): -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, cli_args *a)
+{
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
         char opt[64];
         const char *val = NULL;
         if (strcmp(arg, "--") == 0 || arg[0] != '-' || arg[1] == '\0') {
-            if (!cmd) {
-                cmd = cli_command_find(arg);
-                if (!cmd)
+            if (!a->cmd) {
+                a->cmd = cli_command_find(arg);
+                if (!a->cmd)
                     return unknown_command(arg);
-                cli.command = cmd->name;
-            } else if (npos < cmd->positional) {
-                positional[npos++] = arg;
+                a->cli.command = a->cmd->name;
+            } else if (a->npos < a->cmd->positional) {
+                a->positional[a->npos++] = arg;
             } else {
                 return usage_error("unexpected argument '%s'", arg);
             }
@@ -181,11 +299,11 @@ int main(int argc, char **argv)
             return usage_error("unknown option '%.60s'", arg);
         memcpy(opt, arg, olen);
         opt[olen] = '\0';
-        const cli_option *known = cli_option_find(cmd, long_spelling(opt));
+        const cli_option *known = cli_option_find(a->cmd, long_spelling(opt));
         if (!known)
-            return unknown_option(cmd, opt);
+            return unknown_option(a->cmd, opt);
         if (strcmp(known->name, "--help") == 0)
-            return print_help(cmd, argc, argv);
+            return print_help(a->cmd, argc, argv);
         if (known->arg) {
             if (eq)
                 val = eq + 1;
@@ -196,147 +314,109 @@ int main(int argc, char **argv)
         } else if (eq) {
             return usage_error("option '%s' takes no value", opt);
         }
-        snprintf(opt, sizeof opt, "%s", known->name);
-        if (strcmp(opt, "--version") == 0) {
-            printf("salespipe %s\n", SP_VERSION);
-            return EXIT_OK;
-        } else if (strcmp(opt, "--quiet") == 0) {
-            cli.verbosity = -1;
-        } else if (strcmp(opt, "--verbose") == 0) {
-            cli.verbosity = 1;
-        } else if (strcmp(opt, "--env-file") == 0) {
-            cli.env_file = val;
-        } else if (strcmp(opt, "--log-format") == 0) {
-            log_format = val;
-        } else if (strcmp(opt, "--ds") == 0) {
-            if (!valid_ds(val))
-                return usage_error("--ds '%s' is not a date YYYY-MM-DD", val);
-            cli.ds = val;
-        } else if (cmd && strcmp(cmd->name, "backfill") == 0 &&
-                   (strcmp(opt, "--from") == 0 || strcmp(opt, "--to") == 0)) {
-            /* dates here (checked with the range by orch_backfill_range) */
-            *(opt[2] == 'f' ? &cli.from_ds : &cli.to_ds) = val;
-        } else if (strcmp(opt, "--from") == 0 || strcmp(opt, "--only") == 0) {
-            if (!is_task(val))
-                return usage_error("'%s' is not a task (preflight, stage, transform, "
-                                   "create-tables, load)", val);
-            *(opt[2] == 'f' ? &cli.from_task : &cli.only_task) = val;
-        } else if (strcmp(opt, "--resume") == 0) {
-            cli.resume = true;
-        } else if (strcmp(opt, "--skip-gates") == 0) {
-            cli.skip_gates = true;
-        } else if (strcmp(opt, "--retries") == 0) {
-            long long x;
-            if (!parse_int(val, 0, 100, &x))
-                return usage_error("--retries '%s' is not a number from 0 to 100", val);
-            retries = val;
-        } else if (strcmp(opt, "--retry-delay") == 0) {
-            long long x;
-            if (!parse_int(val, 0, 86400 * 7, &x))
-                return usage_error("--retry-delay '%s' is not a number of seconds", val);
-            retry_delay = val;
-        } else if (strcmp(opt, "--retry-backoff") == 0) {
-            if (strcmp(val, "fixed") != 0 && strcmp(val, "exponential") != 0)
-                return usage_error("--retry-backoff '%s' is not fixed or exponential", val);
-            retry_backoff = val;
-        } else if (strcmp(opt, "--json") == 0) {
-            cli.json = true;
-        } else if (strcmp(opt, "--csv") == 0) {
-            cli.csv = true;
-        } else if (strcmp(opt, "--dirty") == 0) {
-            cli.dirty = true;
-        } else if (strcmp(opt, "--force") == 0) {
-            cli.force = true;
-        } else if (strcmp(opt, "--out") == 0) {
-            cli.out = val;
-        } else if (strcmp(opt, "--rows") == 0 || strcmp(opt, "--head") == 0) {
-            if (!parse_int(val, 0, 1000000000000LL, &cli.rows))
-                return usage_error("'%s' is not a non-negative row count", val);
-        } else if (strcmp(opt, "--seed") == 0) {
-            if (!parse_int(val, 0, 0x7fffffffffffffffLL, &cli.seed))
-                return usage_error("--seed '%s' is not a non-negative integer", val);
-        } else {
-            /* In the table (commands.c) but handled nowhere above. */
-            return usage_error("option '%s' of '%s' is not available in this version yet", opt,
-                               cmd ? cmd->name : "salespipe");
-        }
+        int rc = apply_option(a, known->name, val);
+        if (rc >= 0)
+            return rc;
     }
+    return -1;
+}
 
-    if (!cmd) {
-        cli_print_usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (strcmp(cmd->name, "help") == 0)
-        return cmd_help(positional[0]);
-    if (cli.from_task && cli.only_task)
+/* What the options mean together: -1 when they make sense. */
+static int check_combinations(cli_args *a)
+{
+    sp_cli *cli = &a->cli;
+    const char *name = a->cmd->name;
+    if (cli->from_task && cli->only_task)
         return usage_error("--from and --only cannot be used together");
-    if (cli.resume && (cli.from_task || cli.only_task))
+    if (cli->resume && (cli->from_task || cli->only_task))
         return usage_error("--resume continues where the failed run stopped: it cannot be "
                            "combined with --from or --only");
-    if (strcmp(cmd->name, "inspect") == 0) {
-        if (npos != 1)
+    if (strcmp(name, "inspect") == 0) {
+        if (a->npos != 1)
             return usage_error("inspect needs a FILE.parquet");
-        cli.file = positional[0];
+        cli->file = a->positional[0];
     }
-    if (strcmp(cmd->name, "runs") == 0 || strcmp(cmd->name, "report") == 0)
-        cli.run_id = positional[0];
-    if (strcmp(cmd->name, "report") == 0 && cli.run_id && cli.ds)
+    if (strcmp(name, "runs") == 0 || strcmp(name, "report") == 0)
+        cli->run_id = a->positional[0];
+    if (strcmp(name, "report") == 0 && cli->run_id && cli->ds)
         return usage_error("report takes a RUN_ID or --ds, not both");
-    if (strcmp(cmd->name, "backfill") == 0 && (!cli.from_ds || !cli.to_ds))
+    if (strcmp(name, "backfill") == 0 && (!cli->from_ds || !cli->to_ds))
         return usage_error("backfill needs --from D1 and --to D2");
-    if (strcmp(cmd->name, "gen") == 0 && !cli.out)
+    if (strcmp(name, "gen") == 0 && !cli->out)
         return usage_error("gen needs --out DIR");
+    if (cli->skip_gates && (cli->tf_mode == PL_TF_MAP || cli->tf_mode == PL_TF_MAP_INDEX ||
+                            cli->tf_mode == PL_TF_LIST))
+        return usage_error("--skip-gates belongs to --merge (a map has no gates)");
+    return -1;
+}
 
-    /* Configuration: flags first (highest precedence), then load the rest. */
+/* Configuration: flags first (highest precedence), then the rest; logging
+ * and progress set up from it. -1 to go on, else the exit status. */
+static int load_config(cli_args *a)
+{
+    sp_cli *cli = &a->cli;
     sp_error err;
     sp_error_clear(&err);
-    cli.config = sp_config_new();
-    if (!cli.config) {
+    cli->config = sp_config_new();
+    if (!cli->config) {
         fprintf(stderr, "salespipe: out of memory\n");
         return EXIT_TASK_FAILED;
     }
-    if ((retries && sp_config_set_flag(cli.config, "RETRIES", retries, &err)) ||
-        (retry_delay && sp_config_set_flag(cli.config, "RETRY_DELAY", retry_delay, &err)) ||
-        (retry_backoff && sp_config_set_flag(cli.config, "RETRY_BACKOFF", retry_backoff, &err)) ||
-        (log_format && sp_config_set_flag(cli.config, "LOG_FORMAT", log_format, &err)) ||
-        sp_config_load(cli.config, cli.env_file, &err)) {
+    if ((a->retries && sp_config_set_flag(cli->config, "RETRIES", a->retries, &err)) ||
+        (a->retry_delay && sp_config_set_flag(cli->config, "RETRY_DELAY", a->retry_delay, &err)) ||
+        (a->retry_backoff &&
+         sp_config_set_flag(cli->config, "RETRY_BACKOFF", a->retry_backoff, &err)) ||
+        (a->log_format && sp_config_set_flag(cli->config, "LOG_FORMAT", a->log_format, &err)) ||
+        sp_config_load(cli->config, cli->env_file, &err)) {
         /* Register what was resolved so far: the message must not leak it. */
-        sp_config_each_secret(cli.config, register_secret);
+        sp_config_each_secret(cli->config, register_secret);
         sp_log_scrub(err.msg);
         fprintf(stderr, "salespipe: %s\n", err.msg);
-        sp_config_free(cli.config);
+        sp_config_free(cli->config);
         return err.code == SP_ERR_USAGE ? EXIT_USAGE : EXIT_TASK_FAILED;
     }
-    sp_config_each_secret(cli.config, register_secret);
-    bool json_logs = strcmp(sp_config_get(cli.config, "LOG_FORMAT"), "json") == 0;
-    sp_log_setup(json_logs, cli.verbosity);
-    setup_progress(cli.config, json_logs, cli.verbosity);
-    sp_config_each_suspect(cli.config, warn_suspect, NULL);
+    sp_config_each_secret(cli->config, register_secret);
+    bool json_logs = strcmp(sp_config_get(cli->config, "LOG_FORMAT"), "json") == 0;
+    sp_log_setup(json_logs, cli->verbosity);
+    setup_progress(cli->config, json_logs, cli->verbosity);
+    sp_config_each_suspect(cli->config, warn_suspect, NULL);
+    return -1;
+}
 
-    int rc;
+static int dispatch(const cli_command *cmd, const sp_cli *cli)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(const sp_cli *);
+    } table[] = {{"inspect", cmd_inspect}, {"run", cmd_run},       {"runs", cmd_runs},
+                 {"backfill", cmd_backfill}, {"plan", cmd_plan},   {"report", cmd_report},
+                 {"gen", cmd_gen}};
     if (cmd->pending) {
         fprintf(stderr, "salespipe: '%s' is not available in this version yet (it comes with %s)\n",
                 cmd->name, cmd->pending);
-        rc = EXIT_USAGE;
-    } else if (strcmp(cmd->name, "inspect") == 0) {
-        rc = cmd_inspect(&cli);
-    } else if (strcmp(cmd->name, "run") == 0) {
-        rc = cmd_run(&cli);
-    } else if (strcmp(cmd->name, "runs") == 0) {
-        rc = cmd_runs(&cli);
-    } else if (strcmp(cmd->name, "backfill") == 0) {
-        rc = cmd_backfill(&cli);
-    } else if (strcmp(cmd->name, "plan") == 0) {
-        rc = cmd_plan(&cli);
-    } else if (strcmp(cmd->name, "report") == 0) {
-        rc = cmd_report(&cli);
-    } else if (strcmp(cmd->name, "gen") == 0) {
-        rc = cmd_gen(&cli);
-    } else if (is_task(cmd->name)) {
-        rc = cmd_task(&cli);
-    } else {
-        rc = cmd_config(&cli);
+        return EXIT_USAGE;
     }
-    sp_config_free(cli.config);
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(cmd->name, table[i].name) == 0)
+            return table[i].fn(cli);
+    return is_task(cmd->name) ? cmd_task(cli) : cmd_config(cli);
+}
+
+int main(int argc, char **argv)
+{
+    cli_args a = {.cli = {.rows = -1, .seed = 1}};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    if (!a.cmd) {
+        cli_print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(a.cmd->name, "help") == 0)
+        return cmd_help(a.positional[0]);
+    if ((rc = check_combinations(&a)) >= 0 || (rc = load_config(&a)) >= 0)
+        return rc;
+    rc = dispatch(a.cmd, &a.cli);
+    sp_config_free(a.cli.config);
     return rc;
 }

@@ -72,12 +72,16 @@ int cmd_task(const sp_cli *cli)
     int t = pl_task_parse(cli->command);
     pl_ctx ctx;
     sp_error err;
-    if (pl_ctx_init(&ctx, cli->config, cli->ds, NULL, &err) != SP_OK) {
+    if (pl_ctx_init(&ctx, cli->config, cli->ds, cli->task_run_id, &err) != SP_OK) {
         sp_log(SP_LOG_ERROR, "%s", err.msg);
         return exit_code(err.code);
     }
     ctx.force_load = cli->force;
     ctx.skip_gates = cli->skip_gates; /* not in a ledger: the log says it (gates.c) */
+    ctx.tf_mode = (pl_transform_mode)cli->tf_mode;
+    ctx.map_key = cli->map_key;
+    ctx.map_index = cli->map_index;
+    ctx.run_id_given = cli->task_run_id != NULL;
     char holder[64];
     snprintf(holder, sizeof holder, "task %s", pl_task_name((pl_task)t));
     int lock = -1;

@@ -409,6 +409,26 @@ static int collect_bytes(void *arg, const void *p, size_t n)
     return b->broken ? SP_ERR_LIMIT : SP_OK;
 }
 
+int pl_store_read(store *st, const char *key, size_t cap, sp_buf *b, bool *found,
+                  const char *what, sp_error *err)
+{
+    *found = false;
+    store_stat ss;
+    SP_TRY(store_stat_key(st, key, false, &ss, err));
+    if (!ss.exists)
+        return SP_OK;
+    if (ss.size > (int64_t)cap)
+        return sp_fail(err, SP_ERR_LIMIT, "%s: %lld bytes, more than the %zu KiB cap", what,
+                       (long long)ss.size, cap >> 10);
+    int rc = store_get(st, key, collect_bytes, b, err);
+    if (rc == SP_ERR_LIMIT || (rc == SP_OK && (b->broken || b->len > cap)))
+        return sp_fail(err, b->len >= cap ? SP_ERR_LIMIT : SP_ERR_NOMEM,
+                       "%s: cannot hold it in memory (cap %zu KiB)", what, cap >> 10);
+    if (rc == SP_OK)
+        *found = true;
+    return rc;
+}
+
 int pl_inputs_read(pl_ctx *ctx, pl_input_set *s, bool *found, sp_error *err)
 {
     pl_inputs_init(s);
@@ -419,24 +439,15 @@ int pl_inputs_read(pl_ctx *ctx, pl_input_set *s, bool *found, sp_error *err)
     if (snprintf(key, sizeof key, "%s%s", ctx->prefix, PL_INPUTS_KEY) >= (int)sizeof key)
         return sp_fail(err, SP_ERR_USAGE, "key prefix too long");
     snprintf(what, sizeof what, "%s/%s", store_url(raw), key);
-    store_stat st;
-    SP_TRY(store_stat_key(raw, key, false, &st, err));
-    if (!st.exists)
-        return SP_OK;
-    if (st.size > INPUTS_JSON_MAX)
-        return sp_fail(err, SP_ERR_LIMIT, "%s: %lld bytes, more than the %d MiB cap", what,
-                       (long long)st.size, INPUTS_JSON_MAX >> 20);
     sp_buf b;
     sp_buf_init(&b, INPUTS_JSON_MAX);
-    int rc = store_get(raw, key, collect_bytes, &b, err);
-    if (rc == SP_ERR_LIMIT || (rc == SP_OK && b.broken))
-        rc = sp_fail(err, b.len >= INPUTS_JSON_MAX ? SP_ERR_LIMIT : SP_ERR_NOMEM,
-                     "%s: cannot hold it in memory (cap %d MiB)", what, INPUTS_JSON_MAX >> 20);
-    if (rc == SP_OK)
+    bool there;
+    int rc = pl_store_read(raw, key, INPUTS_JSON_MAX, &b, &there, what, err);
+    if (rc == SP_OK && there)
         rc = pl_inputs_parse(b.len ? (const char *)b.data : "", b.len, what, s, err);
     sp_buf_free(&b);
     if (rc == SP_OK)
-        *found = true;
+        *found = there;
     return rc;
 }
 

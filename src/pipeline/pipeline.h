@@ -66,6 +66,17 @@ typedef struct pl_gates {
     bool row_drop_deferred; /* MAX_ROW_DROP left to load (warehouse unreadable at transform) */
 } pl_gates;
 
+/* How `transform` runs: in one process (the default), or as one process of
+ * a mapped run: --list prints the run's inputs, --map / --map-index turns
+ * one input into parts under <prefix>_parts/, --merge publishes them. */
+typedef enum pl_transform_mode {
+    PL_TF_ONE = 0,
+    PL_TF_LIST,
+    PL_TF_MAP,
+    PL_TF_MAP_INDEX,
+    PL_TF_MERGE,
+} pl_transform_mode;
+
 typedef struct pl_ctx {
     const sp_config *cfg;
     char ds[11];             /* YYYY-MM-DD */
@@ -84,6 +95,11 @@ typedef struct pl_ctx {
     bool skip_gates;         /* --skip-gates: gates evaluated and recorded, never enforced */
     pl_gates gates;          /* the gates of the last transform or load (for ledger, alert) */
     const char *input_set;   /* transform read "staged" (_inputs.json) or "listing"; NULL before */
+    /* transform across processes (issue 15, transform_parts.c) */
+    pl_transform_mode tf_mode;
+    const char *map_key;     /* --map NAME: an input's name or raw store key */
+    long long map_index;     /* --map-index N: the N-th input (0-based) */
+    bool run_id_given;       /* --run-id: every process of a mapped run shares it */
 } pl_ctx;
 
 /* ds: "YYYY-MM-DD" or NULL for today (UTC). run_id may be NULL (generated). */
@@ -174,6 +190,11 @@ int pl_inputs_parse(const char *text, size_t n, const char *what, pl_input_set *
  * without one is SP_OK with *found false and an empty set. */
 int pl_inputs_write(pl_ctx *ctx, const pl_input_set *s, sp_error *err);
 int pl_inputs_read(pl_ctx *ctx, pl_input_set *s, bool *found, sp_error *err);
+/* A small object of st into b (appended; the caller inits and frees b):
+ * *found false when there is none, SP_ERR_LIMIT past cap bytes. `what`
+ * names it in errors. */
+int pl_store_read(store *st, const char *key, size_t cap, sp_buf *b, bool *found,
+                  const char *what, sp_error *err);
 
 /* The local files of `dir` matching `pattern` (regular files, not hidden),
  * sorted; the caller frees them with pl_local_inputs_free. */

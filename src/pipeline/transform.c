@@ -91,16 +91,20 @@ static int collect_key(void *arg, const char *key, const char *rest, int64_t siz
     return 0;
 }
 
+static void free_file(tf_file *f)
+{
+    free(f->key);
+    free(f->path);
+    for (int w = 0; w < f->nwarn; w++)
+        free(f->warn[w]);
+    free(f->sha_msg);
+    tf_free_error(f->err);
+}
+
 static void free_files(tf_file *files, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(files[i].key);
-        free(files[i].path);
-        for (int w = 0; w < files[i].nwarn; w++)
-            free(files[i].warn[w]);
-        free(files[i].sha_msg);
-        tf_free_error(files[i].err);
-    }
+    for (int i = 0; i < n; i++)
+        free_file(&files[i]);
     free(files);
 }
 
@@ -270,105 +274,139 @@ static const star_counts *file_counts(void *arg, int i, const char **name)
     return &files[i].counts;
 }
 
-static int write_and_publish(pl_ctx *ctx, store *processed, const tf_shared *sh,
-                             const tf_file *files, int n, int nchunks, tf_outputs *out,
-                             sp_error *err)
+int tf_task_publish(tf_task *t, sp_error *err)
 {
+    pl_ctx *ctx = t->ctx;
+    tf_outputs *out = &t->out;
     SP_TRY(tf_check_counts(out, err));
     /* Audit before publishing: a failed gate leaves the last outputs as they are. */
-    SP_TRY(pl_gates_transform(ctx, &out->total, n, file_counts, (void *)files, err));
-    SP_TRY(tf_write_outputs(sh, nchunks, out, err));
+    SP_TRY(pl_gates_transform(ctx, &out->total, t->n, file_counts, (void *)t->files, err));
+    SP_TRY(tf_write_outputs(&t->sh, t->nchunks, out, err));
     sp_buf manifest;
     sp_buf_init(&manifest, (size_t)64 << 20);
-    tf_build_manifest(&manifest, ctx, files, n, out, sh);
+    tf_build_manifest(&manifest, ctx, t->files, t->n, out, &t->sh);
     int rc = manifest.broken ? sp_fail(err, SP_ERR_NOMEM, "out of memory writing the manifest")
-                             : tf_publish(processed, ctx->prefix, out, &manifest, err);
+                             : tf_publish(t->processed, ctx->prefix, out, &manifest, err);
     sp_buf_free(&manifest);
-    return rc;
-}
-
-/* What the run summary and the ledger read, and the closing log lines. */
-static void record_results(pl_ctx *ctx, store *processed, const tf_outputs *o, int n, double secs)
-{
-    const star_counts *total = &o->total;
+    if (rc != SP_OK)
+        return rc;
+    /* What the run summary and the ledger read, and the closing log lines. */
+    const star_counts *total = &out->total;
     ctx->transformed = true;
     ctx->tf.counts = *total;
-    ctx->tf.dim_date = (int64_t)star_dims_ndates(o->dims);
-    ctx->tf.dim_product = (int64_t)star_dims_nproducts(o->dims);
+    ctx->tf.dim_date = (int64_t)star_dims_ndates(out->dims);
+    ctx->tf.dim_product = (int64_t)star_dims_nproducts(out->dims);
     ctx->tf.fact_sales = total->rejected[RULES_KEPT];
-    ctx->tf.conflicts = star_dims_conflicts(o->dims);
-    ctx->tf.nfiles = n;
+    ctx->tf.conflicts = star_dims_conflicts(out->dims);
+    ctx->tf.nfiles = t->n;
     sp_log(SP_LOG_INFO, "transform: %lld rows in, %lld kept, %lld rejected in %.2fs → %s/%s",
            (long long)total->rows_in, (long long)total->rejected[RULES_KEPT],
-           (long long)(total->rows_in - total->rejected[RULES_KEPT]), secs, store_url(processed),
-           ctx->prefix);
+           (long long)(total->rows_in - total->rejected[RULES_KEPT]), sp_mono_seconds() - t->t0,
+           store_url(t->processed), ctx->prefix);
     if (ctx->tf.conflicts)
         sp_log(SP_LOG_WARN, "transform: %lld product(s) seen with more than one category kept "
                "their first (see the manifest)", (long long)ctx->tf.conflicts);
+    return SP_OK;
 }
 
 /* ---- the task ------------------------------------------------------------------------ */
 
-int pl_transform(pl_ctx *ctx, sp_error *err)
+int tf_task_open(tf_task *t, pl_ctx *ctx, sp_error *err)
 {
+    memset(t, 0, sizeof *t);
+    t->ctx = ctx;
+    pl_inputs_init(&t->set);
     memset(&ctx->gates, 0, sizeof ctx->gates); /* this attempt's, for the ledger */
     ctx->input_set = NULL;
-    tf_shared sh = {0};
-    SP_TRY(resolve_settings(ctx, &sh, err));
-    store *raw, *processed;
-    SP_TRY(pl_raw_store(ctx, &raw, err));
-    SP_TRY(pl_processed_store(ctx, &processed, err));
-    sh.raw = raw;
-    sh.run_id = ctx->run_id;
-    tf_file *files;
-    int n;
-    pl_input_set set;
-    bool staged;
-    int rc = list_inputs(ctx, raw, &set, &staged, &files, &n, err);
+    SP_TRY(resolve_settings(ctx, &t->sh, err));
+    SP_TRY(pl_raw_store(ctx, &t->raw, err));
+    SP_TRY(pl_processed_store(ctx, &t->processed, err));
+    t->sh.raw = t->raw;
+    t->sh.run_id = ctx->run_id;
+    SP_TRY(list_inputs(ctx, t->raw, &t->set, &t->staged, &t->files, &t->n, err));
+    int rc = make_workdir(t->processed, t->workdir, sizeof t->workdir, err);
     if (rc != SP_OK) {
-        pl_inputs_free(&set);
-        return rc;
+        t->workdir[0] = '\0';
+        return sp_error_prefix(err, "PROCESSED_STORE %s: no work directory",
+                               store_url(t->processed));
     }
-    char workdir[PATH_MAX - 64]; /* room for the names of files inside */
-    if ((rc = make_workdir(processed, workdir, sizeof workdir, err)) != SP_OK) {
-        sp_error_prefix(err, "PROCESSED_STORE %s: no work directory", store_url(processed));
-        pl_inputs_free(&set);
-        free_files(files, n);
-        return rc;
-    }
-    sh.workdir = workdir;
-    prepare_files(files, n, &sh);
-    tf_outputs out = {0};
-    tf_chunk *chunks = NULL;
-    int nchunks = 0, threads = worker_count(ctx);
-    double t0 = sp_mono_seconds();
-    progress_begin(files, n);
-    if ((rc = tf_plan(files, n, threads, &chunks, &nchunks, err)) != SP_OK ||
-        (rc = star_dims_new(&out.dims, err)) != SP_OK)
-        goto done;
-    if (threads > nchunks)
-        threads = nchunks;
-    sp_log(SP_LOG_INFO, "transform: %d file(s) in %d chunk(s) from %s/%s, %d worker(s)", n,
-           nchunks, store_url(raw), ctx->prefix, threads);
-    rc = tf_run_files(files, n, chunks, nchunks, threads, out.dims, &out.total, err);
-    int frc = collect_outcomes(files, n, err); /* a file's error comes first */
+    t->sh.workdir = t->workdir;
+    prepare_files(t->files, t->n, &t->sh);
+    return SP_OK;
+}
+
+void tf_task_keep_one(tf_task *t, int i)
+{
+    tf_file one = t->files[i];
+    t->files[i] = t->files[0];
+    t->files[0] = one;
+    for (int k = 1; k < t->n; k++)
+        free_file(&t->files[k]);
+    t->files[0].index = 0;
+    t->n = 1;
+}
+
+int tf_task_read(tf_task *t, sp_error *err)
+{
+    int threads = worker_count(t->ctx);
+    t->t0 = sp_mono_seconds();
+    progress_begin(t->files, t->n);
+    SP_TRY(tf_plan(t->files, t->n, threads, &t->chunks, &t->nchunks, err));
+    SP_TRY(star_dims_new(&t->out.dims, err));
+    if (threads > t->nchunks)
+        threads = t->nchunks;
+    sp_log(SP_LOG_INFO, "transform: %d file(s) in %d chunk(s) from %s/%s, %d worker(s)", t->n,
+           t->nchunks, store_url(t->raw), t->ctx->prefix, threads);
+    int rc = tf_run_files(t->files, t->n, t->chunks, t->nchunks, threads, t->out.dims,
+                          &t->out.total, err);
+    int frc = collect_outcomes(t->files, t->n, err); /* a file's error comes first */
     if (frc != SP_OK)
         rc = frc;
-    if (rc != SP_OK || (staged && (rc = verify_staged(&set, files, n, err)) != SP_OK))
-        goto done;
-    if ((rc = write_and_publish(ctx, processed, &sh, files, n, nchunks, &out, err)) != SP_OK)
-        goto done;
-    record_results(ctx, processed, &out, n, sp_mono_seconds() - t0);
-done:
+    if (rc == SP_OK && t->staged)
+        rc = verify_staged(&t->set, t->files, t->n, err);
+    return rc;
+}
+
+void tf_task_close(tf_task *t)
+{
     sp_progress_end(); /* when the plan failed; safe twice */
-    for (int i = 0; i < nchunks; i++) {
-        star_dims_free(chunks[i].dims);
-        tf_free_error(chunks[i].err);
+    for (int i = 0; t->chunks && i < t->nchunks; i++) {
+        star_dims_free(t->chunks[i].dims);
+        tf_free_error(t->chunks[i].err);
     }
-    free(chunks);
-    star_dims_free(out.dims);
-    remove_workdir(&sh, files, n, nchunks);
-    free_files(files, n);
-    pl_inputs_free(&set);
+    free(t->chunks);
+    star_dims_free(t->out.dims);
+    if (t->workdir[0])
+        remove_workdir(&t->sh, t->files, t->n, t->nchunks);
+    free_files(t->files, t->n);
+    pl_inputs_free(&t->set);
+    memset(t, 0, sizeof *t);
+}
+
+int pl_transform(pl_ctx *ctx, sp_error *err)
+{
+    tf_task t;
+    int rc = tf_task_open(&t, ctx, err);
+    if (rc == SP_OK && ctx->tf_mode != PL_TF_ONE && !ctx->run_id_given)
+        tf_mapped_run_id(&t);
+    if (rc == SP_OK) {
+        switch (ctx->tf_mode) {
+        case PL_TF_ONE:
+            if ((rc = tf_task_read(&t, err)) == SP_OK)
+                rc = tf_task_publish(&t, err);
+            break;
+        case PL_TF_LIST:
+            rc = tf_list(&t, err);
+            break;
+        case PL_TF_MAP:
+        case PL_TF_MAP_INDEX:
+            rc = tf_map(&t, err);
+            break;
+        case PL_TF_MERGE:
+            rc = tf_merge(&t, err);
+            break;
+        }
+    }
+    tf_task_close(&t);
     return rc;
 }

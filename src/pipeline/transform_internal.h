@@ -173,4 +173,47 @@ void tf_build_manifest(sp_buf *b, const pl_ctx *ctx, const tf_file *files, int n
 int tf_publish(store *processed, const char *prefix, const tf_outputs *o, const sp_buf *manifest,
                sp_error *err);
 
+/* ---- transform.c: one transform's state and phases ---------------------------- */
+
+/* What one transform process holds, from its settings to its work directory:
+ * the one-process task, --map and --merge share these phases. */
+typedef struct tf_task {
+    pl_ctx *ctx;
+    tf_shared sh;
+    store *raw, *processed;
+    pl_input_set set;        /* _inputs.json when staged */
+    bool staged;
+    tf_file *files;          /* the inputs, in name order */
+    int n;
+    char workdir[PATH_MAX - 64]; /* room for the names of files inside; "" before */
+    tf_chunk *chunks;
+    int nchunks;
+    tf_outputs out;
+    double t0;               /* when the reading began (for the closing line) */
+} tf_task;
+
+/* Settings, stores, the run's inputs (all of them), and a work directory. */
+int tf_task_open(tf_task *t, pl_ctx *ctx, sp_error *err);
+/* Keep only t->files[i] (a mapped process reads one input). */
+void tf_task_keep_one(tf_task *t, int i);
+/* Plan the chunks and read them on THREADS workers into the work directory
+ * (parts, dims, counts), every file's outcome logged; verify the staged
+ * digests. */
+int tf_task_read(tf_task *t, sp_error *err);
+/* Gates, the outputs written from the parts, the manifest, publication, and
+ * the results for the summary and the ledger. */
+int tf_task_publish(tf_task *t, sp_error *err);
+/* Free everything and remove the work directory. */
+void tf_task_close(tf_task *t);
+
+/* ---- transform_parts.c: a transform across processes -------------------------- */
+
+/* transform --list / --map / --map-index / --merge (pl_transform_mode). */
+int tf_list(tf_task *t, sp_error *err);
+int tf_map(tf_task *t, sp_error *err);
+int tf_merge(tf_task *t, sp_error *err);
+/* The run id every process of a mapped run derives from the input set
+ * (unless --run-id gave one), so they agree without talking. */
+void tf_mapped_run_id(tf_task *t);
+
 #endif

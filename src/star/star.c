@@ -330,3 +330,91 @@ int star_dims_products(star_dims *d, const star_product **products, sp_error *er
     *products = d->sorted;
     return SP_OK;
 }
+
+/* ---- a file's dimensions as bytes (transform --map's part) -------------------- */
+
+/* "SPDIMS1\n", u32 dates, u32 products, the dates (i32), then each product
+ * in first-seen order: u32 id length, u32 category length, u8 conflict, the
+ * id, the category. Little-endian. First-seen order and the conflict marks
+ * are what star_dims_merge needs to give the one-process result. */
+static const char DIMS_MAGIC[8] = {'S', 'P', 'D', 'I', 'M', 'S', '1', '\n'};
+
+static void put_u32(sp_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    sp_buf_append(b, x, 4);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int star_dims_encode(const star_dims *d, sp_buf *b, sp_error *err)
+{
+    sp_buf_append(b, DIMS_MAGIC, sizeof DIMS_MAGIC);
+    put_u32(b, (uint32_t)d->ndates);
+    put_u32(b, (uint32_t)d->n);
+    for (size_t i = 0; i < d->date_cap; i++)
+        if (d->dates[i] != EMPTY_DATE)
+            put_u32(b, (uint32_t)d->dates[i]);
+    const product_slot **order = calloc(d->n ? d->n : 1, sizeof *order);
+    if (!order)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory (encoding dimensions)");
+    for (size_t i = 0; i < d->cap; i++)
+        if (d->slots[i].order)
+            order[d->slots[i].order - 1] = &d->slots[i];
+    for (size_t i = 0; i < d->n; i++) {
+        const product_slot *s = order[i];
+        put_u32(b, s->id_len);
+        put_u32(b, s->cat_len);
+        sp_buf_putc(b, s->conflict ? 1 : 0);
+        sp_buf_append(b, d->keys.data + s->id_off, s->id_len);
+        sp_buf_append(b, d->keys.data + s->cat_off, s->cat_len);
+    }
+    free(order);
+    if (b->broken)
+        return sp_fail(err, SP_ERR_NOMEM, "out of memory (encoding dimensions)");
+    return SP_OK;
+}
+
+int star_dims_decode(star_dims *d, const uint8_t *p, size_t n, const char *what, sp_error *err)
+{
+    star_dims_clear(d);
+    if (n < 16 || memcmp(p, DIMS_MAGIC, sizeof DIMS_MAGIC) != 0)
+        return sp_fail(err, SP_ERR_CORRUPT, "%s: not a salespipe dimensions part", what);
+    uint32_t ndates = get_u32(p + 8), nproducts = get_u32(p + 12);
+    size_t at = 16;
+    if (ndates > (n - at) / 4 || nproducts > STAR_MAX_PRODUCTS)
+        return sp_fail(err, SP_ERR_CORRUPT, "%s: %u dates, %u products: more than it holds",
+                       what, ndates, nproducts);
+    for (uint32_t i = 0; i < ndates; i++, at += 4) {
+        int32_t day = (int32_t)get_u32(p + at);
+        if (day == EMPTY_DATE)
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: date %u is not a date", what, i);
+        SP_TRY(date_insert(d, day, err));
+    }
+    for (uint32_t i = 0; i < nproducts; i++) {
+        if (n - at < 9)
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: truncated at product %u", what, i);
+        uint32_t id_len = get_u32(p + at), cat_len = get_u32(p + at + 4);
+        bool conflict = p[at + 8] != 0;
+        at += 9;
+        if (id_len > n - at || cat_len > n - at - id_len)
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: truncated at product %u", what, i);
+        product_slot *s;
+        bool fresh;
+        SP_TRY(product_upsert(d, (const char *)p + at, id_len, (const char *)p + at + id_len,
+                              cat_len, &s, &fresh, err));
+        if (!fresh)
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: product %u appears twice", what, i);
+        if (conflict) {
+            s->conflict = true;
+            d->conflicts++;
+        }
+        at += id_len + cat_len;
+    }
+    if (at != n)
+        return sp_fail(err, SP_ERR_CORRUPT, "%s: %zu bytes after the last product", what, n - at);
+    return SP_OK;
+}

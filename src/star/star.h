@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../rules/rules.h"
+#include "../util/buf.h"
 #include "../util/error.h"
 
 /* ---- counts ---------------------------------------------------------- */
@@ -85,5 +86,12 @@ typedef struct star_product {
     uint32_t id_len, cat_len;
 } star_product;
 int star_dims_products(star_dims *d, const star_product **products, sp_error *err);
+
+/* One file's dimensions as bytes and back (transform --map writes them as a
+ * part, --merge folds them in with star_dims_merge): the dates, and the
+ * products in first-seen order with their conflict marks. Decode replaces
+ * d's contents; a malformed part is SP_ERR_CORRUPT naming `what`. */
+int star_dims_encode(const star_dims *d, sp_buf *b, sp_error *err);
+int star_dims_decode(star_dims *d, const uint8_t *p, size_t n, const char *what, sp_error *err);
 
 #endif
