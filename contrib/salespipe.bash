@@ -37,7 +37,7 @@ _salespipe() {
       return ;;
     --retry-backoff) mapfile -t COMPREPLY < <(compgen -W "fixed exponential" -- "$cur"); return ;;
     --ds|--to) mapfile -t COMPREPLY < <(compgen -W "$(date -u +%F)" -- "$cur"); return ;;
-    --rows|--seed|--head|--retries|--retry-delay) return ;;
+    --rows|--seed|--head|--retries|--retry-delay|--map|--map-index|--run-id) return ;;
   esac
   if [ -z "$cmd" ]; then
     if [[ $cur == -* ]]; then

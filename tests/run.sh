@@ -35,7 +35,7 @@ suite unit build/unit_tests
 suite unit-asan-ubsan build/san/unit_tests
 for s in tests/cli/run.sh tests/interop/run.sh tests/pipeline/run.sh tests/daily/run.sh \
          tests/postgres/run.sh tests/loads/run.sh tests/s3/run.sh tests/aws/run.sh tests/orchestration/run.sh tests/deploy/run.sh \
-         tests/report/run.sh tests/backfill/run.sh tests/scale/run.sh tests/stops/run.sh tests/gates/run.sh; do
+         tests/report/run.sh tests/backfill/run.sh tests/scale/run.sh tests/mapped/run.sh tests/stops/run.sh tests/gates/run.sh; do
   [ -x "$s" ] && suite "$(basename "$(dirname "$s")")" "$s"
 done
 

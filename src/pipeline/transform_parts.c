@@ -384,7 +384,9 @@ static int fetch_chunks(tf_task *t, tf_file *f, sp_error *err)
         SP_TRY(chunk_key(t, f->name, "fact", k, key, sizeof key, err));
         SP_TRY(store_get_file(t->processed, key, local, err));
         pq_reader *r;
-        SP_TRY(pq_reader_open(&r, local, err));
+        if (pq_reader_open(&r, local, err) != SP_OK)
+            return sp_error_prefix(err, "part of %s: %s/%s (map it again)", f->name,
+                                   store_url(t->processed), key);
         rows += (int64_t)pq_reader_num_rows(r);
         pq_reader_close(r);
         tf_reject_part(&t->sh, g, local, sizeof local);

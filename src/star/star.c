@@ -393,6 +393,8 @@ int star_dims_decode(star_dims *d, const uint8_t *p, size_t n, const char *what,
         if (day == EMPTY_DATE)
             return sp_fail(err, SP_ERR_CORRUPT, "%s: date %u is not a date", what, i);
         SP_TRY(date_insert(d, day, err));
+        if (d->ndates != i + 1)
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: date %u appears twice", what, i);
     }
     for (uint32_t i = 0; i < nproducts; i++) {
         if (n - at < 9)
@@ -402,6 +404,8 @@ int star_dims_decode(star_dims *d, const uint8_t *p, size_t n, const char *what,
         at += 9;
         if (id_len > n - at || cat_len > n - at - id_len)
             return sp_fail(err, SP_ERR_CORRUPT, "%s: truncated at product %u", what, i);
+        if (id_len == 0) /* the data contract never keeps an empty product_id */
+            return sp_fail(err, SP_ERR_CORRUPT, "%s: product %u has no id", what, i);
         product_slot *s;
         bool fresh;
         SP_TRY(product_upsert(d, (const char *)p + at, id_len, (const char *)p + at + id_len,
