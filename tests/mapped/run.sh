@@ -61,7 +61,7 @@ read -r -a D <<<"$(dirs dir)"
 sp "${D[@]}" -- -q stage --ds $DS 2>"$tmp/err" || bad stage "$(cat "$tmp/err")"
 listed=$(sp "${D[@]}" -- -q transform --ds $DS --list 2>"$tmp/err")
 check list-is-the-input-set "got: $listed $(cat "$tmp/err")" \
-  [ "$listed" = "$(cd "$tmp/data/raw" && ls -1 -- *_orders.csv | LC_ALL=C sort)" ]
+  [ "$listed" = "$(cd "$tmp/data/raw" && printf '%s\n' *_orders.csv | LC_ALL=C sort)" ]
 : >"$tmp/map.err"
 check four-maps-at-once "$(head -c 600 "$tmp/map.err")" map_all "${D[@]}"
 nparts=$(find "$tmp/dir-proc/runs/$DS/_parts" -name 'fact-*.parquet' 2>/dev/null | wc -l)
@@ -141,7 +141,7 @@ merge_fails other-settings "DATE_ORDER=dmy"
 # the input set changes after the maps: their parts belong to another run
 map_one
 cp "$tmp/data/raw/$first" "$tmp/keep.csv"
-echo "$(tail -n 1 "$tmp/data/raw/$first")" >>"$tmp/data/raw/$first"
+tail -n 1 "$tmp/keep.csv" >>"$tmp/data/raw/$first"
 sp "${D[@]}" -- -q stage --ds $DS 2>/dev/null
 merge_fails stale-parts "map $first again"
 cp "$tmp/keep.csv" "$tmp/data/raw/$first"
