@@ -1,6 +1,7 @@
 /* test_star.c — dimensions and counts: first category wins across files
  * merged in name order, conflicts counted once per product, sorted views,
  * exact sums. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../src/star/star.h"
@@ -45,6 +46,57 @@ TEST(test_star_first_category_wins_in_file_order)
     star_dims_free(a);
     star_dims_free(b);
     star_dims_free(all);
+}
+
+/* A mapped transform's dimensions part: encoding a file's dims and merging
+ * the decoded copy gives what merging the original gives (first category
+ * and conflict marks kept); a damaged part is refused, naming it. */
+TEST(test_star_dims_part_round_trip)
+{
+    sp_error err;
+    star_dims *a, *b, *back, *direct, *via;
+    REQUIRE(star_dims_new(&a, &err) == SP_OK && star_dims_new(&b, &err) == SP_OK);
+    REQUIRE(star_dims_new(&back, &err) == SP_OK && star_dims_new(&direct, &err) == SP_OK);
+    REQUIRE(star_dims_new(&via, &err) == SP_OK);
+    ADD(a, 100, "P2", "Tech");
+    ADD(a, 100, "P1", "Furniture");
+    ADD(a, 101, "P1", "Office"); /* a conflict inside the part */
+    ADD(b, 99, "P1", "Tech");
+    ADD(b, 98, "P4", "Office");
+    sp_buf buf;
+    sp_buf_init(&buf, 0);
+    REQUIRE(star_dims_encode(a, &buf, &err) == SP_OK);
+    REQUIRE(star_dims_decode(back, buf.data, buf.len, "part", &err) == SP_OK);
+    CHECK_INT(star_dims_nproducts(back), 2);
+    CHECK_INT(star_dims_ndates(back), 2);
+    CHECK_INT(star_dims_conflicts(back), 1);
+    /* b first, then a (directly or through its part): the same result */
+    REQUIRE(star_dims_merge(direct, b, &err) == SP_OK && star_dims_merge(direct, a, &err) == SP_OK);
+    REQUIRE(star_dims_merge(via, b, &err) == SP_OK && star_dims_merge(via, back, &err) == SP_OK);
+    CHECK_INT(star_dims_conflicts(via), star_dims_conflicts(direct));
+    const star_product *p, *q;
+    REQUIRE(star_dims_products(direct, &p, &err) == SP_OK);
+    REQUIRE(star_dims_products(via, &q, &err) == SP_OK);
+    CHECK_INT(star_dims_nproducts(via), 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(p[i].cat_len == q[i].cat_len && memcmp(p[i].category, q[i].category, p[i].cat_len) == 0);
+    /* damaged parts: truncated, a trailing byte, another magic */
+    CHECK_INT(star_dims_decode(back, buf.data, buf.len - 1, "part X", &err), SP_ERR_CORRUPT);
+    CHECK(strstr(err.msg, "part X") == err.msg);
+    uint8_t *more = malloc(buf.len + 1);
+    REQUIRE(more != NULL);
+    memcpy(more, buf.data, buf.len);
+    more[buf.len] = 0;
+    CHECK_INT(star_dims_decode(back, more, buf.len + 1, "part", &err), SP_ERR_CORRUPT);
+    more[0] = 'X';
+    CHECK_INT(star_dims_decode(back, more, buf.len, "part", &err), SP_ERR_CORRUPT);
+    free(more);
+    sp_buf_free(&buf);
+    star_dims_free(a);
+    star_dims_free(b);
+    star_dims_free(back);
+    star_dims_free(direct);
+    star_dims_free(via);
 }
 
 TEST(test_star_many_products_grow)
