@@ -133,6 +133,14 @@ for b in pg sqlite; do
     ok "$b: etl_file holds each file's sha256 (= sha256sum), bytes, rows and the run that loaded it"
   else bad "$b-etl-file" "rows $etl, East sha '$sha'"; fi
 
+  # plan reads the same registry from this warehouse, changing nothing
+  before=$(exact $b "$db")
+  sp "$I" "$db" LOAD_MODE=incremental -- plan --ds $DS
+  if [ "$rc" -eq 0 ] && grep -qE "^  skip +East_orders.csv: same sha256 as loaded by run $run1" <<<"$out" \
+     && grep -q "0 to load, 0 to replace, 4 to skip" <<<"$out" && [ "$(exact $b "$db")" = "$before" ]; then
+    ok "$b: plan reads etl_file from the warehouse: 4 files to skip, nothing changed"
+  else bad "$b-plan-registry" "exit $rc: ${out: -500}"; fi
+
   before=$(exact $b "$db")
   sp "$I" "$db" LOAD_MODE=incremental -- load --ds $DS
   n_same=$(grep -c "unchanged (same sha256), loaded by run $run1: skipped" <<<"$out")
