@@ -487,10 +487,43 @@ static void remove_parts(tf_task *t)
     free(kb.keys);
 }
 
+/* A merge retried after it succeeded (a scheduler that lost the answer)
+ * finds no parts: when the published manifest is this mapped run's and no
+ * input has a part, there is nothing left to do. */
+static bool already_merged(tf_task *t)
+{
+    char key[2048], what[2400], run[64];
+    snprintf(key, sizeof key, "%s_manifest.json", t->ctx->prefix);
+    snprintf(what, sizeof what, "%s/%s", store_url(t->processed), key);
+    sp_buf b;
+    sp_buf_init(&b, (size_t)64 << 20);
+    bool found = false, same = false;
+    sp_error err;
+    if (pl_store_read(t->processed, key, (size_t)64 << 20, &b, &found, what, &err) == SP_OK &&
+        found)
+        same = sp_json_get_str((const char *)b.data, b.len, "run_id", run, sizeof run) &&
+               strcmp(run, t->ctx->run_id) == 0;
+    sp_buf_free(&b);
+    for (int i = 0; same && i < t->n; i++) {
+        store_stat st;
+        same = part_key(t, t->files[i].name, "part.json", key, sizeof key, &err) == SP_OK &&
+               store_stat_key(t->processed, key, false, &st, &err) == SP_OK && !st.exists;
+    }
+    return same;
+}
+
 int tf_merge(tf_task *t, sp_error *err)
 {
     t->t0 = sp_mono_seconds();
-    SP_TRY(gather_parts(t, err));
+    int rc = gather_parts(t, err);
+    if (rc == SP_ERR_DATA && already_merged(t)) {
+        sp_log(SP_LOG_INFO, "transform: run %s is merged and published already (%s/%s"
+               "_manifest.json); no part is left: nothing to do", t->ctx->run_id,
+               store_url(t->processed), t->ctx->prefix);
+        return SP_OK;
+    }
+    if (rc != SP_OK)
+        return rc;
     sp_log(SP_LOG_INFO, "transform: merging %d mapped input(s), %d chunk part(s) of run %s", t->n,
            t->nchunks, t->ctx->run_id);
     SP_TRY(tf_task_publish(t, err));

@@ -71,6 +71,10 @@ rc=$?
 check merge "exit $rc: $(head -c 400 "$tmp/err")" [ $rc -eq 0 ]
 check parts-removed "$(find "$tmp/dir-proc/runs/$DS/_parts" 2>/dev/null | head -3)" \
   [ ! -e "$tmp/dir-proc/runs/$DS/_parts" ]
+sp "${D[@]}" -- transform --ds $DS --merge 2>"$tmp/err"
+rc=$?
+check merge-again-is-a-no-op "exit $rc: $(head -c 400 "$tmp/err")" \
+  bash -c "[ $rc -eq 0 ] && grep -q 'merged and published already' '$tmp/err'"
 run_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["run_id"])' \
   "$(outdir dir)/_manifest.json" 2>/dev/null)
 check mapped-run-id "got '$run_id'" bash -c "[[ '$run_id' == ${DS}_mapped_* ]]"
