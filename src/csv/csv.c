@@ -177,51 +177,61 @@ static inline void scratch_put(csv_reader *r, const char *p, size_t n)
     r->slen += n;
 }
 
-#define PUSH_FIELD(a, b)                                                      \
-    do {                                                                      \
-        const char *pa_ = (a), *pb_ = (b);                                    \
-        while (pa_ < pb_ && is_blank(*pa_))                                   \
-            pa_++;                                                            \
-        while (pb_ > pa_ && is_blank(pb_[-1]))                                \
-            pb_--;                                                            \
-        if (nf == r->fcap && (rc = grow_fields(r, nf)) != P_DONE) {           \
-            if (rc != P_OVER)                                                 \
-                return rc;                                                    \
-        } else {                                                              \
-            r->fields[nf].ptr = pa_;                                          \
-            r->fields[nf].len = (size_t)(pb_ - pa_);                          \
-            nf++;                                                             \
-        }                                                                     \
-    } while (0)
+/* A record being cut: where it starts, how far the parser may look, and
+ * what it found so far. Set by the phases of parse_record below. */
+typedef struct rec_scan {
+    const char *start, *lim; /* the record's first byte; the end of what may be looked at */
+    bool final;              /* lim is the end of the file: nothing more will come */
+    size_t nf;               /* fields pushed */
+    bool quoted, unterminated;
+    const char *text_end;    /* once the record ended: end of its text, before "\r\n" */
+    const char *next;        /* ... and where the next record starts */
+} rec_scan;
 
-/* One record from buf[pos, vend). P_MORE: the text ends before the record
- * does (blank lines skipped so far stay consumed); the caller reads more and
- * calls again, and the record is parsed from its start again. */
-static int parse_record(csv_reader *r, csv_record *rec)
+/* What a field's phase leaves behind, besides the P_* results. */
+enum { F_NEXT = -1, F_END = -2 }; /* a ',' follows / the record has ended */
+
+/* One field view [a, b), trimmed of blanks. P_DONE, or a P_* error (fields
+ * past the cap of a data record are dropped: P_OVER is not an error). */
+static inline int push_field(csv_reader *r, rec_scan *s, const char *a, const char *b)
+{
+    while (a < b && is_blank(*a))
+        a++;
+    while (b > a && is_blank(b[-1]))
+        b--;
+    if (s->nf == r->fcap) {
+        int rc = grow_fields(r, s->nf);
+        if (rc != P_DONE)
+            return rc == P_OVER ? P_DONE : rc;
+    }
+    r->fields[s->nf].ptr = a;
+    r->fields[s->nf].len = (size_t)(b - a);
+    s->nf++;
+    return P_DONE;
+}
+
+/* Blank lines (nothing at all before "\n" or "\r\n") from buf[pos] are
+ * consumed. P_DONE when a record starts at r->pos, else P_END or P_MORE.
+ * A range reader stops at the first line start at or past its stop line,
+ * whether a record or a blank line begins there. */
+static int skip_blank_lines(csv_reader *r, bool at_eof)
 {
     const char *base = (const char *)r->buf;
     const char *p = base + r->pos, *vlim = base + r->vend;
-    bool at_eof = r->eof && r->bad == BAD_NONE && r->vend == r->end;
     uint64_t line = r->line;
-    int rc;
-
-    /* Blank lines: nothing at all before "\n" or "\r\n". A range reader
-     * stops at the first line start at or past its stop line, whether a
-     * record or a blank line begins there. */
+    int rc = P_DONE;
     for (;;) {
         if (r->stop_line && line >= r->stop_line) {
-            r->pos = (size_t)(p - base);
-            r->line = line;
-            return P_END;
+            rc = P_END;
+            break;
         }
         if (p < vlim && *p == '\n') {
             p++;
             line++;
         } else if (p < vlim && *p == '\r' && (p + 1 < vlim || !at_eof)) {
             if (p + 1 == vlim) {
-                r->pos = (size_t)(p - base);
-                r->line = line;
-                return P_MORE;
+                rc = P_MORE;
+                break;
             }
             if (p[1] != '\n')
                 break;
@@ -233,158 +243,206 @@ static int parse_record(csv_reader *r, csv_record *rec)
     }
     r->pos = (size_t)(p - base);
     r->line = line;
-    if (p == vlim)
-        return at_eof ? P_END : P_MORE;
+    if (rc == P_DONE && p == vlim)
+        rc = at_eof ? P_END : P_MORE;
+    return rc;
+}
+
+/* An unquoted field at *pp: a view up to the next ',' or line end. */
+static inline int scan_unquoted(csv_reader *r, rec_scan *s, const char **pp)
+{
+    const char *p = *pp, *e = find_sep(p, s->lim);
+    int rc;
+    if (e == s->lim) {
+        if (!s->final)
+            return P_MORE;
+        if ((rc = push_field(r, s, p, s->lim)) != P_DONE)
+            return rc;
+        s->text_end = s->next = s->lim;
+        return F_END;
+    }
+    if (*e == ',') {
+        if ((rc = push_field(r, s, p, e)) != P_DONE)
+            return rc;
+        *pp = e + 1;
+        return F_NEXT;
+    }
+    const char *te = e > p && e[-1] == '\r' ? e - 1 : e;
+    if ((rc = push_field(r, s, p, te)) != P_DONE)
+        return rc;
+    s->text_end = te;
+    s->next = e + 1;
+    return F_END;
+}
+
+/* The closing quote of a quoted field whose text starts at `open`: *dq is
+ * it (NULL: the quote never closes), *seg the start of the text not yet
+ * copied; each "" before it is copied into the scratch as one quote
+ * (*copied). P_DONE, P_MORE or P_NOMEM. */
+static int find_closing_quote(csv_reader *r, rec_scan *s, const char *open, const char **dq,
+                              const char **seg, bool *copied)
+{
+    const char *q = open;
+    *seg = open;
+    *copied = false;
+    for (;;) {
+        const char *d = memchr(q, '"', (size_t)(s->lim - q));
+        *dq = d;
+        if (!d)
+            return P_DONE;
+        if (d + 1 == s->lim && !s->final)
+            return P_MORE;
+        if (d + 1 == s->lim || d[1] != '"')
+            return P_DONE;
+        int rc = scratch_reserve(r, (size_t)(s->lim - s->start));
+        if (rc != P_DONE)
+            return rc;
+        scratch_put(r, *seg, (size_t)(d + 1 - *seg)); /* keeps one quote */
+        *copied = true;
+        q = *seg = d + 2;
+    }
+}
+
+/* After the closing quote dq: blanks, then ',' / line end / EOF, or other
+ * text, which is kept literally up to the delimiter ([*after, *tail_end);
+ * *after stays NULL without). F_NEXT (*pp past the ','), F_END (the record's
+ * end set in s) or P_MORE. */
+static int after_closing_quote(rec_scan *s, const char *dq, const char **pp,
+                               const char **after, const char **tail_end)
+{
+    const char *a = dq + 1, *lim = s->lim;
+    while (a < lim && is_blank(*a))
+        a++;
+    *after = *tail_end = NULL;
+    if (a == lim) {
+        if (!s->final)
+            return P_MORE;
+        s->text_end = s->next = lim;
+        return F_END;
+    }
+    if (*a == ',') {
+        *pp = a + 1;
+        return F_NEXT;
+    }
+    if (*a == '\n') {
+        s->text_end = a;
+        s->next = a + 1;
+        return F_END;
+    }
+    if (*a == '\r' && a + 1 == lim && !s->final)
+        return P_MORE;
+    if (*a == '\r' && a + 1 < lim && a[1] == '\n') {
+        s->text_end = a;
+        s->next = a + 2;
+        return F_END;
+    }
+    *after = dq + 1;
+    const char *e = find_sep(*after, lim);
+    if (e == lim) {
+        if (!s->final)
+            return P_MORE;
+        *tail_end = s->text_end = s->next = lim;
+        return F_END;
+    }
+    if (*e == ',') {
+        *tail_end = e;
+        *pp = e + 1;
+        return F_NEXT;
+    }
+    *tail_end = s->text_end = e > *after && e[-1] == '\r' ? e - 1 : e;
+    s->next = e + 1;
+    return F_END;
+}
+
+/* A quoted field at *pp (on its opening quote): a view between the quotes
+ * unless "" or text after the closing quote forces a copy into the scratch. */
+static int scan_quoted(csv_reader *r, rec_scan *s, const char **pp)
+{
+    const char *open = *pp + 1, *seg, *dq;
+    size_t s0 = r->slen;
+    bool copied;
+    int rc;
+    s->quoted = true;
+    if ((rc = find_closing_quote(r, s, open, &dq, &seg, &copied)) != P_DONE)
+        return rc;
+    if (!dq) {
+        /* The quote never closes: the record runs to the end of file. */
+        if (!s->final)
+            return P_MORE;
+        if (copied) {
+            scratch_put(r, seg, (size_t)(s->lim - seg));
+            rc = push_field(r, s, r->scratch + s0, r->scratch + r->slen);
+        } else {
+            rc = push_field(r, s, open, s->lim);
+        }
+        s->unterminated = true;
+        s->text_end = s->next = s->lim;
+        return rc == P_DONE ? F_END : rc;
+    }
+    const char *after, *tail_end;
+    int ends = after_closing_quote(s, dq, pp, &after, &tail_end);
+    if (ends != F_NEXT && ends != F_END)
+        return ends;
+    if (after || copied) {
+        if ((rc = scratch_reserve(r, (size_t)(s->lim - s->start))) != P_DONE)
+            return rc;
+        scratch_put(r, seg, (size_t)(dq - seg));
+        if (after)
+            scratch_put(r, after, (size_t)(tail_end - after));
+        rc = push_field(r, s, r->scratch + s0, r->scratch + r->slen);
+    } else {
+        rc = push_field(r, s, open, dq);
+    }
+    return rc == P_DONE ? ends : rc;
+}
+
+/* The record's end: its view in *rec, the line count, pos past it. */
+static int finish_record(csv_reader *r, const rec_scan *s, csv_record *rec)
+{
+    size_t text_len = (size_t)(s->text_end - s->start);
+    if (text_len > r->opt.max_record_bytes)
+        return P_LONG;
+    rec->fields = r->fields;
+    rec->nfields = s->nf;
+    rec->line = r->line;
+    rec->text = s->start;
+    rec->text_len = text_len;
+    rec->unterminated = s->unterminated;
+    r->nrecords++;
+    if (s->quoted)
+        r->line += count_nl(s->start, s->text_end);
+    if (s->next > s->text_end)
+        r->line++;
+    r->pos = (size_t)(s->next - (const char *)r->buf);
+    return P_DONE;
+}
+
+/* One record from buf[pos, vend). P_MORE: the text ends before the record
+ * does (blank lines skipped so far stay consumed); the caller reads more and
+ * calls again, and the record is parsed from its start again. */
+static int parse_record(csv_reader *r, csv_record *rec)
+{
+    bool at_eof = r->eof && r->bad == BAD_NONE && r->vend == r->end;
+    int rc = skip_blank_lines(r, at_eof);
+    if (rc != P_DONE)
+        return rc;
 
     /* Never look further than the cap allows (text, then "\r\n"), and at
      * that length do not use the end of file either: a record that long
      * fails the same way whether or not EOF was seen, whatever the read size. */
-    const char *start = p, *lim = vlim;
-    bool final = at_eof;
-    if ((size_t)(vlim - start) >= r->opt.max_record_bytes + 2) {
-        lim = start + r->opt.max_record_bytes + 2;
-        final = false;
+    const char *p = (const char *)r->buf + r->pos, *vlim = (const char *)r->buf + r->vend;
+    rec_scan s = {.start = p, .lim = vlim, .final = at_eof};
+    if ((size_t)(vlim - p) >= r->opt.max_record_bytes + 2) {
+        s.lim = p + r->opt.max_record_bytes + 2;
+        s.final = false;
     }
-
-    size_t nf = 0;
-    bool quoted = false, unterminated = false;
-    const char *text_end, *next;
     r->slen = 0;
-    for (;;) {
-        while (p < lim && is_blank(*p))
+    do {
+        while (p < s.lim && is_blank(*p))
             p++;
-        if (p == lim || *p != '"') {
-            /* Unquoted: a view up to the next ',' or line end. */
-            const char *e = find_sep(p, lim);
-            if (e == lim) {
-                if (!final)
-                    return P_MORE;
-                PUSH_FIELD(p, lim);
-                text_end = next = lim;
-                break;
-            }
-            if (*e == ',') {
-                PUSH_FIELD(p, e);
-                p = e + 1;
-                continue;
-            }
-            const char *te = e > p && e[-1] == '\r' ? e - 1 : e;
-            PUSH_FIELD(p, te);
-            text_end = te;
-            next = e + 1;
-            break;
-        }
-
-        /* Quoted: a view between the quotes unless "" or text after the
-         * closing quote forces a copy into the scratch. */
-        quoted = true;
-        const char *open = p + 1, *seg = open, *q = open, *dq;
-        size_t s0 = r->slen;
-        bool copied = false;
-        for (;;) {
-            dq = memchr(q, '"', (size_t)(lim - q));
-            if (!dq)
-                break;
-            if (dq + 1 == lim && !final)
-                return P_MORE;
-            if (dq + 1 == lim || dq[1] != '"')
-                break;
-            if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
-                return rc;
-            scratch_put(r, seg, (size_t)(dq + 1 - seg)); /* keeps one quote */
-            copied = true;
-            q = seg = dq + 2;
-        }
-        if (!dq) {
-            /* The quote never closes: the record runs to the end of file. */
-            if (!final)
-                return P_MORE;
-            if (copied) {
-                scratch_put(r, seg, (size_t)(lim - seg));
-                PUSH_FIELD(r->scratch + s0, r->scratch + r->slen);
-            } else {
-                PUSH_FIELD(open, lim);
-            }
-            unterminated = true;
-            text_end = next = lim;
-            break;
-        }
-
-        /* After the closing quote: blanks, then ',' / line end / EOF, or
-         * other text, which is kept literally up to the delimiter. */
-        const char *a = dq + 1;
-        while (a < lim && is_blank(*a))
-            a++;
-        const char *after = NULL; /* start of literal text after the quote */
-        const char *tail_end = NULL;
-        int ends; /* 0: ',' follows; 1: the record ends */
-        if (a == lim) {
-            if (!final)
-                return P_MORE;
-            ends = 1;
-            text_end = next = lim;
-        } else if (*a == ',') {
-            ends = 0;
-            p = a + 1;
-        } else if (*a == '\n') {
-            ends = 1;
-            text_end = a;
-            next = a + 1;
-        } else if (*a == '\r' && a + 1 == lim && !final) {
-            return P_MORE;
-        } else if (*a == '\r' && a + 1 < lim && a[1] == '\n') {
-            ends = 1;
-            text_end = a;
-            next = a + 2;
-        } else {
-            after = dq + 1;
-            const char *e = find_sep(after, lim);
-            if (e == lim) {
-                if (!final)
-                    return P_MORE;
-                tail_end = text_end = next = lim;
-                ends = 1;
-            } else if (*e == ',') {
-                tail_end = e;
-                ends = 0;
-                p = e + 1;
-            } else {
-                tail_end = e > after && e[-1] == '\r' ? e - 1 : e;
-                text_end = tail_end;
-                next = e + 1;
-                ends = 1;
-            }
-        }
-        if (after || copied) {
-            if ((rc = scratch_reserve(r, (size_t)(lim - start))) != P_DONE)
-                return rc;
-            scratch_put(r, seg, (size_t)(dq - seg));
-            if (after)
-                scratch_put(r, after, (size_t)(tail_end - after));
-            PUSH_FIELD(r->scratch + s0, r->scratch + r->slen);
-        } else {
-            PUSH_FIELD(open, dq);
-        }
-        if (ends)
-            break;
-    }
-
-    size_t text_len = (size_t)(text_end - start);
-    if (text_len > r->opt.max_record_bytes)
-        return P_LONG;
-    rec->fields = r->fields;
-    rec->nfields = nf;
-    rec->line = r->line;
-    rec->text = start;
-    rec->text_len = text_len;
-    rec->unterminated = unterminated;
-    r->nrecords++;
-    if (quoted)
-        r->line += count_nl(start, text_end);
-    if (next > text_end)
-        r->line++;
-    r->pos = (size_t)(next - base);
-    return P_DONE;
+        rc = p == s.lim || *p != '"' ? scan_unquoted(r, &s, &p) : scan_quoted(r, &s, &p);
+    } while (rc == F_NEXT);
+    return rc == F_END ? finish_record(r, &s, rec) : rc;
 }
 
 /* ---- reading and encodings -------------------------------------------- */
