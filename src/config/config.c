@@ -342,103 +342,136 @@ static bool valid_bucket(const char *b, size_t n)
     return true;
 }
 
-static int check_value(const name_def *d, const char *v, sp_error *err)
+/* A store: a local path, file://PATH, or s3://BUCKET[/PREFIX] with a bucket
+ * name S3 would accept, so a typo fails here rather than at the first put. */
+static int check_store_url(const name_def *d, const char *v, sp_error *err)
 {
     const char *se;
+    if (!has_scheme(v, &se))
+        return SP_OK; /* a local path */
+    if (strncmp(v, "file://", 7) == 0)
+        return v[7] ? SP_OK : sp_fail(err, SP_ERR_USAGE, "%s: file:// URL has no path", d->name);
+    if (strncmp(v, "s3://", 5) == 0) {
+        const char *b = v + 5, *slash = strchr(b, '/');
+        size_t n = slash ? (size_t)(slash - b) : strlen(b);
+        if (!valid_bucket(b, n))
+            return sp_fail(err, SP_ERR_USAGE,
+                           "%s: '%.*s' is not a valid S3 bucket name (3-63 of a-z 0-9 . -)",
+                           d->name, (int)(n > 80 ? 80 : n), b);
+        return SP_OK;
+    }
+    return sp_fail(err, SP_ERR_USAGE,
+                   "%s: unknown URL scheme '%.*s' (use s3://bucket[/prefix], file:// or a path)",
+                   d->name, (int)(se - v > 20 ? 20 : se - v), v);
+}
+
+/* DATABASE_URL: the message shows only the scheme, never the rest (it may
+ * hold a password). */
+static int check_database_url(const char *v, sp_error *err)
+{
+    const char *se;
+    if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)
+        return SP_OK;
+    if (strncmp(v, "sqlite:///", 10) == 0 && v[10])
+        return SP_OK;
+    if (strncmp(v, "sqlite://", 9) == 0)
+        return sp_fail(err, SP_ERR_USAGE,
+                       "DATABASE_URL: SQLite URLs are sqlite:///relative.db or "
+                       "sqlite:////absolute.db");
+    if (has_scheme(v, &se))
+        return sp_fail(err, SP_ERR_USAGE,
+                       "DATABASE_URL: unknown URL scheme '%.*s' (use postgresql:// or sqlite:///)",
+                       (int)(se - v > 20 ? 20 : se - v), v);
+    return sp_fail(err, SP_ERR_USAGE,
+                   "DATABASE_URL: not a URL (use postgresql://… or sqlite:///path.db)");
+}
+
+/* At most 18 digits in all: the value must fit a 64-bit fixed-point
+ * decimal. */
+static int check_decimal(const name_def *d, const char *v, sp_error *err)
+{
+    const char *p = v;
+    int digits = 0;
+    if (*p == '+' || *p == '-')
+        p++;
+    while (isdigit((unsigned char)*p))
+        p++, digits++;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            digits++;
+    if (*p || !digits || digits > 18)
+        return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a decimal number", d->name, v);
+    return SP_OK;
+}
+
+/* Digits only (no sign, no blanks: strtoll alone would take " -1"), within
+ * [min, max]; `what` says the range in words. */
+static int check_integer(const name_def *d, const char *v, long long min, long long max,
+                         const char *what, sp_error *err)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno || x < min || x > max)
+        return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not %s", d->name, v, what);
+    return SP_OK;
+}
+
+/* A share: a decimal from 0 to 1. */
+static int check_rate(const name_def *d, const char *v, sp_error *err)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!(isdigit((unsigned char)*v) || *v == '.') || *end || errno || !(x >= 0.0 && x <= 1.0))
+        return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a share from 0 to 1 (e.g. 0.25)",
+                       d->name, v);
+    return SP_OK;
+}
+
+/* One of d->choices ("|a|b|"); the message lists them as "a,b". */
+static int check_enum(const name_def *d, const char *v, sp_error *err)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "|%s|", v);
+    if (strlen(v) < 40 && strstr(d->choices, pat))
+        return SP_OK;
+    char list[64];
+    snprintf(list, sizeof list, "%s", d->choices + 1);
+    list[strlen(list) - 1] = '\0';
+    for (char *q = list; *q; q++)
+        if (*q == '|')
+            *q = ',';
+    return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not one of %s", d->name, v, list);
+}
+
+/* Every value is checked when the configuration is read, so a typo is a
+ * usage error (exit 2) naming the setting before any task has started. */
+static int check_value(const name_def *d, const char *v, sp_error *err)
+{
     switch (d->check) {
     case C_NONE:
         return SP_OK;
     case C_STORE:
-        if (!has_scheme(v, &se))
-            return SP_OK; /* a local path */
-        if (strncmp(v, "file://", 7) == 0)
-            return v[7] ? SP_OK : sp_fail(err, SP_ERR_USAGE, "%s: file:// URL has no path", d->name);
-        if (strncmp(v, "s3://", 5) == 0) {
-            const char *b = v + 5, *slash = strchr(b, '/');
-            size_t n = slash ? (size_t)(slash - b) : strlen(b);
-            if (!valid_bucket(b, n))
-                return sp_fail(err, SP_ERR_USAGE,
-                               "%s: '%.*s' is not a valid S3 bucket name (3-63 of a-z 0-9 . -)",
-                               d->name, (int)(n > 80 ? 80 : n), b);
-            return SP_OK;
-        }
-        return sp_fail(err, SP_ERR_USAGE,
-                       "%s: unknown URL scheme '%.*s' (use s3://bucket[/prefix], file:// or a path)",
-                       d->name, (int)(se - v > 20 ? 20 : se - v), v);
+        return check_store_url(d, v, err);
     case C_DBURL:
-        if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0)
-            return SP_OK;
-        if (strncmp(v, "sqlite:///", 10) == 0 && v[10])
-            return SP_OK;
-        if (strncmp(v, "sqlite://", 9) == 0)
-            return sp_fail(err, SP_ERR_USAGE,
-                           "DATABASE_URL: SQLite URLs are sqlite:///relative.db or "
-                           "sqlite:////absolute.db");
-        if (has_scheme(v, &se))
-            return sp_fail(err, SP_ERR_USAGE,
-                           "DATABASE_URL: unknown URL scheme '%.*s' (use postgresql:// or sqlite:///)",
-                           (int)(se - v > 20 ? 20 : se - v), v);
-        return sp_fail(err, SP_ERR_USAGE,
-                       "DATABASE_URL: not a URL (use postgresql://… or sqlite:///path.db)");
+        return check_database_url(v, err);
     case C_HTTP:
         if (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0)
             return SP_OK;
         return sp_fail(err, SP_ERR_USAGE, "%s: expected an http:// or https:// URL", d->name);
-    case C_DECIMAL: {
-        const char *p = v;
-        int digits = 0;
-        if (*p == '+' || *p == '-')
-            p++;
-        while (isdigit((unsigned char)*p))
-            p++, digits++;
-        if (*p == '.')
-            for (p++; isdigit((unsigned char)*p); p++)
-                digits++;
-        if (*p || !digits || digits > 18)
-            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a decimal number", d->name, v);
-        return SP_OK;
-    }
+    case C_DECIMAL:
+        return check_decimal(d, v, err);
     case C_UINT:
-    case C_PORT: {
-        char *end;
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        long long max = d->check == C_PORT ? 65535 : 1000000000LL;
-        if (!isdigit((unsigned char)*v) || *end || errno || x > max || (d->check == C_PORT && x < 1))
-            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not %s", d->name, v,
-                           d->check == C_PORT ? "a port number (1-65535)" : "a non-negative integer");
-        return SP_OK;
-    }
-    case C_RATE: { /* a share: a decimal from 0 to 1 */
-        char *end;
-        errno = 0;
-        double x = strtod(v, &end);
-        if (!(isdigit((unsigned char)*v) || *v == '.') || *end || errno || !(x >= 0.0 && x <= 1.0))
-            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a share from 0 to 1 (e.g. 0.25)",
-                           d->name, v);
-        return SP_OK;
-    }
-    case C_THREADS: {
-        char *end;
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        if (!isdigit((unsigned char)*v) || *end || errno || x < 1 || x > 256)
-            return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not a thread count (1-256)", d->name, v);
-        return SP_OK;
-    }
-    case C_ENUM: {
-        char pat[64];
-        snprintf(pat, sizeof pat, "|%s|", v);
-        if (strlen(v) < 40 && strstr(d->choices, pat))
-            return SP_OK;
-        char list[64];
-        snprintf(list, sizeof list, "%s", d->choices + 1);
-        list[strlen(list) - 1] = '\0';
-        for (char *q = list; *q; q++)
-            if (*q == '|')
-                *q = ',';
-        return sp_fail(err, SP_ERR_USAGE, "%s: '%.40s' is not one of %s", d->name, v, list);
-    }
+        return check_integer(d, v, 0, 1000000000LL, "a non-negative integer", err);
+    case C_PORT:
+        return check_integer(d, v, 1, 65535, "a port number (1-65535)", err);
+    case C_RATE:
+        return check_rate(d, v, err);
+    case C_THREADS:
+        return check_integer(d, v, 1, 256, "a thread count (1-256)", err);
+    case C_ENUM:
+        return check_enum(d, v, err);
     }
     return SP_OK;
 }

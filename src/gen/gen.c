@@ -725,35 +725,43 @@ static size_t to_cp1252(char *s, size_t n)
     return o;
 }
 
-/* Build one row into out (at most ROW_MAX bytes); returns bytes written. */
-static size_t make_row(row_state *st, const file_job *job, int64_t index, uint8_t kind_byte,
-                       char *out)
+/* ---- one row, in phases ------------------------------------------------- *
+ * The draws from the row's stream happen in a fixed order (the order, the
+ * product, then the amounts, then only K_THRESHOLD's sales): changing that
+ * order changes every byte after it, for every seed. */
+
+/* What one row is being built from: its fields as views, most into the
+ * row's own scratch, which the amounts and spoiled values are written to. */
+typedef struct row_draft {
+    text f[NCOLS_ALL];
+    char scratch[1024];
+    char *o;        /* the free part of scratch */
+    int nemit;      /* how many columns the row has */
+    bool nonascii;  /* holds characters to recode for a Windows-1252 file */
+    bool dmy;       /* the file writes dates day first */
+    const char *eol;
+} row_draft;
+
+/* The row's numbers: quantity, discount, sales = price * qty * (1 -
+ * discount) and profit, both with 4 decimals. */
+typedef struct row_amounts {
+    int64_t qty, sales4, profit4;
+    size_t discount;
+    uint32_t campaign;
+} row_amounts;
+
+/* Field col becomes scratch[start, end); the scratch continues at end. */
+static void set_field(row_draft *d, int col, char *start, char *end)
 {
-    const pools *pl = job->pl;
-    rng *r = &st->r;
-    bool dmy = job->shape & SHAPE_DAY_FIRST;
-    bool crlf = job->shape & SHAPE_BOM_CRLF;
-    const char *eol = crlf ? "\r\n" : "\n";
-    int kind = kind_byte & KIND_MASK;
+    d->f[col] = (text){start, (uint32_t)(end - start)};
+    d->o = end;
+}
 
-    if (st->lines_left == 0)
-        new_order(st, job->region, index == 0);
-    st->lines_left--;
-
-    int pi = (int)rng_below(r, (uint32_t)pl->nproducts);
-    int ci = st->customer;
-    if (kind == K_NONASCII || (index == 0 && (job->shape & SHAPE_CP1252))) {
-        pi = pl->nonascii_product;
-        ci = pl->nonascii_customer;
-    }
-    const product *p = &pl->products[pi];
-    const customer *cu = &pl->customers[ci];
-    const city *cy = &REGION_CITIES[job->region].cities[st->city];
-
-    /* quantity, discount, sales = price * qty * (1 - discount), profit */
+static void draw_amounts(rng *r, const product *p, row_amounts *a)
+{
     uint32_t qu = rng_below(r, 100);
-    int64_t qty = qu < 10 ? 1 : qu < 34 ? 2 : qu < 58 ? 3 : qu < 70 ? 4 : qu < 82 ? 5
-                : qu < 88 ? 6 : qu < 94 ? 7 : qu < 96 ? 8 : qu < 98 ? 9 : 10 + rng_below(r, 5);
+    a->qty = qu < 10 ? 1 : qu < 34 ? 2 : qu < 58 ? 3 : qu < 70 ? 4 : qu < 82 ? 5
+           : qu < 88 ? 6 : qu < 94 ? 7 : qu < 96 ? 8 : qu < 98 ? 9 : 10 + rng_below(r, 5);
     uint32_t dw = rng_below(r, 100), acc = 0;
     size_t di = 0;
     for (; di < NDISCOUNTS - 1; di++) {
@@ -762,29 +770,28 @@ static size_t make_row(row_state *st, const file_job *job, int64_t index, uint8_
             break;
     }
     int64_t per_unit = (int64_t)p->price_cents * (100 - DISCOUNTS[di].pct); /* scale 4 */
-    if (per_unit * qty > 100000000) /* keep Sales <= 10000 */
-        qty = 100000000 / per_unit;
-    int64_t sales4 = per_unit * qty;
+    if (per_unit * a->qty > 100000000) /* keep Sales <= 10000 */
+        a->qty = 100000000 / per_unit;
+    a->sales4 = per_unit * a->qty;
     int32_t pct = DISCOUNTS[di].pct;
     int64_t margin_bp = p->margin_bp - pct * pct * 3 + ((int64_t)rng_below(r, 801) - 400);
-    int64_t profit4 = sales4 * margin_bp / 10000;
-    uint32_t campaign = rng_below(r, sizeof CAMPAIGNS / sizeof CAMPAIGNS[0]);
+    a->profit4 = a->sales4 * margin_bp / 10000;
+    a->discount = di;
+    a->campaign = rng_below(r, sizeof CAMPAIGNS / sizeof CAMPAIGNS[0]);
+}
 
-    char sc[1024]; /* numbers and mutated values of this row */
-    char *o = sc;
-    text f[NCOLS_ALL];
-    st->row_id++;
-    f[C_ROW_ID].p = o;
-    o = put_u64(o, (uint64_t)st->row_id);
-    f[C_ROW_ID].n = (uint32_t)(o - f[C_ROW_ID].p);
+/* The clean row: every column as the catalogue, the order and the amounts
+ * say. */
+static void fill_clean_fields(row_draft *d, const row_state *st, const file_job *job,
+                              const product *p, const customer *cu, const city *cy,
+                              const row_amounts *a)
+{
+    text *f = d->f;
+    enum date_style ds = d->dmy ? DS_DMY : DS_MDY;
+    set_field(d, C_ROW_ID, d->o, put_u64(d->o, (uint64_t)st->row_id));
     f[C_ORDER_ID] = (text){st->order_id, st->order_id_len};
-    enum date_style ds = dmy ? DS_DMY : DS_MDY;
-    f[C_ORDER_DATE].p = o;
-    o = put_date(o, st->order_day, ds);
-    f[C_ORDER_DATE].n = (uint32_t)(o - f[C_ORDER_DATE].p);
-    f[C_SHIP_DATE].p = o;
-    o = put_date(o, st->ship_day, ds);
-    f[C_SHIP_DATE].n = (uint32_t)(o - f[C_SHIP_DATE].p);
+    set_field(d, C_ORDER_DATE, d->o, put_date(d->o, st->order_day, ds));
+    set_field(d, C_SHIP_DATE, d->o, put_date(d->o, st->ship_day, ds));
     f[C_SHIP_MODE] = T(SHIP_MODES[st->ship_mode]);
     f[C_CUSTOMER_ID] = (text){cu->id, 8};
     f[C_CUSTOMER_NAME] = (text){cu->name, cu->name_len};
@@ -798,235 +805,302 @@ static size_t make_row(row_state *st, const file_job *job, int64_t index, uint8_
     f[C_CATEGORY] = T(SUBS[p->sub].category);
     f[C_SUB_CATEGORY] = T(SUBS[p->sub].name);
     f[C_PRODUCT_NAME] = (text){p->name, p->name_len};
-    f[C_SALES].p = o;
-    o = put_dec4(o, sales4, 2);
-    f[C_SALES].n = (uint32_t)(o - f[C_SALES].p);
-    f[C_QUANTITY].p = o;
-    o = put_u64(o, (uint64_t)qty);
-    f[C_QUANTITY].n = (uint32_t)(o - f[C_QUANTITY].p);
-    f[C_DISCOUNT] = T(DISCOUNTS[di].text);
-    f[C_PROFIT].p = o;
-    o = put_dec4(o, profit4, 0);
-    f[C_PROFIT].n = (uint32_t)(o - f[C_PROFIT].p);
-    f[C_EXTRA] = T(CAMPAIGNS[campaign]);
+    set_field(d, C_SALES, d->o, put_dec4(d->o, a->sales4, 2));
+    set_field(d, C_QUANTITY, d->o, put_u64(d->o, (uint64_t)a->qty));
+    f[C_DISCOUNT] = T(DISCOUNTS[a->discount].text);
+    set_field(d, C_PROFIT, d->o, put_dec4(d->o, a->profit4, 0));
+    f[C_EXTRA] = T(CAMPAIGNS[a->campaign]);
+}
 
-    uint32_t inst = kind ? st->instance[kind]++ : 0;
-    int nemit = (job->shape & SHAPE_REORDERED) ? NCOLS_ALL : NCOLS_STD;
-    bool nonascii = p->nonascii || cu->nonascii || has_high_byte(cy->city, f[C_CITY].n);
+/* Spoiled dates; `inst` (this kind's count so far) varies the text. Returns
+ * false when kind is not a date defect. */
+static bool spoil_dates(row_draft *d, const row_state *st, int kind, uint32_t inst)
+{
     /* the middle one is year-first and does not exist */
     static const char *const BAD_ORDER[] = {"not a date", "2016-02-30", "TBD"};
+    text *f = d->f;
     switch (kind) {
-    case K_CLEAN:
-    case K_NONASCII:
-        break;
-    case K_UNTERMINATED:
-        /* Opens a quote that nothing closes: the record runs to the end of
-         * the file, and the file ends inside it. */
-        f[C_PRODUCT_NAME] = T("\"Eldon Stackable Tray, Smoke");
-        break;
     case K_OD_FEB30:
-        f[C_ORDER_DATE] = T(dmy ? "30/2/2016" : "2/30/2016");
-        break;
+        f[C_ORDER_DATE] = T(d->dmy ? "30/2/2016" : "2/30/2016");
+        return true;
     case K_SD_APR31:
-        f[C_SHIP_DATE] = T(dmy ? "31/4/2017" : "4/31/2017");
-        break;
-    case K_PID_EMPTY:
-        f[C_PRODUCT_ID] = T("");
-        break;
-    case K_QTY_ZERO:
-        f[C_QUANTITY] = T("0");
-        break;
-    case K_SALES_ZERO:
-        f[C_SALES] = T(inst % 2 ? "0" : "0.00");
-        break;
-    case K_THRESHOLD:
-        f[C_SALES].p = o;
-        o = put_dec4(o, (1000001 + (int64_t)rng_below(r, 5000000)) * 100, 2);
-        f[C_SALES].n = (uint32_t)(o - f[C_SALES].p);
-        break;
-    case K_PROFIT_TEXT:
-        f[C_PROFIT] = T(inst % 2 ? "#VALUE!" : "n/a");
-        break;
-    case K_MAL_FEW:
-        nemit -= 3;
-        break;
-    case K_MAL_MANY:
-        f[C_PRODUCT_NAME] = T("Fellowes Bankers Box, Letter/Legal");
-        break;
-    case K_QUOTED_NEWLINE: {
-        /* The product name continues on a second line inside its quotes. */
-        const char *nm = p->name;
-        uint32_t n = p->name_len;
-        f[C_PRODUCT_NAME].p = o;
-        if (nm[0] == '"') {
-            memcpy(o, nm, n - 1);
-            o += n - 1;
-        } else {
-            *o++ = '"';
-            memcpy(o, nm, n);
-            o += n;
-        }
-        memcpy(o, eol, strlen(eol));
-        o += strlen(eol);
-        memcpy(o, "(second line of the name)\"", 26);
-        o += 26;
-        f[C_PRODUCT_NAME].n = (uint32_t)(o - f[C_PRODUCT_NAME].p);
-        break;
-    }
-    case K_FRAC5:
-        /* Digits below the 4th decimal that round toward zero, so the kept
-         * values are the clean ones (sales stays <= the threshold). */
-        f[C_SALES].p = o;
-        o = put_dec4(o, sales4, 4);
-        memcpy(o, "31", 2);
-        o += 2;
-        f[C_SALES].n = (uint32_t)(o - f[C_SALES].p);
-        f[C_PROFIT].p = o;
-        o = put_dec4(o, profit4, 4);
-        memcpy(o, "4999", 4);
-        o += 4;
-        f[C_PROFIT].n = (uint32_t)(o - f[C_PROFIT].p);
-        break;
-    case K_SPACES: {
-        text *which[] = {&f[C_ORDER_DATE], &f[C_PRODUCT_ID], &f[C_QUANTITY], &f[C_SALES],
-                         &f[C_PROFIT]};
-        static const char *const pre[] = {" ", "  ", " ", "\t", " "};
-        static const char *const post[] = {"", " ", " ", " ", "\t"};
-        for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
-            char *start = o;
-            size_t a = strlen(pre[i]), b = strlen(post[i]);
-            memcpy(o, pre[i], a);
-            o += a;
-            memcpy(o, which[i]->p, which[i]->n);
-            o += which[i]->n;
-            memcpy(o, post[i], b);
-            o += b;
-            *which[i] = (text){start, (uint32_t)(o - start)};
-        }
-        break;
-    }
+        f[C_SHIP_DATE] = T(d->dmy ? "31/4/2017" : "4/31/2017");
+        return true;
     case K_OD_TEXT:
         f[C_ORDER_DATE] = T(BAD_ORDER[inst % 3]);
-        break;
+        return true;
     case K_OD_EMPTY:
         f[C_ORDER_DATE] = T("");
-        break;
+        return true;
     case K_OD_AND_SD:
-        f[C_ORDER_DATE] = T(dmy ? "29/2/2015" : "2/29/2015");
+        f[C_ORDER_DATE] = T(d->dmy ? "29/2/2015" : "2/29/2015");
         f[C_SHIP_DATE] = T("not a date");
-        break;
+        return true;
     case K_SD_TEXT:
         f[C_SHIP_DATE] = T(inst % 2 ? "pending" : "N/A");
-        break;
+        return true;
     case K_SD_EMPTY:
         f[C_SHIP_DATE] = T("");
-        break;
+        return true;
+    case K_ALT_DATES: {
+        /* Valid dates in the file's other accepted spellings. */
+        static const enum date_style MDY_ALT[] = {DS_ISO, DS_MDY_PAD, DS_MDY_YY};
+        static const enum date_style DMY_ALT[] = {DS_ISO, DS_DMY_DASH, DS_DMY_YY};
+        enum date_style alt = (d->dmy ? DMY_ALT : MDY_ALT)[inst % 3];
+        set_field(d, C_ORDER_DATE, d->o, put_date(d->o, st->order_day, alt));
+        set_field(d, C_SHIP_DATE, d->o, put_date(d->o, st->ship_day, alt));
+        return true;
+    }
+    }
+    return false;
+}
+
+/* Spoiled product ids and quantities. */
+static bool spoil_ids_and_quantities(row_draft *d, int kind)
+{
+    text *f = d->f;
+    switch (kind) {
+    case K_PID_EMPTY:
+        f[C_PRODUCT_ID] = T("");
+        return true;
     case K_PID_SPACES:
         f[C_PRODUCT_ID] = T("   ");
-        break;
+        return true;
     case K_PID_AND_QTY:
         f[C_PRODUCT_ID] = T("");
         f[C_QUANTITY] = T("0");
-        break;
+        return true;
+    case K_QTY_ZERO:
+        f[C_QUANTITY] = T("0");
+        return true;
     case K_QTY_NEG:
         f[C_QUANTITY] = T("-3");
-        break;
+        return true;
     case K_QTY_FRAC:
         f[C_QUANTITY] = T("2.5");
-        break;
+        return true;
     case K_QTY_HUGE:
         f[C_QUANTITY] = T("3000000000");
-        break;
+        return true;
     case K_QTY_AND_SALES:
         f[C_QUANTITY] = T("");
         f[C_SALES] = T("abc");
-        break;
+        return true;
+    }
+    return false;
+}
+
+/* Spoiled sales and profit. K_THRESHOLD is the only defect that draws from
+ * the row's stream. */
+static bool spoil_amounts(row_draft *d, rng *r, const row_amounts *a, int kind, uint32_t inst)
+{
+    text *f = d->f;
+    switch (kind) {
+    case K_SALES_ZERO:
+        f[C_SALES] = T(inst % 2 ? "0" : "0.00");
+        return true;
+    case K_THRESHOLD:
+        set_field(d, C_SALES, d->o,
+                  put_dec4(d->o, (1000001 + (int64_t)rng_below(r, 5000000)) * 100, 2));
+        return true;
+    case K_PROFIT_TEXT:
+        f[C_PROFIT] = T(inst % 2 ? "#VALUE!" : "n/a");
+        return true;
+    case K_FRAC5: {
+        /* Digits below the 4th decimal that round toward zero, so the kept
+         * values are the clean ones (sales stays <= the threshold). */
+        char *start = d->o, *o = put_dec4(d->o, a->sales4, 4);
+        memcpy(o, "31", 2);
+        set_field(d, C_SALES, start, o + 2);
+        start = d->o;
+        o = put_dec4(d->o, a->profit4, 4);
+        memcpy(o, "4999", 4);
+        set_field(d, C_PROFIT, start, o + 4);
+        return true;
+    }
     case K_SALES_TEXT:
         f[C_SALES] = T(inst % 2 ? "twelve" : "N/A");
-        break;
+        return true;
     case K_SALES_NEG:
         f[C_SALES] = T("-42.50");
-        break;
+        return true;
     case K_SALES_TINY:
         f[C_SALES] = T("0.00001");
-        break;
+        return true;
     case K_SALES_EXP:
         f[C_SALES] = T("1.5e3");
-        break;
+        return true;
     case K_THRESHOLD_EDGE:
         f[C_SALES] = T("10000.0001");
-        break;
+        return true;
+    case K_AT_THRESHOLD:
+        f[C_SALES] = T("10000.00");
+        f[C_QUANTITY] = T("4");
+        return true;
     case K_PROFIT_EMPTY:
         f[C_PROFIT] = T("");
-        break;
+        return true;
     case K_PROFIT_COMMA:
         f[C_PROFIT] = T("\"12,5\"");
-        break;
+        return true;
     case K_PROFIT_MARGIN:
         /* sales 0.0001, profit 12345678901234.5: profit/sales ~ 1.2e17 */
         f[C_SALES] = T("0.0001");
         f[C_QUANTITY] = T("1");
         f[C_PROFIT] = T("12345678901234.5");
-        break;
+        return true;
+    }
+    return false;
+}
+
+/* The product name continues on a second line inside its quotes. */
+static void quote_name_over_two_lines(row_draft *d, const product *p)
+{
+    const char *nm = p->name;
+    uint32_t n = p->name_len;
+    char *start = d->o, *o = d->o;
+    if (nm[0] == '"') {
+        memcpy(o, nm, n - 1);
+        o += n - 1;
+    } else {
+        *o++ = '"';
+        memcpy(o, nm, n);
+        o += n;
+    }
+    memcpy(o, d->eol, strlen(d->eol));
+    o += strlen(d->eol);
+    memcpy(o, "(second line of the name)\"", 26);
+    set_field(d, C_PRODUCT_NAME, start, o + 26);
+}
+
+/* Each of `which` wrapped in pre[i] and post[i] (blanks and tabs, or quotes). */
+static void wrap_fields(row_draft *d, const int *which, size_t n, const char *const *pre,
+                        const char *const *post)
+{
+    for (size_t i = 0; i < n; i++) {
+        const text *t = &d->f[which[i]];
+        char *start = d->o, *o = d->o;
+        size_t a = strlen(pre[i]), b = strlen(post[i]);
+        memcpy(o, pre[i], a);
+        o += a;
+        memcpy(o, t->p, t->n);
+        o += t->n;
+        memcpy(o, post[i], b);
+        set_field(d, which[i], start, o + b);
+    }
+}
+
+/* Spoiled records: too few or too many columns, quotes that run on or never
+ * close, blanks around values, numbers in quotes. */
+static bool spoil_record(row_draft *d, const product *p, int kind)
+{
+    text *f = d->f;
+    switch (kind) {
+    case K_UNTERMINATED:
+        /* Opens a quote that nothing closes: the record runs to the end of
+         * the file, and the file ends inside it. */
+        f[C_PRODUCT_NAME] = T("\"Eldon Stackable Tray, Smoke");
+        return true;
+    case K_MAL_FEW:
+        d->nemit -= 3;
+        return true;
+    case K_MAL_MANY:
+        f[C_PRODUCT_NAME] = T("Fellowes Bankers Box, Letter/Legal");
+        return true;
     case K_MAL_FEW_BADDATE:
         f[C_ORDER_DATE] = T("not a date");
-        nemit -= 2;
-        break;
+        d->nemit -= 2;
+        return true;
     case K_ALL_EMPTY:
         for (int c = 0; c < NCOLS_ALL; c++)
             f[c] = T("");
-        nonascii = false;
-        break;
-    case K_AT_THRESHOLD:
-        f[C_SALES] = T("10000.00");
-        f[C_QUANTITY] = T("4");
-        break;
-    case K_ALT_DATES: {
-        static const enum date_style MDY_ALT[] = {DS_ISO, DS_MDY_PAD, DS_MDY_YY};
-        static const enum date_style DMY_ALT[] = {DS_ISO, DS_DMY_DASH, DS_DMY_YY};
-        enum date_style alt = (dmy ? DMY_ALT : MDY_ALT)[inst % 3];
-        f[C_ORDER_DATE].p = o;
-        o = put_date(o, st->order_day, alt);
-        f[C_ORDER_DATE].n = (uint32_t)(o - f[C_ORDER_DATE].p);
-        f[C_SHIP_DATE].p = o;
-        o = put_date(o, st->ship_day, alt);
-        f[C_SHIP_DATE].n = (uint32_t)(o - f[C_SHIP_DATE].p);
-        break;
+        d->nonascii = false;
+        return true;
+    case K_QUOTED_NEWLINE:
+        quote_name_over_two_lines(d, p);
+        return true;
+    case K_SPACES: {
+        static const int which[] = {C_ORDER_DATE, C_PRODUCT_ID, C_QUANTITY, C_SALES, C_PROFIT};
+        static const char *const pre[] = {" ", "  ", " ", "\t", " "};
+        static const char *const post[] = {"", " ", " ", " ", "\t"};
+        wrap_fields(d, which, 5, pre, post);
+        return true;
     }
     case K_QUOTED_NUMBERS: {
-        text *which[] = {&f[C_SALES], &f[C_QUANTITY], &f[C_PROFIT], &f[C_DISCOUNT]};
-        for (size_t i = 0; i < sizeof which / sizeof which[0]; i++) {
-            char *start = o;
-            *o++ = '"';
-            memcpy(o, which[i]->p, which[i]->n);
-            o += which[i]->n;
-            *o++ = '"';
-            *which[i] = (text){start, (uint32_t)(o - start)};
-        }
-        break;
+        static const int which[] = {C_SALES, C_QUANTITY, C_PROFIT, C_DISCOUNT};
+        static const char *const quote[] = {"\"", "\"", "\"", "\""};
+        wrap_fields(d, which, 4, quote, quote);
+        return true;
     }
     }
+    return false;
+}
 
-    /* emit */
+/* The row's fields joined with commas (in the file's column order), after a
+ * blank line when planned, recoded for a Windows-1252 file. */
+static size_t emit_row(const row_draft *d, const file_job *job, uint8_t kind_byte, char *out)
+{
     const uint8_t *order = (job->shape & SHAPE_REORDERED) ? REORDERED : NULL;
+    size_t eol_len = strlen(d->eol);
     char *w = out;
     if (kind_byte & BLANK_BEFORE) {
-        memcpy(w, eol, strlen(eol));
-        w += strlen(eol);
+        memcpy(w, d->eol, eol_len);
+        w += eol_len;
     }
     char *row_start = w;
-    for (int i = 0; i < nemit; i++) {
-        const text *t = &f[order ? order[i] : i];
+    for (int i = 0; i < d->nemit; i++) {
+        const text *t = &d->f[order ? order[i] : i];
         if (i)
             *w++ = ',';
         memcpy(w, t->p, t->n);
         w += t->n;
     }
-    memcpy(w, eol, strlen(eol));
-    w += strlen(eol);
-    if (nonascii && (job->shape & SHAPE_CP1252))
+    memcpy(w, d->eol, eol_len);
+    w += eol_len;
+    if (d->nonascii && (job->shape & SHAPE_CP1252))
         w = row_start + to_cp1252(row_start, (size_t)(w - row_start));
     return (size_t)(w - out);
+}
+
+/* Build one row into out (at most ROW_MAX bytes); returns bytes written. */
+static size_t make_row(row_state *st, const file_job *job, int64_t index, uint8_t kind_byte,
+                       char *out)
+{
+    const pools *pl = job->pl;
+    rng *r = &st->r;
+    int kind = kind_byte & KIND_MASK;
+
+    if (st->lines_left == 0)
+        new_order(st, job->region, index == 0);
+    st->lines_left--;
+
+    int pi = (int)rng_below(r, (uint32_t)pl->nproducts);
+    int ci = st->customer;
+    /* A Windows-1252 file's first row shows its encoding. */
+    if (kind == K_NONASCII || (index == 0 && (job->shape & SHAPE_CP1252))) {
+        pi = pl->nonascii_product;
+        ci = pl->nonascii_customer;
+    }
+    const product *p = &pl->products[pi];
+    const customer *cu = &pl->customers[ci];
+    const city *cy = &REGION_CITIES[job->region].cities[st->city];
+
+    row_amounts a;
+    draw_amounts(r, p, &a);
+    row_draft d;
+    d.o = d.scratch;
+    d.dmy = job->shape & SHAPE_DAY_FIRST;
+    d.eol = (job->shape & SHAPE_BOM_CRLF) ? "\r\n" : "\n";
+    st->row_id++;
+    fill_clean_fields(&d, st, job, p, cu, cy, &a);
+    d.nemit = (job->shape & SHAPE_REORDERED) ? NCOLS_ALL : NCOLS_STD;
+    d.nonascii = p->nonascii || cu->nonascii || has_high_byte(cy->city, d.f[C_CITY].n);
+
+    uint32_t inst = kind ? st->instance[kind]++ : 0;
+    if (kind != K_CLEAN && kind != K_NONASCII && !spoil_dates(&d, st, kind, inst) &&
+        !spoil_ids_and_quantities(&d, kind) && !spoil_amounts(&d, r, &a, kind, inst))
+        spoil_record(&d, p, kind);
+    return emit_row(&d, job, kind_byte, out);
 }
 
 /* ---- planning the dirty rows -------------------------------------------- */
