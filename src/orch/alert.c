@@ -180,24 +180,23 @@ static void body_wrapped(sp_buf *b, const char *s, size_t width)
     }
 }
 
-static int send_mail(const sp_config *cfg, const orch_alert *a)
+/* The envelope sender: ALERT_EMAIL_FROM up to its first blank or bracket
+ * (nothing from the setting can add a header), else salespipe@HOST. */
+static void mail_sender(const sp_config *cfg, const char *host, char *from, size_t fromsz)
 {
-    char shown[512];
-    sp_config_display(cfg, "SMTP_URL", shown, sizeof shown);
-    const char *to = sp_config_get(cfg, "ALERT_EMAIL");
-    char host[256] = "localhost";
-    gethostname(host, sizeof host - 1);
-    host[sizeof host - 1] = '\0';
-    char from[320];
     const char *from_cfg = sp_config_get(cfg, "ALERT_EMAIL_FROM");
+    from[0] = '\0';
     if (from_cfg && *from_cfg)
-        snprintf(from, sizeof from, "%.*s", (int)strcspn(from_cfg, " \t\r\n<>"), from_cfg);
-    if (!from_cfg || !from[0])
-        snprintf(from, sizeof from, "salespipe@%s", host);
+        snprintf(from, fromsz, "%.*s", (int)strcspn(from_cfg, " \t\r\n<>"), from_cfg);
+    if (!from[0])
+        snprintf(from, fromsz, "salespipe@%s", host);
+}
 
-    struct curl_slist *rcpt = NULL;
-    sp_buf to_header;
-    sp_buf_init(&to_header, 1 << 14);
+/* ALERT_EMAIL's addresses (separated by blanks, commas or semicolons; at
+ * most MAX_RECIPIENTS, each cut at 300 bytes) as SMTP recipients and as the
+ * To: header's text. Returns how many. */
+static int mail_recipients(const char *to, struct curl_slist **rcpt, sp_buf *to_header)
+{
     int nrcpt = 0;
     for (const char *p = to; *p && nrcpt < MAX_RECIPIENTS;) {
         p += strspn(p, " ,;\t\r\n");
@@ -206,77 +205,111 @@ static int send_mail(const sp_config *cfg, const orch_alert *a)
             break;
         char addr[320];
         snprintf(addr, sizeof addr, "<%.*s>", (int)(n < 300 ? n : 300), p);
-        rcpt = curl_slist_append(rcpt, addr);
+        *rcpt = curl_slist_append(*rcpt, addr);
         if (nrcpt++)
-            sp_buf_puts(&to_header, ", ");
-        sp_buf_append(&to_header, p, n < 300 ? n : 300);
+            sp_buf_puts(to_header, ", ");
+        sp_buf_append(to_header, p, n < 300 ? n : 300);
         p += n;
     }
-    sp_buf_putc(&to_header, '\0');
+    sp_buf_putc(to_header, '\0');
+    return nrcpt;
+}
 
-    char date[64], mail_from[340];
+/* The whole message, headers and a plain-text body with CRLF line ends as
+ * SMTP wants them. The subject and the error go through header_text, so no
+ * CR or LF in them can start a header of their own. */
+static void compose_mail(sp_buf *msg, const orch_alert *a, const char *from,
+                         const sp_buf *to_header, const char *host)
+{
+    char date[64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    snprintf(mail_from, sizeof mail_from, "<%s>", from);
-
-    sp_buf msg;
-    sp_buf_init(&msg, 1 << 20);
-    sp_buf_printf(&msg, "Date: %s\r\nFrom: %s\r\nTo: %s\r\n", date, from,
-                  to_header.data ? (const char *)to_header.data : "");
-    sp_buf_puts(&msg, "Subject: ");
+    sp_buf_printf(msg, "Date: %s\r\nFrom: %s\r\nTo: %s\r\n", date, from,
+                  to_header->data ? (const char *)to_header->data : "");
+    sp_buf_puts(msg, "Subject: ");
     sp_buf subject;
     sp_buf_init(&subject, 1 << 12);
     sp_buf_printf(&subject, "salespipe: run %s (ds %s) failed at %s", a->run_id, a->ds, a->task);
     sp_buf_putc(&subject, '\0');
-    header_text(&msg, subject.broken ? "salespipe: a run failed" : (const char *)subject.data,
+    header_text(msg, subject.broken ? "salespipe: a run failed" : (const char *)subject.data,
                 subject.broken ? sizeof "salespipe: a run failed" : subject.len);
     sp_buf_free(&subject);
-    sp_buf_printf(&msg, "\r\nMessage-ID: <%s.%ld@%s>\r\n", a->run_id, (long)now, host);
-    sp_buf_puts(&msg, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                      "Content-Transfer-Encoding: 8bit\r\n\r\n");
-    sp_buf_printf(&msg, "The salespipe run %s (ds %s) failed.\r\n\r\n", a->run_id, a->ds);
-    sp_buf_printf(&msg, "task:      %s\r\nattempts:  %d\r\nerror:\r\n", a->task, a->attempts);
-    body_wrapped(&msg, a->error ? a->error : "(none recorded)", 76);
-    sp_buf_printf(&msg, "rejected:  %s\r\nhost:      %s\r\n\r\n",
+    sp_buf_printf(msg, "\r\nMessage-ID: <%s.%ld@%s>\r\n", a->run_id, (long)now, host);
+    sp_buf_puts(msg, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Content-Transfer-Encoding: 8bit\r\n\r\n");
+    sp_buf_printf(msg, "The salespipe run %s (ds %s) failed.\r\n\r\n", a->run_id, a->ds);
+    sp_buf_printf(msg, "task:      %s\r\nattempts:  %d\r\nerror:\r\n", a->task, a->attempts);
+    body_wrapped(msg, a->error ? a->error : "(none recorded)", 76);
+    sp_buf_printf(msg, "rejected:  %s\r\nhost:      %s\r\n\r\n",
                   a->rejected ? a->rejected : "(transform did not run)", host);
-    sp_buf_printf(&msg, "Details: salespipe runs %s\r\nResume:  salespipe run --ds %s --resume\r\n",
+    sp_buf_printf(msg, "Details: salespipe runs %s\r\nResume:  salespipe run --ds %s --resume\r\n",
                   a->run_id, a->ds);
+}
+
+/* One SMTP transaction. Returns 0 delivered, 1 not (logged with the
+ * masked SMTP_URL `shown`, never its password). */
+static int deliver_mail(const sp_config *cfg, const char *shown, const char *from,
+                        struct curl_slist *rcpt, const sp_buf *msg, const char *to_text)
+{
+    CURL *c = curl_easy_init();
+    if (!c) {
+        sp_log(SP_LOG_ERROR, "alert: mail via %s not sent: curl_easy_init failed", shown);
+        return 1;
+    }
+    char errbuf[CURL_ERROR_SIZE], mail_from[340];
+    snprintf(mail_from, sizeof mail_from, "<%s>", from);
+    upload u = {(const char *)msg->data, msg->len, 0};
+    common_options(c, errbuf);
+    curl_easy_setopt(c, CURLOPT_URL, sp_config_get(cfg, "SMTP_URL"));
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    /* smtp://: STARTTLS when the server offers it; smtps:// is TLS from
+     * the first byte. */
+    curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, read_message);
+    curl_easy_setopt(c, CURLOPT_READDATA, &u);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    int failed = 1;
+    if (rc != CURLE_OK) {
+        sp_log(SP_LOG_ERROR, "alert: mail to %s via %s not delivered: %s", to_text, shown,
+               curl_reason(rc, errbuf));
+    } else {
+        sp_log(SP_LOG_INFO, "alert: mail to %s via %s: delivered", to_text, shown);
+        failed = 0;
+    }
+    curl_easy_cleanup(c);
+    return failed;
+}
+
+static int send_mail(const sp_config *cfg, const orch_alert *a)
+{
+    char shown[512];
+    sp_config_display(cfg, "SMTP_URL", shown, sizeof shown);
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    char from[320];
+    mail_sender(cfg, host, from, sizeof from);
+
+    struct curl_slist *rcpt = NULL;
+    sp_buf to_header;
+    sp_buf_init(&to_header, 1 << 14);
+    int nrcpt = mail_recipients(sp_config_get(cfg, "ALERT_EMAIL"), &rcpt, &to_header);
+    sp_buf msg;
+    sp_buf_init(&msg, 1 << 20);
+    compose_mail(&msg, a, from, &to_header, host);
 
     int failed = 1;
-    CURL *c = NULL;
-    if (nrcpt == 0) {
+    if (nrcpt == 0)
         sp_log(SP_LOG_ERROR, "alert: mail not sent: ALERT_EMAIL names no address");
-    } else if (msg.broken || to_header.broken) {
+    else if (msg.broken || to_header.broken)
         sp_log(SP_LOG_ERROR, "alert: mail not sent: out of memory");
-    } else if (!(c = curl_easy_init())) {
-        sp_log(SP_LOG_ERROR, "alert: mail via %s not sent: curl_easy_init failed", shown);
-    } else {
-        char errbuf[CURL_ERROR_SIZE];
-        upload u = {(const char *)msg.data, msg.len, 0};
-        common_options(c, errbuf);
-        curl_easy_setopt(c, CURLOPT_URL, sp_config_get(cfg, "SMTP_URL"));
-        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-        /* smtp://: STARTTLS when the server offers it; smtps:// is TLS from
-         * the first byte. */
-        curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
-        curl_easy_setopt(c, CURLOPT_MAIL_FROM, mail_from);
-        curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, read_message);
-        curl_easy_setopt(c, CURLOPT_READDATA, &u);
-        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-        CURLcode rc = curl_easy_perform(c);
-        if (rc != CURLE_OK) {
-            sp_log(SP_LOG_ERROR, "alert: mail to %s via %s not delivered: %s",
-                   (const char *)to_header.data, shown, curl_reason(rc, errbuf));
-        } else {
-            sp_log(SP_LOG_INFO, "alert: mail to %s via %s: delivered",
-                   (const char *)to_header.data, shown);
-            failed = 0;
-        }
-        curl_easy_cleanup(c);
-    }
+    else
+        failed = deliver_mail(cfg, shown, from, rcpt, &msg, (const char *)to_header.data);
     curl_slist_free_all(rcpt);
     sp_buf_free(&msg);
     sp_buf_free(&to_header);

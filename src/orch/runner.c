@@ -253,265 +253,337 @@ int orch_run(const sp_config *cfg, const orch_options *o, sp_error *err)
     return rc;
 }
 
-static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err)
-{
-    const char *state_dir = sp_config_get(cfg, "STATE_DIR");
+/* One run in progress: what the phases of run_tasks share. */
+typedef struct run_state {
+    const sp_config *cfg;
+    const orch_options *o;
+    const char *state_dir;
     pl_ctx ctx;
-    SP_TRY(pl_ctx_init(&ctx, cfg, o->ds, NULL, err));
-    ctx.skip_gates = o->skip_gates;
+    ledger *l;
+    int lock;
+    bool plan[PL_NTASKS];  /* the tasks this run (or this resume) runs */
+    resume_plan rp;        /* a resume's plan; rp.rejected feeds the alert */
+    char *gates;           /* the last transform or load attempt's, for the alert */
+    int max_attempts;
+    pl_task failed, last;  /* PL_NTASKS: none (yet) */
+    int failed_attempt;
+    sp_error task_err;     /* the failed task's error, the run's error */
+    sp_error ledger_err;   /* the first ledger write that failed */
+    char stopped[128];     /* what a signal stopped, for the last log line */
+} run_state;
 
-    int lock = -1;
+/* The ds lock, the ledger, and the rows of runs that died marked failed.
+ * On failure nothing stays open. */
+static int open_run(run_state *rs, sp_error *err)
+{
+    SP_TRY(pl_ctx_init(&rs->ctx, rs->cfg, rs->o->ds, NULL, err));
+    rs->ctx.skip_gates = rs->o->skip_gates;
     bool busy;
     char holder[96];
-    snprintf(holder, sizeof holder, "run %s", ctx.run_id);
-    if (orch_lock_acquire(state_dir, ctx.ds, false, holder, &lock, &busy, err) != SP_OK) {
-        pl_ctx_free(&ctx);
+    snprintf(holder, sizeof holder, "run %s", rs->ctx.run_id);
+    if (orch_lock_acquire(rs->state_dir, rs->ctx.ds, false, holder, &rs->lock, &busy, err) !=
+        SP_OK) {
+        pl_ctx_free(&rs->ctx);
         return err->code;
     }
-    ledger *l = NULL;
-    if (ledger_open(&l, state_dir, err) != SP_OK) {
-        orch_lock_release(lock);
-        pl_ctx_free(&ctx);
+    if (ledger_open(&rs->l, rs->state_dir, err) != SP_OK) {
+        orch_lock_release(rs->lock);
+        pl_ctx_free(&rs->ctx);
         return err->code;
     }
     sp_error e;
     sp_error_clear(&e);
-    alive_probe probe = {state_dir, ctx.ds};
-    int stale = ledger_mark_abandoned(l, is_alive, &probe, &e);
+    alive_probe probe = {rs->state_dir, rs->ctx.ds};
+    int stale = ledger_mark_abandoned(rs->l, is_alive, &probe, &e);
     if (stale < 0)
         ledger_warn(&e);
     else if (stale > 0)
         sp_log(SP_LOG_WARN, "run ledger: %d abandoned run%s marked failed", stale,
                stale == 1 ? "" : "s");
+    return SP_OK;
+}
 
-    bool plan[PL_NTASKS] = {false};
-    resume_plan rp;
-    memset(&rp, 0, sizeof rp);
-    int rc = SP_OK;
-    if (o->resume) {
-        found_run f = {0};
-        rc = ledger_latest_run(l, ctx.ds, keep_run, &f, err);
-        if (rc == SP_OK && !f.found)
-            rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the run ledger (%s) has no run "
-                         "of ds %s", state_dir, ctx.ds);
-        else if (rc == SP_OK && strcmp(f.state, "failed") != 0)
-            rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the latest run of ds %s (%s) %s",
-                         ctx.ds, f.run_id, strcmp(f.state, "succeeded") == 0
-                                               ? "succeeded" : "is not failed");
-        bool found = false;
-        if (rc == SP_OK)
-            rc = ledger_get_run(l, f.run_id, &found, plan_resume, &rp, err);
-        if (rc == SP_OK) {
-            snprintf(ctx.run_id, sizeof ctx.run_id, "%s", f.run_id);
-            sp_log_set_run(ctx.ds, ctx.run_id);
-            memcpy(plan, rp.run, sizeof plan);
-            snprintf(holder, sizeof holder, "run %s", ctx.run_id);
-            orch_lock_note(lock, holder);
-            rc = ledger_reopen_run(l, ctx.run_id, (long long)getpid(), err);
-        }
-        if (rc == SP_OK) {
-            char list[128] = "";
-            for (int t = 0; t < PL_NTASKS; t++)
-                if (plan[t])
-                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                             list[0] ? ", " : "", pl_task_name((pl_task)t));
-            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
-                         "run %s (ds %s): resuming with %s", ctx.run_id, ctx.ds,
-                   list[0] ? list : "nothing left to run");
-            if (!plan[PL_STAGE] && (plan[PL_TRANSFORM] || plan[PL_LOAD]))
-                warn_local_changes(&ctx);
-        }
-    } else {
-        bool skip[PL_NTASKS];
-        for (int t = 0; t < PL_NTASKS; t++) {
-            plan[t] = t >= o->first && t <= o->last;
-            skip[t] = !plan[t];
-        }
-        rc = ledger_begin_run(l, ctx.run_id, ctx.ds, (long long)getpid(), skip, err);
-        sp_log_set_run(ctx.ds, ctx.run_id);
-        if (rc == SP_OK)
-            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
-                         "run %s (ds %s): started (retries %lld, delay %llds%s)",
-                   ctx.run_id, ctx.ds, o->retries, o->delay,
-                   o->exponential ? ", exponential backoff" : "");
+/* --resume: the latest run of the ds must have failed; it goes on under its
+ * own run id with the tasks that did not succeed (the ledger says which). */
+static int plan_resumed_run(run_state *rs, sp_error *err)
+{
+    pl_ctx *ctx = &rs->ctx;
+    found_run f = {0};
+    int rc = ledger_latest_run(rs->l, ctx->ds, keep_run, &f, err);
+    if (rc == SP_OK && !f.found)
+        rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the run ledger (%s) has no run "
+                     "of ds %s", rs->state_dir, ctx->ds);
+    else if (rc == SP_OK && strcmp(f.state, "failed") != 0)
+        rc = sp_fail(err, SP_ERR_DATA, "nothing to resume: the latest run of ds %s (%s) %s",
+                     ctx->ds, f.run_id, strcmp(f.state, "succeeded") == 0
+                                            ? "succeeded" : "is not failed");
+    bool found = false;
+    if (rc == SP_OK)
+        rc = ledger_get_run(rs->l, f.run_id, &found, plan_resume, &rs->rp, err);
+    if (rc != SP_OK)
+        return rc;
+    snprintf(ctx->run_id, sizeof ctx->run_id, "%s", f.run_id);
+    sp_log_set_run(ctx->ds, ctx->run_id);
+    memcpy(rs->plan, rs->rp.run, sizeof rs->plan);
+    char holder[96];
+    snprintf(holder, sizeof holder, "run %s", ctx->run_id);
+    orch_lock_note(rs->lock, holder);
+    SP_TRY(ledger_reopen_run(rs->l, ctx->run_id, (long long)getpid(), err));
+    char list[128] = "";
+    for (int t = 0; t < PL_NTASKS; t++)
+        if (rs->plan[t])
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     list[0] ? ", " : "", pl_task_name((pl_task)t));
+    sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                 "run %s (ds %s): resuming with %s", ctx->run_id, ctx->ds,
+                 list[0] ? list : "nothing left to run");
+    /* Skipping stage means reading the staged copies: say so when the local
+     * files no longer match them. */
+    if (!rs->plan[PL_STAGE] && (rs->plan[PL_TRANSFORM] || rs->plan[PL_LOAD]))
+        warn_local_changes(ctx);
+    return SP_OK;
+}
+
+/* A new run of tasks o->first..o->last; the others are recorded as skipped. */
+static int plan_new_run(run_state *rs, sp_error *err)
+{
+    const orch_options *o = rs->o;
+    bool skip[PL_NTASKS];
+    for (int t = 0; t < PL_NTASKS; t++) {
+        rs->plan[t] = t >= o->first && t <= o->last;
+        skip[t] = !rs->plan[t];
     }
+    int rc = ledger_begin_run(rs->l, rs->ctx.run_id, rs->ctx.ds, (long long)getpid(), skip, err);
+    sp_log_set_run(rs->ctx.ds, rs->ctx.run_id);
+    if (rc == SP_OK)
+        sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                     "run %s (ds %s): started (retries %lld, delay %llds%s)", rs->ctx.run_id,
+                     rs->ctx.ds, o->retries, o->delay,
+                     o->exponential ? ", exponential backoff" : "");
+    return rc;
+}
+
+/* One attempt of task t: logged, run, logged again, its gates and its end
+ * recorded in the ledger. *n gets the attempt's number in the run (a resume
+ * goes on counting). Returns the task's status (task_err says why). */
+static int attempt_task(run_state *rs, pl_task t, int a, int *n)
+{
+    pl_ctx *ctx = &rs->ctx;
+    const char *name = pl_task_name(t);
+    sp_error e, *task_err = &rs->task_err;
+    *n = a;
+    sp_error_clear(&e);
+    if (ledger_attempt_begin(rs->l, ctx->run_id, t, n, &e) != SP_OK)
+        ledger_failed(&rs->ledger_err, &e);
+    char total[48] = "";
+    if (*n != a)
+        snprintf(total, sizeof total, ", attempt %d of the run", *n);
+    sp_log_set_task(name, *n);
+    sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
+                 "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx->ds, ctx->run_id,
+                 a, rs->max_attempts, total);
+    sp_error_clear(task_err);
+    double t0 = sp_mono_seconds();
+    int trc = pl_run_task(ctx, t, task_err);
+    double secs = sp_mono_seconds() - t0;
+    long long rows = -1;
+    char rej[512] = "";
+    sp_log_fields lf = {.has_duration = true, .duration_s = secs};
+    if (trc == SP_OK && t == PL_TRANSFORM && ctx->transformed) {
+        rows = ctx->tf.counts.rows_in;
+        rejected_json(&ctx->tf.counts, rej, sizeof rej);
+        snprintf(rs->rp.rejected, sizeof rs->rp.rejected, "%s", rej);
+        pl_log_counts(&lf, &ctx->tf.counts);
+    } else if (trc == SP_OK && t == PL_LOAD && ctx->loaded) {
+        rows = ctx->table_rows[2];
+    }
+    if (trc != SP_OK && sp_cancelled()) {
+        snprintf(rs->stopped, sizeof rs->stopped, "during %s after %.2fs", name, secs);
+        cancelled_error(task_err, rs->stopped);
+        trc = SP_ERR_CANCELLED;
+    }
+    if (trc == SP_OK) {
+        lf.event = "succeeded";
+        sp_log_event(SP_LOG_INFO, &lf, "%s: succeeded in %.2fs (attempt %d of %d)", name, secs,
+                     a, rs->max_attempts);
+    } else {
+        if (task_err->msg[0] == '\0')
+            snprintf(task_err->msg, sizeof task_err->msg, "%s failed (%s)", name,
+                     sp_status_name(trc));
+        task_err->code = trc;
+        sp_log_scrub(task_err->msg);
+        lf.event = "failed";
+        lf.error_class = sp_status_name(trc);
+        sp_log_event(SP_LOG_ERROR, &lf, "%s: failed after %.2fs (attempt %d of %d): %s", name,
+                     secs, a, rs->max_attempts, task_err->msg);
+    }
+    record_gates(rs->l, ctx, t, &rs->gates);
+    sp_error_clear(&e);
+    if (ledger_attempt_end(rs->l, ctx->run_id, t, *n, trc == SP_OK ? ORCH_SUCCEEDED : ORCH_FAILED,
+                           rows, rej[0] ? rej : NULL, trc == SP_OK ? NULL : task_err->msg,
+                           &e) != SP_OK)
+        ledger_failed(&rs->ledger_err, &e);
+    return trc;
+}
+
+/* After failed attempt a of task t: true when the task has failed for good
+ * (stopped, a permanent error, no attempt left, or a stop while waiting);
+ * otherwise it waits the retry delay and returns false. */
+static bool give_up_after(run_state *rs, pl_task t, int a, int trc)
+{
+    const char *name = pl_task_name(t);
+    sp_error *task_err = &rs->task_err;
+    if (trc == SP_ERR_CANCELLED)
+        return true;
+    if (!orch_is_retryable(task_err)) {
+        sp_log_event(SP_LOG_ERROR, &(sp_log_fields){.error_class = sp_status_name(task_err->code)},
+                     "%s: permanent error (%s): not retried", name,
+                     sp_status_name(task_err->code));
+        return true;
+    }
+    if (a == rs->max_attempts) {
+        if (rs->max_attempts > 1)
+            sp_log(SP_LOG_ERROR, "%s: failed after %d attempts", name, rs->max_attempts);
+        return true;
+    }
+    long long d = orch_retry_delay(rs->o->delay, rs->o->exponential, a);
+    sp_log_event(SP_LOG_WARN,
+                 &(sp_log_fields){.event = "retrying", .error_class = sp_status_name(task_err->code)},
+                 "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
+                 rs->max_attempts);
+    if (sp_cancel_sleep((double)d) != 0) {
+        snprintf(rs->stopped, sizeof rs->stopped, "while waiting to retry %s", name);
+        sp_error_prefix(task_err, "last error");
+        cancelled_error(task_err, rs->stopped);
+        sp_log(SP_LOG_ERROR, "%s: %s", name, task_err->msg);
+        return true;
+    }
+    return false;
+}
+
+/* The planned tasks in order, each attempted until it succeeds or gives up;
+ * the first that gives up ends the run (rs->failed). */
+static void run_planned_tasks(run_state *rs)
+{
+    bool swept = false;
+    for (int t = 0; t < PL_NTASKS && rs->failed == PL_NTASKS; t++) {
+        if (!rs->plan[t])
+            continue;
+        const char *name = pl_task_name((pl_task)t);
+        rs->last = (pl_task)t;
+        if (!swept && t != PL_PREFLIGHT && !sp_cancelled()) {
+            swept = true; /* after preflight: the stores answer */
+            orch_sweep(&rs->ctx);
+        }
+        for (int a = 1; a <= rs->max_attempts; a++) {
+            if (stop_here(name, &rs->ledger_err, &rs->task_err, rs->stopped,
+                          sizeof rs->stopped)) {
+                rs->failed = (pl_task)t;
+                break;
+            }
+            int n;
+            int trc = attempt_task(rs, (pl_task)t, a, &n);
+            if (trc == SP_OK)
+                break;
+            rs->failed_attempt = n;
+            if (give_up_after(rs, (pl_task)t, a, trc)) {
+                rs->failed = (pl_task)t;
+                break;
+            }
+        }
+    }
+    if (rs->failed == PL_NTASKS && rs->ledger_err.code != SP_OK && rs->last != PL_NTASKS) {
+        /* Every task ran, but the ledger does not say so: not a success. */
+        rs->failed = rs->last;
+        sp_fail(&rs->task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded",
+                rs->ledger_err.msg);
+    }
+}
+
+/* The run's end: recorded in the ledger (a run the ledger cannot record as
+ * succeeded has failed), one alert when it failed, the on_end hook, the
+ * summary line and, for people, the summary and how to resume. Returns
+ * the final state. */
+static orch_state finish_run(run_state *rs, double run_t0)
+{
+    pl_ctx *ctx = &rs->ctx;
+    sp_error e, *task_err = &rs->task_err;
+    sp_log_set_task(NULL, 0);
+    orch_state final = rs->failed == PL_NTASKS ? ORCH_SUCCEEDED : ORCH_FAILED;
+    sp_error_clear(&e);
+    if (ledger_end_run(rs->l, ctx->run_id, final,
+                       final == ORCH_FAILED ? pl_task_name(rs->failed) : NULL,
+                       final == ORCH_FAILED ? task_err->msg : NULL, &e) != SP_OK) {
+        sp_log(SP_LOG_ERROR, "%s", e.msg);
+        if (final == ORCH_SUCCEEDED) { /* exit 0 would contradict the ledger */
+            final = ORCH_FAILED;
+            rs->failed = rs->last;
+            sp_fail(task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded", e.msg);
+        }
+    }
+    const char *failed = final == ORCH_FAILED ? pl_task_name(rs->failed) : NULL;
+    if (failed) {
+        orch_alert alert = {ctx->run_id, ctx->ds, failed, rs->failed_attempt, task_err->msg,
+                            rs->rp.rejected[0] ? rs->rp.rejected : NULL,
+                            rs->failed == PL_TRANSFORM || rs->failed == PL_LOAD ? rs->gates
+                                                                                 : NULL};
+        int lost = orch_alert_send(rs->cfg, &alert);
+        if (lost)
+            sp_log(SP_LOG_WARN, "alert: %d delivery failure%s (the run's own error is above)",
+                   lost, lost == 1 ? "" : "s");
+    }
+    if (rs->o->on_end)
+        rs->o->on_end(ctx, final == ORCH_SUCCEEDED, rs->o->hook_arg);
+    log_summary(ctx, failed, task_err, task_err->code == SP_ERR_CANCELLED ? rs->stopped : NULL,
+                sp_mono_seconds() - run_t0);
+    if (!sp_log_is_json()) /* JSON logs: the summary object above says it all */
+        pl_print_summary(ctx);
+    if (failed && !sp_log_is_json())
+        printf("  FAILED at %s after %d attempt%s: %s\n  resume with: salespipe run --ds %s "
+               "--resume\n", failed, rs->failed_attempt, rs->failed_attempt == 1 ? "" : "s",
+               task_err->msg, ctx->ds);
+    fflush(stdout);
+    return final;
+}
+
+static void close_run(run_state *rs)
+{
+    free(rs->gates);
+    ledger_close(rs->l);
+    orch_lock_release(rs->lock);
+    pl_ctx_free(&rs->ctx);
+}
+
+static int run_tasks(const sp_config *cfg, const orch_options *o, bool *started, sp_error *err)
+{
+    run_state rs = {.cfg = cfg, .o = o, .state_dir = sp_config_get(cfg, "STATE_DIR"), .lock = -1,
+                    .max_attempts = (int)o->retries + 1, .failed = PL_NTASKS,
+                    .last = PL_NTASKS};
+    sp_error_clear(&rs.task_err);
+    sp_error_clear(&rs.ledger_err);
+    SP_TRY(open_run(&rs, err));
+    int rc = o->resume ? plan_resumed_run(&rs, err) : plan_new_run(&rs, err);
     if (rc == SP_OK && o->skip_gates) {
         sp_log(SP_LOG_WARN, "run %s: --skip-gates: quality gates are evaluated and recorded but "
-               "not enforced", ctx.run_id);
-        rc = ledger_note_skip_gates(l, ctx.run_id, err);
+               "not enforced", rs.ctx.run_id);
+        rc = ledger_note_skip_gates(rs.l, rs.ctx.run_id, err);
     }
     if (rc != SP_OK) {
-        ledger_close(l);
-        orch_lock_release(lock);
-        pl_ctx_free(&ctx);
+        close_run(&rs);
         return rc;
     }
 
     *started = true;
     double run_t0 = sp_mono_seconds();
     if (o->on_start)
-        o->on_start(&ctx, o->hook_arg);
-    char *gates = NULL; /* the last transform or load attempt's, for the alert */
-    int max_attempts = (int)o->retries + 1;
-    pl_task failed = PL_NTASKS, last = PL_NTASKS;
-    int failed_attempt = 0;
-    sp_error task_err, ledger_err;
-    sp_error_clear(&task_err);
-    sp_error_clear(&ledger_err);
-    char stopped[128] = ""; /* what a signal stopped, for the last log line */
-    bool swept = false;
-    for (int t = 0; t < PL_NTASKS && failed == PL_NTASKS; t++) {
-        if (!plan[t])
-            continue;
-        const char *name = pl_task_name((pl_task)t);
-        last = (pl_task)t;
-        if (!swept && t != PL_PREFLIGHT && !sp_cancelled()) {
-            swept = true; /* after preflight: the stores answer */
-            orch_sweep(&ctx);
-        }
-        for (int a = 1; a <= max_attempts; a++) {
-            if (stop_here(name, &ledger_err, &task_err, stopped, sizeof stopped)) {
-                failed = (pl_task)t;
-                break;
-            }
-            int n = a;
-            sp_error_clear(&e);
-            if (ledger_attempt_begin(l, ctx.run_id, (pl_task)t, &n, &e) != SP_OK)
-                ledger_failed(&ledger_err, &e);
-            char total[48] = "";
-            if (n != a)
-                snprintf(total, sizeof total, ", attempt %d of the run", n);
-            sp_log_set_task(name, n);
-            sp_log_event(SP_LOG_INFO, &(sp_log_fields){.event = "started"},
-                         "%s: started (ds %s, run %s, attempt %d of %d%s)", name, ctx.ds,
-                         ctx.run_id, a, max_attempts, total);
-            sp_error_clear(&task_err);
-            double t0 = sp_mono_seconds();
-            int trc = pl_run_task(&ctx, (pl_task)t, &task_err);
-            double secs = sp_mono_seconds() - t0;
-            long long rows = -1;
-            char rej[512] = "";
-            if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed) {
-                rows = ctx.tf.counts.rows_in;
-                rejected_json(&ctx.tf.counts, rej, sizeof rej);
-                snprintf(rp.rejected, sizeof rp.rejected, "%s", rej);
-            } else if (trc == SP_OK && t == PL_LOAD && ctx.loaded) {
-                rows = ctx.table_rows[2];
-            }
-            sp_log_fields lf = {.has_duration = true, .duration_s = secs};
-            if (trc == SP_OK && t == PL_TRANSFORM && ctx.transformed)
-                pl_log_counts(&lf, &ctx.tf.counts);
-            if (trc != SP_OK && sp_cancelled()) {
-                snprintf(stopped, sizeof stopped, "during %s after %.2fs", name, secs);
-                cancelled_error(&task_err, stopped);
-                trc = SP_ERR_CANCELLED;
-            }
-            if (trc == SP_OK) {
-                lf.event = "succeeded";
-                sp_log_event(SP_LOG_INFO, &lf, "%s: succeeded in %.2fs (attempt %d of %d)", name,
-                             secs, a, max_attempts);
-            } else {
-                if (task_err.msg[0] == '\0')
-                    snprintf(task_err.msg, sizeof task_err.msg, "%s failed (%s)", name,
-                             sp_status_name(trc));
-                task_err.code = trc;
-                sp_log_scrub(task_err.msg);
-                lf.event = "failed";
-                lf.error_class = sp_status_name(trc);
-                sp_log_event(SP_LOG_ERROR, &lf, "%s: failed after %.2fs (attempt %d of %d): %s",
-                             name, secs, a, max_attempts, task_err.msg);
-            }
-            record_gates(l, &ctx, (pl_task)t, &gates);
-            sp_error_clear(&e);
-            if (ledger_attempt_end(l, ctx.run_id, (pl_task)t, n,
-                                   trc == SP_OK ? ORCH_SUCCEEDED : ORCH_FAILED, rows,
-                                   rej[0] ? rej : NULL, trc == SP_OK ? NULL : task_err.msg,
-                                   &e) != SP_OK)
-                ledger_failed(&ledger_err, &e);
-            if (trc == SP_OK)
-                break;
-            failed_attempt = n;
-            if (trc == SP_ERR_CANCELLED) {
-                failed = (pl_task)t;
-                break;
-            }
-            if (!orch_is_retryable(&task_err)) {
-                sp_log_event(SP_LOG_ERROR,
-                             &(sp_log_fields){.error_class = sp_status_name(task_err.code)},
-                             "%s: permanent error (%s): not retried", name,
-                             sp_status_name(task_err.code));
-                failed = (pl_task)t;
-                break;
-            }
-            if (a == max_attempts) {
-                failed = (pl_task)t;
-                if (max_attempts > 1)
-                    sp_log(SP_LOG_ERROR, "%s: failed after %d attempts", name, max_attempts);
-                break;
-            }
-            long long d = orch_retry_delay(o->delay, o->exponential, a);
-            sp_log_event(SP_LOG_WARN,
-                         &(sp_log_fields){.event = "retrying",
-                                          .error_class = sp_status_name(task_err.code)},
-                         "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
-                         max_attempts);
-            if (sp_cancel_sleep((double)d) != 0) {
-                snprintf(stopped, sizeof stopped, "while waiting to retry %s", name);
-                sp_error_prefix(&task_err, "last error");
-                cancelled_error(&task_err, stopped);
-                sp_log(SP_LOG_ERROR, "%s: %s", name, task_err.msg);
-                failed = (pl_task)t;
-                break;
-            }
-        }
-    }
-    if (failed == PL_NTASKS && ledger_err.code != SP_OK && last != PL_NTASKS) {
-        /* Every task ran, but the ledger does not say so: not a success. */
-        failed = last;
-        sp_fail(&task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded",
-                ledger_err.msg);
-    }
-
-    sp_log_set_task(NULL, 0);
-    orch_state final = failed == PL_NTASKS ? ORCH_SUCCEEDED : ORCH_FAILED;
-    sp_error_clear(&e);
-    if (ledger_end_run(l, ctx.run_id, final, final == ORCH_FAILED ? pl_task_name(failed) : NULL,
-                       final == ORCH_FAILED ? task_err.msg : NULL, &e) != SP_OK) {
-        sp_log(SP_LOG_ERROR, "%s", e.msg);
-        if (final == ORCH_SUCCEEDED) { /* exit 0 would contradict the ledger */
-            final = ORCH_FAILED;
-            failed = last;
-            sp_fail(&task_err, SP_ERR_IO, "%s; the run cannot be recorded as succeeded", e.msg);
-        }
-    }
-    if (final == ORCH_FAILED) {
-        orch_alert alert = {ctx.run_id, ctx.ds, pl_task_name(failed), failed_attempt,
-                            task_err.msg, rp.rejected[0] ? rp.rejected : NULL,
-                            failed == PL_TRANSFORM || failed == PL_LOAD ? gates : NULL};
-        int lost = orch_alert_send(cfg, &alert);
-        if (lost)
-            sp_log(SP_LOG_WARN, "alert: %d delivery failure%s (the run's own error is above)",
-                   lost, lost == 1 ? "" : "s");
-    }
-    if (o->on_end)
-        o->on_end(&ctx, final == ORCH_SUCCEEDED, o->hook_arg);
-    log_summary(&ctx, final == ORCH_FAILED ? pl_task_name(failed) : NULL, &task_err,
-                task_err.code == SP_ERR_CANCELLED ? stopped : NULL, sp_mono_seconds() - run_t0);
-    if (!sp_log_is_json()) /* JSON logs: the summary object above says it all */
-        pl_print_summary(&ctx);
-    if (final == ORCH_FAILED && !sp_log_is_json())
-        printf("  FAILED at %s after %d attempt%s: %s\n  resume with: salespipe run --ds %s "
-               "--resume\n", pl_task_name(failed), failed_attempt, failed_attempt == 1 ? "" : "s",
-               task_err.msg, ctx.ds);
-    fflush(stdout);
-    free(gates);
-    ledger_close(l);
-    orch_lock_release(lock);
-    pl_ctx_free(&ctx);
+        o->on_start(&rs.ctx, o->hook_arg);
+    run_planned_tasks(&rs);
+    orch_state final = finish_run(&rs, run_t0);
+    close_run(&rs);
     sp_log_set_run(NULL, NULL);
     if (final == ORCH_FAILED) {
-        *err = task_err;
-        err->code = task_err.code ? task_err.code : SP_ERR_INTERNAL;
+        *err = rs.task_err;
+        err->code = rs.task_err.code ? rs.task_err.code : SP_ERR_INTERNAL;
         return err->code;
     }
     return SP_OK;
