@@ -4,7 +4,8 @@ tests/deploy/run.sh. The environment (SALESPIPE_DAG_MODE, SALESPIPE_RUNNER,
 PIPELINE_IMAGE, …) is the caller's. Checks:
   shape          both DAGs' ids, arguments, tasks, dependencies, commands
   list-docker    list-inputs in the docker runner: one container, its stdout
-  run DAG_ID DS  execute DAG_ID for DS with the real binary (bash runner)
+  run DAG_ID DS  execute DAG_ID for DS with the real binary (bash runner, or
+                 docker with its containers emulated: standins/docker_emulation.py)
 Raises (exit 1, with a traceback) on the first thing that is not so."""
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ if CHECK == "shape":
 
 elif CHECK == "list-docker":
     lst = dags["sales_data_aggregation_mapped"].tasks["list-inputs"]
-    docker.script.update(stdout=b"a_orders.csv\nb c_orders.csv\n", stderr=b"warn: no _inputs.json\n", status=0)
+    docker.script = dict(stdout=b"a_orders.csv\nb c_orders.csv\n", stderr=b"warn: no _inputs.json\n", status=0)
     log = io.StringIO()
     with contextlib.redirect_stderr(log):
         got = lst.execute({"ds": "2024-01-10"})
@@ -141,7 +142,7 @@ elif CHECK == "list-docker":
     def refused(what, status, message):
         """list-inputs fails with MESSAGE when the container exits STATUS
         printing nothing, and the container is removed all the same."""
-        docker.script.update(stdout=b"", status=status)
+        docker.script = dict(stdout=b"", stderr=b"", status=status)
         try:
             with contextlib.redirect_stderr(io.StringIO()):
                 lst.execute({"ds": "2024-01-10"})

@@ -4,10 +4,12 @@
 # Airflow here), both DAGs (sales_data_aggregation, classic or mapped by
 # SALESPIPE_DAG_MODE, and sales_data_aggregation_mapped) in both runners
 # (bash, docker): ids, arguments, tasks, dependencies, the exact commands,
-# dynamic task mapping over list-inputs' XCom; then the classic DAG executed
-# in dependency order with the real binary against directory stores and
-# SQLite (gen's demo data), the warehouse compared with a plain
-# `salespipe run`'s. Ends "N passed, N failed".
+# dynamic task mapping over list-inputs' XCom; then each DAG executed in
+# dependency order with the real binary (the docker runner's containers
+# emulated) against directory stores and SQLite (gen's demo data), the
+# warehouse compared with a plain `salespipe run`'s, also after a failed
+# map; and the Kubernetes Jobs' commands run the same way. Ends "N passed,
+# N failed".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -104,6 +106,107 @@ run_dag() {
 run_dag classic sales_data_aggregation
 check classic-order "$(cat "$tmp/classic/out")" \
   [ "$(cat "$tmp/classic/out")" = "preflight stage transform create-tables load" ]
+
+# The mapped form, both ways of getting it: list-inputs, one transform-map
+# instance per input (all at once), the merge, create-tables, load.
+n=$(find "$tmp/gen" -name '*_orders.csv' | wc -l)
+maps=$(for ((i = 0; i < n; i++)); do printf 'transform-map[%d] ' "$i"; done)
+want_mapped="preflight stage list-inputs ${maps}transform-merge create-tables load"
+run_dag mapped sales_data_aggregation_mapped
+check mapped-order "$(cat "$tmp/mapped/out")" [ "$(cat "$tmp/mapped/out")" = "$want_mapped" ]
+check mapped-list-xcom "$(grep -c 'run transform-map' "$tmp/mapped/err") mapping" \
+  grep -qF "run transform-map[0..$((n - 1))] at once" "$tmp/mapped/err"
+left=$(find "$tmp/mapped/lake/processed" -path '*_parts*' -type f 2>/dev/null)
+check mapped-parts-removed "$left" [ -z "$left" ]
+run_dag mode-mapped sales_data_aggregation SALESPIPE_DAG_MODE=mapped
+check mode-mapped-order "$(cat "$tmp/mode-mapped/out")" [ "$(cat "$tmp/mode-mapped/out")" = "$want_mapped" ]
+
+# The docker runner, its containers emulated by local processes that get
+# only the environment the DAG gives them (standins/docker_emulation.py;
+# no bind mount, so the stores and the data are absolute paths, passed as
+# salespipe's configuration names are).
+mkdir -p "$tmp/image-bin" && ln -s "$bin" "$tmp/image-bin/salespipe"
+docker_run() { # NAME DAG_ID [NAME=value …]
+  local d="$tmp/$1"
+  run_dag "$@" PIPELINE_IMAGE=img:1 PATH="$tmp/image-bin:$PATH" DATA_DIR="$d/data" \
+    RAW_STORE="$d/lake/raw" PROCESSED_STORE="$d/lake/processed" DATABASE_URL="sqlite:///$d/warehouse.db"
+}
+docker_run docker-classic sales_data_aggregation
+check docker-classic-order "$(cat "$tmp/docker-classic/out")" \
+  [ "$(cat "$tmp/docker-classic/out")" = "preflight stage transform create-tables load" ]
+docker_run docker-mapped sales_data_aggregation_mapped
+check docker-mapped-order "$(cat "$tmp/docker-mapped/out")" [ "$(cat "$tmp/docker-mapped/out")" = "$want_mapped" ]
+
+# A map that fails (East_orders.csv, index 1: a wrapper exits 1 for it): the
+# DAG run stops before the merge; the merge run anyway fails naming the
+# missing part; rerunning that map (Airflow: "clear" the instance) and one
+# that had succeeded (its parts replaced), then the rest, gives the
+# warehouse of a plain run.
+d="$tmp/recover"
+project "$d"
+cat >"$tmp/failing-bin" <<EOF
+#!/usr/bin/env bash
+case " \$* " in *" --map "*) [ "\${SALESPIPE_INPUT:-}" = East_orders.csv ] && exit 1 ;; esac
+exec "$bin" "\$@"
+EOF
+chmod +x "$tmp/failing-bin"
+(cd "$d" && py SALESPIPE_BIN="$tmp/failing-bin" -- run sales_data_aggregation_mapped $ds >out 2>err); rc=$?
+map_failed() { [ "$rc" -ne 0 ] && grep -q 'transform-map\[1\]: Bash command failed' "$d/err" &&
+               ! grep -q 'run transform-merge' "$d/err"; }
+check recover-map-fails "exit $rc: $(tail -3 "$d/err")" map_failed
+(cd "$d" && "$bin" -q transform --ds $ds --merge >merge.out 2>merge.err); rc=$?
+merge_refused() { [ "$rc" -eq 1 ] && grep -q 'East_orders.csv' "$d/merge.err" &&
+                  [ ! -e "$d/lake/processed/runs/$ds/_manifest.json" ]; }
+check recover-merge-names-part "exit $rc: $(cat "$d/merge.err")" merge_refused
+(cd "$d" && "$bin" -q transform --ds $ds --map East_orders.csv && "$bin" -q transform --ds $ds --map West_orders.csv \
+   && "$bin" -q transform --ds $ds --merge && "$bin" -q create-tables --ds $ds && "$bin" -q load --ds $ds) \
+   >"$d/out" 2>"$d/err"; rc=$?
+check recover-rerun "exit $rc: $(tail -3 "$d/err")" [ $rc -eq 0 ]
+summary "$d" >"$d.summary" 2>&1
+check recover-warehouse "$(diff "$tmp/plain.summary" "$d.summary" | head -c 600)" cmp -s "$tmp/plain.summary" "$d.summary"
+
+# ---- 3. the Kubernetes Jobs' commands, run here -------------------------------
+# deploy/k8s/map-job.yaml filled as docs/deploy.md says (INPUTS from
+# `transform --list`), one "pod" per index plus one past the end (it logs
+# "nothing to map" and succeeds), index 0 twice (a rerun replaces its
+# parts); then merge-load-job.yaml's containers in order.
+d="$tmp/k8s"
+project "$d"
+k8s() { (cd "$d" && env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}" \
+           ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" "$@"); }
+k8s "$bin" -q preflight --ds $ds >"$d/out" 2>"$d/err" && k8s "$bin" -q stage --ds $ds >>"$d/out" 2>>"$d/err"; rc=$?
+check k8s-stage "exit $rc: $(tail -3 "$d/err")" [ $rc -eq 0 ]
+INPUTS=$(k8s "$bin" transform --ds $ds --list 2>"$d/list.err" | wc -l)
+check k8s-list "INPUTS=$INPUTS, $n files" [ "$INPUTS" -eq "$n" ]
+k8s python3 "$root/tests/deploy/k8s_run.py" "$bin" "$root/deploy/k8s/map-job.yaml" $ds "$INPUTS" 1 \
+  >"$d/map.out" 2>"$d/map.err"; rc=$?
+want=$(for ((i = 0; i <= n; i++)); do echo "$i map 0"; done)
+check k8s-map-pods "exit $rc: $(cat "$d/map.out") $(tail -3 "$d/map.err")" [ "$(cat "$d/map.out")" = "$want" ]
+check k8s-map-past-end "$(tail -3 "$d/map.err")" grep -q "nothing to map" "$d/map.err"
+k8s python3 "$root/tests/deploy/k8s_run.py" "$bin" "$root/deploy/k8s/map-job.yaml" $ds 1 \
+  >"$d/remap.out" 2>"$d/remap.err"; rc=$?
+check k8s-map-rerun "exit $rc: $(tail -3 "$d/remap.err")" [ "$(cat "$d/remap.out")" = "0 map 0" ]
+k8s python3 "$root/tests/deploy/k8s_run.py" "$bin" "$root/deploy/k8s/merge-load-job.yaml" $ds 1 \
+  >"$d/merge.out" 2>"$d/merge.err"; rc=$?
+check k8s-merge-load "exit $rc: $(cat "$d/merge.out") $(tail -3 "$d/merge.err")" \
+  [ "$(cat "$d/merge.out")" = "$(printf -- '- merge 0\n- create-tables 0\n- load 0')" ]
+summary "$d" >"$d.summary" 2>&1
+check k8s-warehouse "$(diff "$tmp/plain.summary" "$d.summary" | head -c 600)" cmp -s "$tmp/plain.summary" "$d.summary"
+# The merge-load pod rerun (Kubernetes' retry): the merge of a run published
+# already is a no-op, create-tables and load idempotent: the same warehouse.
+k8s python3 "$root/tests/deploy/k8s_run.py" "$bin" "$root/deploy/k8s/merge-load-job.yaml" $ds 1 \
+  >"$d/merge2.out" 2>"$d/merge2.err"; rc=$?
+check k8s-merge-load-rerun "exit $rc: $(cat "$d/merge2.out") $(tail -3 "$d/merge2.err")" \
+  [ "$(cat "$d/merge2.out")" = "$(printf -- '- merge 0\n- create-tables 0\n- load 0')" ]
+summary "$d" >"$d.summary" 2>&1
+check k8s-warehouse-rerun "$(diff "$tmp/plain.summary" "$d.summary" | head -c 600)" cmp -s "$tmp/plain.summary" "$d.summary"
+# load-job.yaml after it: the same warehouse again (create-tables and load are idempotent).
+k8s python3 "$root/tests/deploy/k8s_run.py" "$bin" "$root/deploy/k8s/load-job.yaml" $ds 1 \
+  >"$d/load.out" 2>"$d/load.err"; rc=$?
+check k8s-load-again "exit $rc: $(cat "$d/load.out") $(tail -3 "$d/load.err")" \
+  [ "$(cat "$d/load.out")" = "$(printf -- '- create-tables 0\n- load 0')" ]
+summary "$d" >"$d.summary" 2>&1
+check k8s-warehouse-again "$(diff "$tmp/plain.summary" "$d.summary" | head -c 600)" cmp -s "$tmp/plain.summary" "$d.summary"
 
 # ---- sanitizers: no report in any run's stderr --------------------------------
 reports=$(grep -lE 'Sanitizer|runtime error:' "$tmp"/*/*err 2>/dev/null)

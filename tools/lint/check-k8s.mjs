@@ -6,8 +6,8 @@
 // names, Jobs whose pods never restart in place, whose $(VAR) references
 // are defined, whose service account, ConfigMaps, Secrets and volumes exist;
 // the map Job is Indexed with completions = ${INPUTS}; every container runs
-// `salespipe COMMAND` (a command of src/cli/commands.c) with --ds $(DS), and
-// the run's steps are all there in order. Prints problems; exits 1 on any.
+// `salespipe COMMAND` with options that command takes (src/cli/commands.c),
+// and the run's steps are all there in order. Prints problems; exits 1 on any.
 import { parseAllDocuments } from 'yaml';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,10 +63,11 @@ function checkCommand(at, argv) {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) { problems.push(`${at}: unexpected argument "${a}" after salespipe ${cmd}`); continue; }
-    // Options are read as "--name [value]" until map and merge's options
-    // are in the command table (issue 15); then checked against it.
-    if (opts.get(a) || (i + 1 < argv.length && !argv[i + 1].startsWith('--'))) seen.set(a, argv[++i]);
-    else seen.set(a, true);
+    if (!opts.has(a)) { problems.push(`${at}: salespipe ${cmd} takes no option ${a}`); continue; }
+    if (opts.get(a)) {
+      if (i + 1 >= argv.length || argv[i + 1].startsWith('--')) problems.push(`${at}: ${a} needs a value`);
+      seen.set(a, argv[++i]);
+    } else seen.set(a, true);
   }
   if (seen.get('--ds') !== '$(DS)') problems.push(`${at}: salespipe ${cmd} must run with --ds $(DS)`);
   return [cmd, seen];
@@ -144,6 +145,8 @@ for (const [name, job] of defined.Job) {
   for (const r of (spec.podFailurePolicy && spec.podFailurePolicy.rules) || []) {
     const cn = r.onExitCodes && r.onExitCodes.containerName;
     if (cn && !names.has(cn)) problems.push(`${at}: podFailurePolicy names container ${cn}, which it does not have`);
+    if (!['FailJob', 'FailIndex', 'Ignore', 'Count'].includes(r.action))
+      problems.push(`${at}: podFailurePolicy action ${r.action} is not FailJob, FailIndex, Ignore or Count`);
     if (r.action === 'FailIndex' && spec.backoffLimitPerIndex === undefined)
       problems.push(`${at}: FailIndex needs backoffLimitPerIndex`);
   }
