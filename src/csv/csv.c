@@ -21,7 +21,7 @@
 #define DEFAULT_MAX_FIELDS ((size_t)4096)
 #define MAX_RECORD_LIMIT ((size_t)1 << 30) /* larger caps are a configuration error */
 #define MAX_FIELDS_LIMIT ((size_t)1 << 24)
-/* The scanners load 16 bytes at a time and may look past the data end (they
+/* The scanners load 64 bytes at a time and may look past the data end (they
  * ignore what they find there); the buffer keeps this many spare bytes. */
 #define SCAN_PAD 64
 /* Room beyond the record cap: a "\r" whose "\n" is not read yet and up to
@@ -79,40 +79,55 @@ __attribute__((format(printf, 4, 5))) static int fail(csv_reader *r, sp_error *e
 
 /* ---- scanning ---------------------------------------------------------- */
 
-/* First ',' or '\n' in [p, lim), or lim. May read up to 15 bytes past lim. */
-static inline const char *find_sep(const char *p, const char *lim)
+/* Where ',' and '\n' are in the 64 bytes at p: bit i for p[i]. May read
+ * 63 bytes past the data end (SCAN_PAD; the caller ignores matches there). */
+static inline uint64_t sep_mask64(const char *p)
 {
 #ifdef __SSE2__
     const __m128i comma = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n');
-    for (; p < lim; p += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        unsigned m = (unsigned)_mm_movemask_epi8(
+    uint64_t m = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        uint64_t b = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, nl)));
-        if (m) {
-            const char *q = p + __builtin_ctz(m);
-            return q < lim ? q : lim;
-        }
+        m |= b << (16 * k);
     }
-    return lim;
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    for (; p < lim; p += 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        uint64_t a = w ^ (ones * ','), b = w ^ (ones * '\n');
-        /* Exact for the lowest matching byte, which is all we use. */
-        uint64_t m = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
-        if (m) {
-            const char *q = p + (__builtin_ctzll(m) >> 3);
-            return q < lim ? q : lim;
-        }
-    }
-    return lim;
+    return m;
 #else
-    while (p < lim && *p != ',' && *p != '\n')
-        p++;
-    return p;
+    uint64_t m = 0;
+    for (int k = 0; k < 64; k++)
+        m |= (uint64_t)(p[k] == ',' || p[k] == '\n') << k;
+    return m;
 #endif
+}
+
+/* The separators of one 64-byte block of the record being cut, so the
+ * fields that start in it (about five in a sales row) cost one scan, not
+ * one each. Valid for one parse_record call: the buffer does not move
+ * during it. */
+typedef struct sep_cache {
+    uintptr_t base; /* the block's first byte; 0 before the first scan */
+    uint64_t mask;  /* sep_mask64(base) */
+} sep_cache;
+
+/* First ',' or '\n' in [p, lim), or lim. May read up to 63 bytes past lim. */
+static inline const char *find_sep(sep_cache *c, const char *p, const char *lim)
+{
+    for (;;) {
+        uintptr_t k = (uintptr_t)p - c->base; /* wraps when p is before the block */
+        if (k < 64) {
+            uint64_t m = c->mask >> k;
+            if (m) {
+                const char *q = p + __builtin_ctzll(m);
+                return q < lim ? q : lim;
+            }
+            p += 64 - k;
+        }
+        if (p >= lim)
+            return lim;
+        c->base = (uintptr_t)p;
+        c->mask = sep_mask64(p);
+    }
 }
 
 static inline bool is_blank(char c)
@@ -186,6 +201,7 @@ typedef struct rec_scan {
     bool quoted, unterminated;
     const char *text_end;    /* once the record ended: end of its text, before "\r\n" */
     const char *next;        /* ... and where the next record starts */
+    sep_cache seps;
 } rec_scan;
 
 /* What a field's phase leaves behind, besides the P_* results. */
@@ -251,7 +267,7 @@ static int skip_blank_lines(csv_reader *r, bool at_eof)
 /* An unquoted field at *pp: a view up to the next ',' or line end. */
 static inline int scan_unquoted(csv_reader *r, rec_scan *s, const char **pp)
 {
-    const char *p = *pp, *e = find_sep(p, s->lim);
+    const char *p = *pp, *e = find_sep(&s->seps, p, s->lim);
     int rc;
     if (e == s->lim) {
         if (!s->final)
@@ -337,7 +353,7 @@ static int after_closing_quote(rec_scan *s, const char *dq, const char **pp,
         return F_END;
     }
     *after = dq + 1;
-    const char *e = find_sep(*after, lim);
+    const char *e = find_sep(&s->seps, *after, lim);
     if (e == lim) {
         if (!s->final)
             return P_MORE;
@@ -447,10 +463,10 @@ static int parse_record(csv_reader *r, csv_record *rec)
 
 /* ---- reading and encodings -------------------------------------------- */
 
-/* The scanners may load up to 15 bytes past the data: keep those defined. */
+/* The scanners may load up to 63 bytes past the data: keep those defined. */
 static inline void pad_end(csv_reader *r)
 {
-    memset(r->buf + r->end, 0, 16);
+    memset(r->buf + r->end, 0, SCAN_PAD);
 }
 
 static long read_some(csv_reader *r, uint8_t *dst, size_t n, sp_error *err)

@@ -682,3 +682,50 @@ TEST(test_csv_unquoted_fields_are_views_into_text)
     CHECK(rec.fields[3].len == 8 && memcmp(rec.fields[3].ptr, "Bush \"S\"", 8) == 0);
     csv_close(r);
 }
+
+/* The separator scan looks at 64 bytes at a time: records whose fields end
+ * at every offset of a block (and across two), each field checked against
+ * a plain split of the same text (no quotes here, so splitting at ',' is
+ * the whole rule), at several read sizes. */
+TEST(test_csv_separators_at_every_block_offset)
+{
+    const char *dir = test_tmpdir();
+    static char data[200000];
+    size_t n = 0;
+    for (int a = 0; a < 140; a++) {
+        int b = (a * 37) % 71, c = 130 - a % 130;
+        n += (size_t)snprintf(data + n, sizeof data - n, "%.*s,%.*s,%.*s%s", a,
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                              b, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+                              c,
+                              "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+                              "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+                              a % 3 ? "\n" : "\r\n");
+    }
+    char path[400];
+    snprintf(path, sizeof path, "%s/blocks.csv", dir);
+    REQUIRE(write_file(path, data, n));
+    static const size_t sizes[] = {0, 1, 63, 64, 65, 4096};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        csv_reader *r;
+        sp_error err;
+        REQUIRE(csv_open(&r, path, "blocks.csv", NULL, &err) == SP_OK);
+        if (sizes[k])
+            csv_set_read_size(r, sizes[k]);
+        csv_record rec;
+        int a = 0, bad = 0;
+        while (csv_next(r, &rec, &err) == SP_OK) {
+            int b = (a * 37) % 71, c = 130 - a % 130;
+            if (rec.nfields != 3 || rec.fields[0].len != (size_t)a ||
+                rec.fields[1].len != (size_t)b || rec.fields[2].len != (size_t)c ||
+                (a && rec.fields[0].ptr[a - 1] != 'x') || (b && rec.fields[1].ptr[0] != 'y') ||
+                (c && rec.fields[2].ptr[c - 1] != 'z'))
+                bad++;
+            a++;
+        }
+        csv_close(r);
+        CHECK_INT(a, 140);
+        CHECK_INT(bad, 0);
+    }
+}
