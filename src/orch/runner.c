@@ -448,7 +448,8 @@ static bool give_up_after(run_state *rs, pl_task t, int a, int trc)
     }
     long long d = orch_retry_delay(rs->o->delay, rs->o->exponential, a);
     sp_log_event(SP_LOG_WARN,
-                 &(sp_log_fields){.event = "retrying", .error_class = sp_status_name(task_err->code)},
+                 &(sp_log_fields){.event = "retrying",
+                                  .error_class = sp_status_name(task_err->code)},
                  "%s: retrying in %llds (attempt %d of %d next)", name, d, a + 1,
                  rs->max_attempts);
     if (sp_cancel_sleep((double)d) != 0) {

@@ -206,11 +206,27 @@ static void log_plan(const load_inputs *in, bool incremental)
     }
 }
 
-int pl_load(pl_ctx *ctx, sp_error *err)
+/* What the run's manifest says the load must find. */
+typedef struct load_manifest {
+    long long want[PL_NTABLES]; /* rows per table */
+    long long deferred;         /* MAX_ROW_DROP left to load: transform could not read
+                                 * the warehouse */
+    char made_by[128];          /* the run that made the Parquet, "" when not said */
+    load_inputs inputs;
+} load_manifest;
+
+/* The run's Parquet tables, open for reading: the processed store's own
+ * files, or copies in tmpdir when the store is not local. */
+typedef struct load_files {
+    char tmpdir[PATH_MAX]; /* "" when nothing was copied */
+    pq_reader *readers[PL_NTABLES];
+    char keys[PL_NTABLES][2048];
+} load_files;
+
+/* The manifest of the run's transform: its input files and the row counts
+ * its tables must have. On failure nothing stays allocated. */
+static int read_manifest(pl_ctx *ctx, store *processed, load_manifest *m, sp_error *err)
 {
-    memset(&ctx->gates, 0, sizeof ctx->gates); /* this attempt's, for the ledger */
-    store *processed;
-    SP_TRY(pl_processed_store(ctx, &processed, err));
     char key[2048];
     snprintf(key, sizeof key, "%s_manifest.json", ctx->prefix);
     store_stat st;
@@ -226,123 +242,158 @@ int pl_load(pl_ctx *ctx, sp_error *err)
         sp_buf_free(&manifest);
         return rc;
     }
-    /* MAX_ROW_DROP left to load when transform could not read the warehouse. */
-    long long want[PL_NTABLES], deferred = 0;
-    sp_json_get_int((const char *)manifest.data, manifest.len, "row_drop_deferred", &deferred);
-    load_inputs inputs = {0};
-    char where[2600], made_by[128] = "";
+    const char *j = (const char *)manifest.data;
+    sp_json_get_int(j, manifest.len, "row_drop_deferred", &m->deferred);
+    char where[2600];
     snprintf(where, sizeof where, "%s/%s", store_url(processed), key);
-    rc = read_inputs(&manifest, where, &inputs, err);
-    /* The run that made the Parquet: fact_sales.run_id when its Parquet
-     * has no such column (then a reload changes nothing). */
-    sp_json_get_str((const char *)manifest.data, manifest.len, "run_id", made_by, sizeof made_by);
+    rc = read_inputs(&manifest, where, &m->inputs, err);
+    /* fact_sales.run_id when its Parquet has no such column (then a reload
+     * changes nothing). */
+    sp_json_get_str(j, manifest.len, "run_id", m->made_by, sizeof m->made_by);
     for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++) {
         char path[64];
         snprintf(path, sizeof path, "tables.%s", PL_TABLES[t].name);
-        if (!sp_json_get_int((const char *)manifest.data, manifest.len, path, &want[t]))
+        if (!sp_json_get_int(j, manifest.len, path, &m->want[t]))
             rc = sp_fail(err, SP_ERR_CORRUPT, "%s/%s: no %s count: not a salespipe manifest",
                          store_url(processed), key, path);
     }
     sp_buf_free(&manifest);
+    if (rc != SP_OK)
+        free_inputs(&m->inputs);
+    return rc;
+}
+
+/* Every table's file opened and checked against the contract and the
+ * manifest before the warehouse is touched. f->tmpdir is made first when
+ * the store is not local; the caller closes and removes (close_files)
+ * whatever the status. */
+static int open_files(pl_ctx *ctx, store *processed, const load_manifest *m, load_files *f,
+                      sp_error *err)
+{
+    if (!store_local_root(processed)) {
+        const char *tmp = getenv("TMPDIR");
+        /* The owner tag lets the next run's sweep tell our folder from debris. */
+        snprintf(f->tmpdir, sizeof f->tmpdir, "%s/salespipe-load-%s-XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp", sp_owner_tag());
+        if (!mkdtemp(f->tmpdir)) {
+            int rc = sp_fail(err, SP_ERR_IO, "%s: %s", f->tmpdir, strerror(errno));
+            f->tmpdir[0] = '\0';
+            return rc;
+        }
+    }
+    for (int t = 0; t < PL_NTABLES; t++) {
+        char path[PATH_MAX];
+        snprintf(f->keys[t], sizeof f->keys[t], "%s%s", ctx->prefix, PL_TABLES[t].file);
+        SP_TRY(local_copy(processed, f->keys[t], f->tmpdir, PL_TABLES[t].file, path, sizeof path,
+                          err));
+        SP_TRY(pq_reader_open(&f->readers[t], path, err));
+        if (!same_shape(f->readers[t], &PL_TABLES[t]))
+            return sp_fail(err, SP_ERR_DATA, "%s: columns differ from the %s contract", f->keys[t],
+                           PL_TABLES[t].name);
+        if (pq_reader_num_rows(f->readers[t]) != m->want[t])
+            return sp_fail(err, SP_ERR_DATA, "%s: %lld rows, the manifest says %lld", f->keys[t],
+                           (long long)pq_reader_num_rows(f->readers[t]), m->want[t]);
+    }
+    return SP_OK;
+}
+
+static void close_files(load_files *f)
+{
+    for (int t = 0; t < PL_NTABLES; t++) {
+        pq_reader_close(f->readers[t]);
+        if (f->tmpdir[0]) {
+            char path[PATH_MAX];
+            if (snprintf(path, sizeof path, "%s/%s", f->tmpdir, PL_TABLES[t].file) <
+                (int)sizeof path)
+                unlink(path);
+        }
+    }
+    if (f->tmpdir[0] && rmdir(f->tmpdir) == 0)
+        sp_cancel_note("removed the work folder %s", f->tmpdir);
+}
+
+/* The tables, the run's etl_load record and the QUALITY_SQL checks in ONE
+ * transaction: committed whole, or rolled back leaving the warehouse as it
+ * was. */
+static int load_in_one_transaction(pl_ctx *ctx, wh *w, const wh_load_opts *opts,
+                                   const load_files *f, const load_manifest *m,
+                                   pl_quality *quality, sp_error *err)
+{
+    SP_TRY(wh_load_begin_with(w, opts, err));
+    static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
+    int rc = SP_OK;
+    for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
+        rc = load_table(w, order[t], &PL_TABLES[t], f->readers[t], f->keys[t], err);
+    /* In the same transaction: the record exists only if the load does. */
+    if (rc == SP_OK)
+        rc = wh_load_record(w, ctx->run_id, ctx->ds, m->want[PL_TABLE_FACT_SALES], err);
+    if (rc == SP_OK)
+        rc = pl_gates_quality(ctx, quality, w, err);
+    if (rc == SP_OK)
+        rc = wh_load_commit(w, err);
+    else
+        wh_load_rollback(w);
     if (rc != SP_OK) {
-        free_inputs(&inputs);
+        sp_error_prefix(err, "load rolled back, %s unchanged", wh_describe(w));
+        sp_cancel_note("rolled back the load (%s unchanged)", wh_describe(w));
         return rc;
     }
+    bool incremental = opts->mode == WH_MODE_INCREMENTAL;
+    log_plan(&m->inputs, incremental);
+    if (wh_load_category_conflicts(w) > 0)
+        sp_log(SP_LOG_WARN, "load: %lld product(s) came with another category than "
+               "dim_product's: %s", (long long)wh_load_category_conflicts(w),
+               incremental ? "each keeps its first" : "this run's category is kept");
+    return SP_OK;
+}
+
+/* The tables' sizes after the load, for the run's summary. */
+static int count_tables(pl_ctx *ctx, wh *w, bool incremental, sp_error *err)
+{
+    for (int t = 0; t < PL_NTABLES; t++)
+        SP_TRY(wh_table_rows(w, (wh_table)t, &ctx->table_rows[t], err));
+    ctx->loaded = true;
+    sp_log(SP_LOG_INFO, "load (%s): %s now holds dim_date %lld, dim_product %lld, "
+           "fact_sales %lld rows", incremental ? "incremental" : "full",
+           wh_describe(w), (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
+           (long long)ctx->table_rows[2]);
+    return SP_OK;
+}
+
+int pl_load(pl_ctx *ctx, sp_error *err)
+{
+    memset(&ctx->gates, 0, sizeof ctx->gates); /* this attempt's, for the ledger */
+    store *processed;
+    SP_TRY(pl_processed_store(ctx, &processed, err));
+    load_manifest m = {0};
+    SP_TRY(read_manifest(ctx, processed, &m, err));
     const char *mode = sp_config_get(ctx->cfg, "LOAD_MODE");
     bool incremental = mode && strcmp(mode, "incremental") == 0;
     wh_load_opts opts = {.mode = incremental ? WH_MODE_INCREMENTAL : WH_MODE_FULL,
                          .force = ctx->force_load, .run_id = ctx->run_id, .ds = ctx->ds,
-                         .fact_run_id = made_by[0] ? made_by : ctx->run_id,
-                         .files = inputs.files, .nfiles = inputs.n};
+                         .fact_run_id = m.made_by[0] ? m.made_by : ctx->run_id,
+                         .files = m.inputs.files, .nfiles = m.inputs.n};
 
-    char tmpdir[PATH_MAX] = "";
-    pq_reader *readers[PL_NTABLES] = {0};
-    char keys[PL_NTABLES][2048];
+    load_files f = {.tmpdir = ""};
     wh *w = NULL;
-    if (!store_local_root(processed)) {
-        const char *tmp = getenv("TMPDIR");
-        /* The owner tag lets the next run's sweep tell our folder from debris. */
-        snprintf(tmpdir, sizeof tmpdir, "%s/salespipe-load-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp",
-                 sp_owner_tag());
-        if (!mkdtemp(tmpdir)) {
-            free_inputs(&inputs);
-            return sp_fail(err, SP_ERR_IO, "%s: %s", tmpdir, strerror(errno));
-        }
-    }
-    /* Check every file before touching the warehouse. */
-    for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++) {
-        char path[PATH_MAX];
-        snprintf(keys[t], sizeof keys[t], "%s%s", ctx->prefix, PL_TABLES[t].file);
-        rc = local_copy(processed, keys[t], tmpdir, PL_TABLES[t].file, path, sizeof path, err);
-        if (rc == SP_OK)
-            rc = pq_reader_open(&readers[t], path, err);
-        if (rc != SP_OK)
-            break;
-        if (!same_shape(readers[t], &PL_TABLES[t]))
-            rc = sp_fail(err, SP_ERR_DATA, "%s: columns differ from the %s contract", keys[t],
-                         PL_TABLES[t].name);
-        else if (pq_reader_num_rows(readers[t]) != want[t])
-            rc = sp_fail(err, SP_ERR_DATA, "%s: %lld rows, the manifest says %lld",
-                         keys[t], (long long)pq_reader_num_rows(readers[t]), want[t]);
-    }
+    pl_quality quality = {0};
+    int rc = open_files(ctx, processed, &m, &f, err);
     /* The gates before the warehouse changes: QUALITY_SQL read now, a
      * deferred MAX_ROW_DROP evaluated now. */
-    pl_quality quality = {0};
     if (rc == SP_OK)
         rc = pl_quality_open(ctx, &quality, err);
     if (rc == SP_OK)
         rc = pl_open_warehouse(ctx, &w, err);
-    if (rc == SP_OK && deferred)
-        rc = pl_gates_row_drop(ctx, w, want[PL_TABLE_FACT_SALES], err);
-    if (rc == SP_OK && (rc = wh_load_begin_with(w, &opts, err)) == SP_OK) {
-        static const wh_table order[PL_NTABLES] = {WH_DIM_DATE, WH_DIM_PRODUCT, WH_FACT_SALES};
-        for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
-            rc = load_table(w, order[t], &PL_TABLES[t], readers[t], keys[t], err);
-        /* In the same transaction: the record exists only if the load does. */
-        if (rc == SP_OK)
-            rc = wh_load_record(w, ctx->run_id, ctx->ds, want[PL_TABLE_FACT_SALES], err);
-        if (rc == SP_OK)
-            rc = pl_gates_quality(ctx, &quality, w, err);
-        if (rc == SP_OK)
-            rc = wh_load_commit(w, err);
-        else
-            wh_load_rollback(w);
-        if (rc == SP_OK) {
-            log_plan(&inputs, incremental);
-            if (wh_load_category_conflicts(w) > 0)
-                sp_log(SP_LOG_WARN, "load: %lld product(s) came with another category than "
-                       "dim_product's: %s", (long long)wh_load_category_conflicts(w),
-                       incremental ? "each keeps its first" : "this run's category is kept");
-        }
-        if (rc != SP_OK) {
-            sp_error_prefix(err, "load rolled back, %s unchanged", wh_describe(w));
-            sp_cancel_note("rolled back the load (%s unchanged)", wh_describe(w));
-        }
-    }
-    if (rc == SP_OK) {
-        for (int t = 0; t < PL_NTABLES && rc == SP_OK; t++)
-            rc = wh_table_rows(w, (wh_table)t, &ctx->table_rows[t], err);
-        if (rc == SP_OK) {
-            ctx->loaded = true;
-            sp_log(SP_LOG_INFO, "load (%s): %s now holds dim_date %lld, dim_product %lld, "
-                   "fact_sales %lld rows", incremental ? "incremental" : "full",
-                   wh_describe(w), (long long)ctx->table_rows[0], (long long)ctx->table_rows[1],
-                   (long long)ctx->table_rows[2]);
-        }
-    }
+    if (rc == SP_OK && m.deferred)
+        rc = pl_gates_row_drop(ctx, w, m.want[PL_TABLE_FACT_SALES], err);
+    if (rc == SP_OK)
+        rc = load_in_one_transaction(ctx, w, &opts, &f, &m, &quality, err);
+    if (rc == SP_OK)
+        rc = count_tables(ctx, w, incremental, err);
     wh_close(w);
     pl_quality_close(&quality);
-    for (int t = 0; t < PL_NTABLES; t++) {
-        pq_reader_close(readers[t]);
-        if (tmpdir[0]) {
-            char path[PATH_MAX];
-            if (snprintf(path, sizeof path, "%s/%s", tmpdir, PL_TABLES[t].file) < (int)sizeof path)
-                unlink(path);
-        }
-    }
-    if (tmpdir[0] && rmdir(tmpdir) == 0)
-        sp_cancel_note("removed the work folder %s", tmpdir);
-    free_inputs(&inputs);
+    close_files(&f);
+    free_inputs(&m.inputs);
     return rc;
 }
 
