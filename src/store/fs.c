@@ -110,6 +110,96 @@ typedef struct fs_source {
     size_t n;
 } fs_source;
 
+/* The temporary name beside dst: the owner tag (so a later sweep can tell a
+ * dead process's debris from a live put) and a sequence number, then as much
+ * of dst's own name as keeps the name legal. */
+static int temp_name(const char *ctx, const char *dst, const char *dir, char *tmp, size_t tmpsz,
+                     sp_error *err)
+{
+    const char *base = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
+    char head[128];
+    int hl = snprintf(head, sizeof head, STORE_TMP_PREFIX "%s-%lu-", sp_owner_tag(),
+                      (unsigned long)atomic_fetch_add(&tmp_seq, 1));
+    int bl = (int)strlen(base);
+    if (bl > FS_NAME_MAX - hl)
+        bl = FS_NAME_MAX - hl;
+    int tl = snprintf(tmp, tmpsz, "%s/%s%.*s", dir, head, bl, base);
+    if (tl < 0 || tl >= (int)tmpsz)
+        return sp_fail(err, SP_ERR_LIMIT, "%s: the local path %s is too long", ctx, dst);
+    return SP_OK;
+}
+
+/* Create tmp exclusively; with mkparents, its missing directories first
+ * (again a few times: a concurrent delete may remove an empty parent). */
+static int create_temp(const char *ctx, const char *tmp, const char *dir, bool mkparents, int *fd,
+                       sp_error *err)
+{
+    for (int tries = 0;; tries++) {
+        *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (*fd >= 0)
+            return SP_OK;
+        if (errno != ENOENT || !mkparents || tries == FS_MKDIR_TRIES)
+            return sp_fail(err, SP_ERR_IO, "%s: cannot create %s: %s", ctx, tmp, strerror(errno));
+        if (sp_mkdirs(dir, strlen(dir), err) != SP_OK)
+            return sp_error_prefix(err, "%s", ctx);
+    }
+}
+
+/* src's bytes into fd, a chunk at a time from a descriptor (polling for a
+ * stop between chunks), or at once from memory. */
+static int copy_source(const char *ctx, int fd, const char *tmp, const fs_source *src,
+                       sp_error *err)
+{
+    if (src->fd < 0) {
+        if (write_all(fd, src->mem, src->n) != 0)
+            return sp_fail(err, SP_ERR_IO, "%s: cannot write %s: %s", ctx, tmp, strerror(errno));
+        return SP_OK;
+    }
+    char *chunk = malloc(FS_CHUNK);
+    if (!chunk)
+        return sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", ctx);
+    int rc = SP_OK;
+    for (;;) {
+        if (sp_cancel_check(err, NULL) != SP_OK) {
+            rc = sp_error_prefix(err, "%s", ctx);
+            break;
+        }
+        ssize_t r = read(src->fd, chunk, FS_CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = sp_fail(err, SP_ERR_IO, "%s: cannot read %s: %s", ctx, src->name,
+                         strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        if (write_all(fd, chunk, (size_t)r) != 0) {
+            rc = sp_fail(err, SP_ERR_IO, "%s: cannot write %s: %s", ctx, tmp, strerror(errno));
+            break;
+        }
+    }
+    free(chunk);
+    return rc;
+}
+
+/* The temporary file made durable (fsync), closed (*fd becomes -1) and
+ * renamed over dst. */
+static int publish_temp(const char *ctx, int *fd, const char *tmp, const char *dst,
+                        sp_error *err)
+{
+    if (fsync(*fd) != 0)
+        return sp_fail(err, SP_ERR_IO, "%s: cannot sync %s: %s", ctx, tmp, strerror(errno));
+    int cfd = *fd;
+    *fd = -1;
+    if (close(cfd) != 0)
+        return sp_fail(err, SP_ERR_IO, "%s: cannot close %s: %s", ctx, tmp, strerror(errno));
+    if (rename(tmp, dst) != 0)
+        return sp_fail(err, SP_ERR_IO, "%s: cannot rename %s to %s: %s", ctx, tmp, dst,
+                       strerror(errno));
+    return SP_OK;
+}
+
 /* Write src to dst atomically: a temporary file beside dst, fsync, rename,
  * fsync of the directory. mkparents creates dst's missing directories. `ctx`
  * starts every message ("store URL: put 'key'"). No temporary file is left
@@ -119,89 +209,24 @@ static int write_atomic(const char *ctx, const char *dst, bool mkparents, const 
 {
     char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
     dir_of(dst, dir);
-    const char *base = strrchr(dst, '/') ? strrchr(dst, '/') + 1 : dst;
-    char head[128];
-    int hl = snprintf(head, sizeof head, STORE_TMP_PREFIX "%s-%lu-", sp_owner_tag(),
-                      (unsigned long)atomic_fetch_add(&tmp_seq, 1));
-    int bl = (int)strlen(base);
-    if (bl > FS_NAME_MAX - hl)
-        bl = FS_NAME_MAX - hl; /* keep the temporary name legal */
-    int tl = snprintf(tmp, sizeof tmp, "%s/%s%.*s", dir, head, bl, base);
-    if (tl < 0 || tl >= (int)sizeof tmp)
-        return sp_fail(err, SP_ERR_LIMIT, "%s: the local path %s is too long", ctx, dst);
-
+    SP_TRY(temp_name(ctx, dst, dir, tmp, sizeof tmp, err));
     int fd = -1;
-    for (int tries = 0;; tries++) {
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    SP_TRY(create_temp(ctx, tmp, dir, mkparents, &fd, err));
+    int rc = copy_source(ctx, fd, tmp, src, err);
+    if (rc == SP_OK)
+        rc = publish_temp(ctx, &fd, tmp, dst, err);
+    if (rc != SP_OK) {
         if (fd >= 0)
-            break;
-        if (errno != ENOENT || !mkparents || tries == FS_MKDIR_TRIES)
-            return sp_fail(err, SP_ERR_IO, "%s: cannot create %s: %s", ctx, tmp, strerror(errno));
-        if (sp_mkdirs(dir, strlen(dir), err) != SP_OK)
-            return sp_error_prefix(err, "%s", ctx);
+            close(fd);
+        if (unlink(tmp) == 0)
+            sp_cancel_note("removed %s", tmp);
+        return rc;
     }
-
-    int rc = SP_OK;
-    char *chunk = NULL;
-    if (src->fd >= 0) {
-        chunk = malloc(FS_CHUNK);
-        if (!chunk) {
-            rc = sp_fail(err, SP_ERR_NOMEM, "%s: out of memory", ctx);
-            goto fail;
-        }
-        for (;;) {
-            if (sp_cancel_check(err, NULL) != SP_OK) {
-                rc = sp_error_prefix(err, "%s", ctx);
-                goto fail;
-            }
-            ssize_t r = read(src->fd, chunk, FS_CHUNK);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0) {
-                rc = sp_fail(err, SP_ERR_IO, "%s: cannot read %s: %s", ctx, src->name,
-                             strerror(errno));
-                goto fail;
-            }
-            if (r == 0)
-                break;
-            if (write_all(fd, chunk, (size_t)r) != 0) {
-                rc = sp_fail(err, SP_ERR_IO, "%s: cannot write %s: %s", ctx, tmp,
-                             strerror(errno));
-                goto fail;
-            }
-        }
-    } else if (write_all(fd, src->mem, src->n) != 0) {
-        rc = sp_fail(err, SP_ERR_IO, "%s: cannot write %s: %s", ctx, tmp, strerror(errno));
-        goto fail;
-    }
-    if (fsync(fd) != 0) {
-        rc = sp_fail(err, SP_ERR_IO, "%s: cannot sync %s: %s", ctx, tmp, strerror(errno));
-        goto fail;
-    }
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) != 0) {
-        rc = sp_fail(err, SP_ERR_IO, "%s: cannot close %s: %s", ctx, tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, dst) != 0) {
-        rc = sp_fail(err, SP_ERR_IO, "%s: cannot rename %s to %s: %s", ctx, tmp, dst,
-                     strerror(errno));
-        goto fail;
-    }
-    free(chunk);
+    /* The rename survives a crash only once the directory is on disk too. */
     if (sync_dir(dir) != 0)
         return sp_fail(err, SP_ERR_IO, "%s: cannot sync directory %s: %s", ctx, dir,
                        strerror(errno));
     return SP_OK;
-
-fail:
-    free(chunk);
-    if (fd >= 0)
-        close(fd);
-    if (unlink(tmp) == 0)
-        sp_cancel_note("removed %s", tmp);
-    return rc;
 }
 
 /* ---- the backend ---------------------------------------------------------- */
@@ -436,6 +461,102 @@ typedef struct fs_walk {
     char key[STORE_KEY_MAX + FS_NAME_MAX + 2];
 } fs_walk;
 
+/* One directory's entries: names packed in one buffer (offsets into it
+ * until the reading is done, since the buffer may still move). */
+typedef struct fs_entries {
+    fs_entry *ents;
+    size_t n, cap;
+    sp_buf names;
+} fs_entries;
+
+/* What a directory entry is: 1 listed (*is_dir, *size set), 0 skipped (not
+ * a regular file or directory, gone, a dangling link), -1 an error. */
+static int classify_entry(fs_walk *w, DIR *d, const char *nm, bool *is_dir, int64_t *size)
+{
+    if (*is_dir)
+        return 1;
+    /* Symlinks to files are followed; linked directories are not walked
+     * into (no loops, no objects from outside the root). */
+    struct stat st;
+    bool link = false;
+    int sr = fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW);
+    if (sr == 0 && S_ISLNK(st.st_mode)) {
+        link = true;
+        sr = fstatat(dirfd(d), nm, &st, 0);
+    }
+    if (sr != 0) {
+        if (errno == ENOENT || errno == ELOOP)
+            return 0; /* deleted while we list, or a dangling link */
+        sp_fail(w->err, SP_ERR_IO, "store %s: list: %s/%s: %s", w->s->url, w->path, nm,
+                strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode) && !link)
+        *is_dir = true;
+    else if (!S_ISREG(st.st_mode))
+        return 0;
+    else
+        *size = (int64_t)st.st_size;
+    return 1;
+}
+
+/* Append one entry; the array doubles up to FS_DIR_ENTRIES_MAX. */
+static int add_entry(fs_walk *w, fs_entries *l, const char *nm, bool is_dir, int64_t size)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        fs_entry *ne = ncap > FS_DIR_ENTRIES_MAX ? NULL : realloc(l->ents, ncap * sizeof *ne);
+        if (!ne)
+            return sp_fail(w->err, ncap > FS_DIR_ENTRIES_MAX ? SP_ERR_LIMIT : SP_ERR_NOMEM,
+                           "store %s: list: directory %s has too many entries for memory",
+                           w->s->url, w->path);
+        l->ents = ne;
+        l->cap = ncap;
+    }
+    size_t len = strlen(nm);
+    l->ents[l->n++] = (fs_entry){.name = (const char *)(uintptr_t)l->names.len, .len = len,
+                                 .dir = is_dir, .size = size};
+    sp_buf_append(&l->names, nm, len + 1);
+    return SP_OK;
+}
+
+/* The entries of d whose names start with filter, less unfinished puts,
+ * in key order (entry_cmp). */
+static int read_entries(fs_walk *w, DIR *d, const char *filter, fs_entries *l)
+{
+    size_t flen = strlen(filter);
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            if (errno != 0)
+                return sp_fail(w->err, SP_ERR_IO, "store %s: list: cannot read directory %s: %s",
+                               w->s->url, w->path, strerror(errno));
+            break;
+        }
+        const char *nm = de->d_name;
+        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
+            strncmp(nm, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) == 0 ||
+            strncmp(nm, filter, flen) != 0)
+            continue;
+        bool is_dir = de->d_type == DT_DIR;
+        int64_t size = 0;
+        int kind = classify_entry(w, d, nm, &is_dir, &size);
+        if (kind < 0)
+            return w->err->code;
+        if (kind > 0)
+            SP_TRY(add_entry(w, l, nm, is_dir, size));
+    }
+    if (l->names.broken)
+        return sp_fail(w->err, SP_ERR_NOMEM, "store %s: list: out of memory reading %s",
+                       w->s->url, w->path);
+    for (size_t i = 0; i < l->n; i++)
+        l->ents[i].name = (const char *)l->names.data + (uintptr_t)l->ents[i].name;
+    if (l->n > 1)
+        qsort(l->ents, l->n, sizeof *l->ents, entry_cmp);
+    return SP_OK;
+}
+
 /* List w->path (whose key prefix is w->key[0..klen)) for names starting with
  * `filter`, recursing into subdirectories. */
 static int walk_dir(fs_walk *w, size_t plen, size_t klen, const char *filter)
@@ -447,81 +568,12 @@ static int walk_dir(fs_walk *w, size_t plen, size_t klen, const char *filter)
         return sp_fail(w->err, SP_ERR_IO, "store %s: list: cannot open directory %s: %s",
                        w->s->url, w->path, strerror(errno));
     }
-    sp_buf names;
-    sp_buf_init(&names, 0);
-    fs_entry *ents = NULL;
-    size_t n = 0, cap = 0, flen = strlen(filter);
-    int rc = SP_OK;
-    for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(d);
-        if (!de) {
-            if (errno != 0)
-                rc = sp_fail(w->err, SP_ERR_IO, "store %s: list: cannot read directory %s: %s",
-                             w->s->url, w->path, strerror(errno));
-            break;
-        }
-        const char *nm = de->d_name;
-        if (strcmp(nm, ".") == 0 || strcmp(nm, "..") == 0 ||
-            strncmp(nm, STORE_TMP_PREFIX, strlen(STORE_TMP_PREFIX)) == 0 ||
-            strncmp(nm, filter, flen) != 0)
-            continue;
-        struct stat st;
-        bool is_dir = de->d_type == DT_DIR;
-        int64_t size = 0;
-        if (!is_dir) {
-            /* Symlinks to files are followed; linked directories are not
-             * walked into (no loops, no objects from outside the root). */
-            bool link = false;
-            int sr = fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW);
-            if (sr == 0 && S_ISLNK(st.st_mode)) {
-                link = true;
-                sr = fstatat(dirfd(d), nm, &st, 0);
-            }
-            if (sr != 0) {
-                if (errno == ENOENT || errno == ELOOP)
-                    continue; /* deleted while we list, or a dangling link */
-                rc = sp_fail(w->err, SP_ERR_IO, "store %s: list: %s/%s: %s", w->s->url, w->path,
-                             nm, strerror(errno));
-                break;
-            }
-            if (S_ISDIR(st.st_mode) && !link)
-                is_dir = true;
-            else if (!S_ISREG(st.st_mode))
-                continue;
-            else
-                size = (int64_t)st.st_size;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            fs_entry *ne = ncap > FS_DIR_ENTRIES_MAX ? NULL : realloc(ents, ncap * sizeof *ne);
-            if (!ne) {
-                rc = sp_fail(w->err, ncap > FS_DIR_ENTRIES_MAX ? SP_ERR_LIMIT : SP_ERR_NOMEM,
-                             "store %s: list: directory %s has too many entries for memory",
-                             w->s->url, w->path);
-                break;
-            }
-            ents = ne;
-            cap = ncap;
-        }
-        size_t len = strlen(nm);
-        /* name offsets for now: the buffer may still move */
-        ents[n++] = (fs_entry){.name = (const char *)(uintptr_t)names.len, .len = len,
-                               .dir = is_dir, .size = size};
-        sp_buf_append(&names, nm, len + 1);
-    }
+    fs_entries l = {0};
+    sp_buf_init(&l.names, 0);
+    int rc = read_entries(w, d, filter, &l);
     closedir(d);
-    if (rc == SP_OK && names.broken)
-        rc = sp_fail(w->err, SP_ERR_NOMEM, "store %s: list: out of memory reading %s", w->s->url,
-                     w->path);
-    if (rc == SP_OK) {
-        for (size_t i = 0; i < n; i++)
-            ents[i].name = (const char *)names.data + (uintptr_t)ents[i].name;
-        if (n > 1)
-            qsort(ents, n, sizeof *ents, entry_cmp);
-    }
-    for (size_t i = 0; rc == SP_OK && i < n; i++) {
-        const fs_entry *e = &ents[i];
+    for (size_t i = 0; rc == SP_OK && i < l.n; i++) {
+        const fs_entry *e = &l.ents[i];
         if (klen + e->len + 1 > STORE_KEY_MAX || plen + e->len + 2 > sizeof w->path) {
             rc = sp_fail(w->err, SP_ERR_LIMIT,
                          "store %s: list: %s/%s: the key would be longer than %d bytes",
@@ -541,8 +593,8 @@ static int walk_dir(fs_walk *w, size_t plen, size_t klen, const char *filter)
         w->path[plen] = '\0';
     }
     w->key[klen] = '\0';
-    free(ents);
-    sp_buf_free(&names);
+    free(l.ents);
+    sp_buf_free(&l.names);
     return rc;
 }
 

@@ -418,15 +418,15 @@ static void object_path(const s3_store *s3, const char *obj, sp_buf *out)
     sp_buf_putc(out, '\0');
 }
 
-/* One attempt. Returns the CURLcode; c->status holds the HTTP status. */
-static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const aws_creds *cr,
-                             char *errbuf)
+/* The request's headers, signed: Host, the payload hash and the date first
+ * (the names SigV4 signs), then the optional ones, then Expect (off: no
+ * 100-continue round trip), Content-Type and Authorization. The list is
+ * the caller's to free; the Authorization line is wiped from our stack. */
+static CURLcode signed_headers(const s3_store *s3, const s3_call *c, const char *path,
+                               const aws_creds *cr, struct curl_slist **list, char *errbuf)
 {
-    CURL *h = c->curl;
-    curl_easy_reset(h);
     char amz_date[17];
     sigv4_amz_date((long long)time(NULL), amz_date);
-
     sigv4_header hs[12];
     size_t nh = 0;
     char range[64] = "";
@@ -453,15 +453,14 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const a
         snprintf(errbuf, CURL_ERROR_SIZE, "cannot sign the request");
         return CURLE_BAD_FUNCTION_ARGUMENT;
     }
-    struct curl_slist *list = NULL;
     bool bad = false;
     char line[4200];
     static const char *const names[] = {"Host", "x-amz-content-sha256", "x-amz-date"};
     for (size_t i = 0; i < nh; i++) {
         snprintf(line, sizeof line, "%s: %s", i < 3 ? names[i] : hs[i].name, hs[i].value);
-        struct curl_slist *n2 = curl_slist_append(list, line);
+        struct curl_slist *n2 = curl_slist_append(*list, line);
         bad |= !n2;
-        list = n2 ? n2 : list;
+        *list = n2 ? n2 : *list;
     }
     const char *extra[4] = {"Expect:", NULL, NULL, NULL};
     char ctype[128] = "";
@@ -474,42 +473,48 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const a
     for (int i = 0; i < 3; i++) {
         if (!extra[i])
             continue;
-        struct curl_slist *n2 = curl_slist_append(list, extra[i]);
+        struct curl_slist *n2 = curl_slist_append(*list, extra[i]);
         bad |= !n2;
-        list = n2 ? n2 : list;
+        *list = n2 ? n2 : *list;
     }
     OPENSSL_cleanse(line, sizeof line);
     if (bad) {
-        curl_slist_free_all(list);
         snprintf(errbuf, CURL_ERROR_SIZE, "out of memory");
         return CURLE_OUT_OF_MEMORY;
     }
+    return CURLE_OK;
+}
 
-    sp_buf url;
-    sp_buf_init(&url, 16384);
-    sp_buf_puts(&url, s3->url_base);
-    sp_buf_puts(&url, path);
+/* The request URL: the endpoint's base, the path, the query. */
+static CURLcode request_url(const s3_store *s3, const s3_call *c, const char *path, sp_buf *url,
+                            char *errbuf)
+{
+    sp_buf_puts(url, s3->url_base);
+    sp_buf_puts(url, path);
     if (c->query && c->query[0]) {
-        sp_buf_putc(&url, '?');
-        sp_buf_puts(&url, c->query);
+        sp_buf_putc(url, '?');
+        sp_buf_puts(url, c->query);
     }
-    sp_buf_putc(&url, '\0');
-    if (url.broken) {
-        curl_slist_free_all(list);
-        sp_buf_free(&url);
+    sp_buf_putc(url, '\0');
+    if (url->broken) {
         snprintf(errbuf, CURL_ERROR_SIZE, "the request URL is too long");
         return CURLE_URL_MALFORMAT;
     }
+    return CURLE_OK;
+}
 
-    errbuf[0] = '\0';
-    /* A failed setopt (out of memory copying a string) stops the attempt. */
+/* Every option of the attempt on h: the first that fails (out of memory
+ * copying a string) stops the attempt. */
+static CURLcode set_options(const s3_store *s3, s3_call *c, CURL *h, const char *url,
+                            struct curl_slist *list, char *errbuf)
+{
     CURLcode sc = CURLE_OK;
 #define SETOPT(opt, val)                                                                           \
     do {                                                                                           \
         if (sc == CURLE_OK)                                                                        \
             sc = curl_easy_setopt(h, opt, val);                                                    \
     } while (0)
-    SETOPT(CURLOPT_URL, (char *)url.data);
+    SETOPT(CURLOPT_URL, url);
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
     SETOPT(CURLOPT_PATH_AS_IS, 1L);
     SETOPT(CURLOPT_NOSIGNAL, 1L);
@@ -555,15 +560,32 @@ static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const a
         SETOPT(CURLOPT_CUSTOMREQUEST, "DELETE");
     }
 #undef SETOPT
-    if (sc != CURLE_OK) {
-        curl_slist_free_all(list);
-        sp_buf_free(&url);
+    if (sc != CURLE_OK)
         snprintf(errbuf, CURL_ERROR_SIZE, "cannot set up the request");
-        return sc;
+    return sc;
+}
+
+/* One attempt. Returns the CURLcode; c->status holds the HTTP status. */
+static CURLcode attempt_once(s3_store *s3, s3_call *c, const char *path, const aws_creds *cr,
+                             char *errbuf)
+{
+    CURL *h = c->curl;
+    curl_easy_reset(h);
+    struct curl_slist *list = NULL;
+    sp_buf url;
+    sp_buf_init(&url, 16384);
+    CURLcode cc = signed_headers(s3, c, path, cr, &list, errbuf);
+    if (cc == CURLE_OK)
+        cc = request_url(s3, c, path, &url, errbuf);
+    if (cc == CURLE_OK) {
+        errbuf[0] = '\0';
+        cc = set_options(s3, c, h, (const char *)url.data, list, errbuf);
     }
-    CURLcode cc = curl_easy_perform(h);
-    c->status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+    if (cc == CURLE_OK) {
+        cc = curl_easy_perform(h);
+        c->status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+    }
     curl_slist_free_all(list);
     sp_buf_free(&url);
     return cc;
@@ -647,17 +669,15 @@ static void describe(s3_call *c, CURLcode cc, const char *errbuf, char *cause,
                  c->status >= 200 && c->status < 300 ? " with an unexpected answer" : "");
 }
 
-/* Run c until it succeeds, fails for good, or runs out of attempts. SP_OK:
- * c->status is 2xx (or 404 when c->ok404). Errors say "store URL: op 'key':
- * cause (bucket B, endpoint E)". */
-static int perform(store *s, s3_call *c, sp_error *err)
+/* The call's URL path, defaults and a curl handle (from the pool). On
+ * failure nothing is held. */
+static int call_begin(store *s, s3_call *c, sp_buf *path, sp_error *err)
 {
     s3_store *s3 = S3(s);
-    sp_buf path;
-    sp_buf_init(&path, 8192);
-    object_path(s3, c->obj, &path);
-    if (path.broken) {
-        sp_buf_free(&path);
+    sp_buf_init(path, 8192);
+    object_path(s3, c->obj, path);
+    if (path->broken) {
+        sp_buf_free(path);
         return sp_fail(err, SP_ERR_NOMEM, "store %s: %s '%s': out of memory", s->url, c->op,
                        c->key);
     }
@@ -667,25 +687,116 @@ static int perform(store *s, s3_call *c, sp_error *err)
         c->body_cap = S3_XML_BODY_MAX;
     c->curl = take_handle(s3);
     if (!c->curl) {
-        sp_buf_free(&path);
+        sp_buf_free(path);
         return sp_fail(err, SP_ERR_NOMEM, "store %s: %s '%s': cannot create a curl handle",
                        s->url, c->op, c->key);
     }
+    return SP_OK;
+}
+
+/* A fresh attempt: the last one's answer and flags forgotten; a download
+ * goes on from what was delivered. */
+static void reset_attempt(s3_call *c)
+{
+    sp_buf_free(&c->resp);
+    sp_buf_init(&c->resp, 0);
+    c->overflow = false;
+    c->sink_rc = 0;
+    c->code[0] = '\0';
+    c->resume_from = c->delivered;
+    c->first_chunk = true;
+    c->skip = 0;
+    c->range_start = -1;
+    c->bad_range = false;
+}
+
+/* Failures on our side of the attempt, never retried: a stop, the consumer
+ * refusing bytes, the local file unreadable, a resumed download that does
+ * not line up, an answer over its cap. SP_OK when none. */
+static int local_failure(store *s, s3_call *c, sp_error *err)
+{
+    s3_store *s3 = S3(s);
+    if (!c->cleanup && sp_cancel_check(err, NULL) != SP_OK)
+        return sp_error_prefix(err, "store %s: %s '%s'", s->url, c->op, c->key);
+    if (c->sink_rc != 0)
+        return c->sink_rc; /* the consumer stopped; its error is in err */
+    if (c->body.read_errno)
+        return sp_fail(err, SP_ERR_IO, "store %s: %s '%s': cannot read the local file: %s",
+                       s->url, c->op, c->key, strerror(c->body.read_errno));
+    if (c->bad_range)
+        return sp_fail(err, SP_ERR_NET, "store %s: %s '%s': asked for the bytes from %" PRId64
+                       ", the server answered 206 with a range starting at %" PRId64
+                       " (bucket %s, endpoint %s)", s->url, c->op, c->key, c->resume_from,
+                       c->range_start, s3->bucket, s3->endpoint);
+    if (c->overflow)
+        return sp_fail(err, SP_ERR_LIMIT,
+                       "store %s: %s '%s': the answer is larger than %zu bytes (bucket %s, "
+                       "endpoint %s)",
+                       s->url, c->op, c->key, c->body_cap, s3->bucket, s3->endpoint);
+    return SP_OK;
+}
+
+static bool answer_ok(const s3_call *c, CURLcode cc)
+{
+    bool ok = cc == CURLE_OK && ((c->status >= 200 && c->status < 300) ||
+                                 (c->ok404 && c->status == 404));
+    /* CompleteMultipartUpload can fail after its 200 has started. */
+    if (ok && c->body_error && c->resp.data && memmem(c->resp.data, c->resp.len, "<Error>", 7))
+        ok = false;
+    return ok;
+}
+
+/* After failed attempt `attempt` (started `start_ms`; `before` bytes had
+ * been delivered): true with err filled when the call fails for good (not
+ * transient, out of attempts, out of the retry window, or a cleanup call
+ * during a stop); false with *wait the backoff before the next attempt. */
+static bool give_up(store *s, s3_call *c, CURLcode cc, const char *errbuf, int attempt,
+                    int64_t before, int64_t start_ms, int64_t *wait, sp_error *err)
+{
+    s3_store *s3 = S3(s);
+    char cause[700];
+    bool transient = false;
+    describe(c, cc, errbuf, cause, sizeof cause, &transient);
+    if (strcmp(c->code, "ExpiredToken") == 0 && attempt == 1) {
+        /* Revoked or expired early: new credentials, one more try. */
+        aws_chain_invalidate(s3->chain);
+        transient = true;
+    }
+    if (c->sink && c->status == 412 && before > 0)
+        transient = false; /* the object changed between attempts */
+    int64_t elapsed = now_ms() - start_ms;
+    *wait = backoff_ms(attempt);
+    int64_t window = s3->time_limit_ms ? s3->time_limit_ms : S3_RETRY_WINDOW_MS;
+    if (!transient || attempt >= s3->max_attempts || elapsed + *wait > window ||
+        (c->cleanup && sp_cancelled())) {
+        char tries[48] = "";
+        if (attempt > 1)
+            snprintf(tries, sizeof tries, " after %d attempts", attempt);
+        int code = cc == CURLE_OK && c->status == 404 ? SP_ERR_IO : SP_ERR_NET;
+        (transient ? sp_fail_retry : sp_fail)(
+            err, code, "store %s: %s '%s': %s%s (bucket %s, endpoint %s)", s->url, c->op, c->key,
+            cause, tries, s3->bucket, s3->endpoint);
+        return true;
+    }
+    sp_log(SP_LOG_WARN, "store %s: %s '%s': %s; attempt %d of %d, retrying in %.2fs", s->url,
+           c->op, c->key, cause, attempt, s3->max_attempts, (double)*wait / 1000);
+    return false;
+}
+
+/* Run c until it succeeds, fails for good, or runs out of attempts. SP_OK:
+ * c->status is 2xx (or 404 when c->ok404). Errors say "store URL: op 'key':
+ * cause (bucket B, endpoint E)". */
+static int perform(store *s, s3_call *c, sp_error *err)
+{
+    s3_store *s3 = S3(s);
+    sp_buf path;
+    SP_TRY(call_begin(s, c, &path, err));
     int64_t start = now_ms();
     int rc = SP_OK;
-    char errbuf[CURL_ERROR_SIZE], cause[700];
+    char errbuf[CURL_ERROR_SIZE];
     for (int attempt = 1;; attempt++) {
-        sp_buf_free(&c->resp);
-        sp_buf_init(&c->resp, 0);
-        c->overflow = false;
-        c->sink_rc = 0;
-        c->code[0] = '\0';
+        reset_attempt(c);
         int64_t before = c->delivered;
-        c->resume_from = before;
-        c->first_chunk = true;
-        c->skip = 0;
-        c->range_start = -1;
-        c->bad_range = false;
         /* Credentials now, not at open: temporary ones are refreshed by
          * the chain before they expire, also in the middle of a long run. */
         aws_creds cr;
@@ -698,65 +809,15 @@ static int perform(store *s, s3_call *c, sp_error *err)
         }
         CURLcode cc = attempt_once(s3, c, (const char *)path.data, &cr, errbuf);
         OPENSSL_cleanse(&cr, sizeof cr);
-        if (!c->cleanup && sp_cancel_check(err, NULL) != SP_OK) {
-            rc = sp_error_prefix(err, "store %s: %s '%s'", s->url, c->op, c->key);
+        if ((rc = local_failure(s, c, err)) != SP_OK || answer_ok(c, cc))
+            break;
+        int64_t wait;
+        if (give_up(s, c, cc, errbuf, attempt, before, start, &wait, err)) {
+            rc = err->code;
             break;
         }
-        if (c->sink_rc != 0) {
-            rc = c->sink_rc; /* the consumer stopped; its error is in err */
-            break;
-        }
-        if (c->body.read_errno) {
-            rc = sp_fail(err, SP_ERR_IO, "store %s: %s '%s': cannot read the local file: %s",
-                         s->url, c->op, c->key, strerror(c->body.read_errno));
-            break;
-        }
-        if (c->bad_range) {
-            rc = sp_fail(err, SP_ERR_NET, "store %s: %s '%s': asked for the bytes from %" PRId64
-                         ", the server answered 206 with a range starting at %" PRId64
-                         " (bucket %s, endpoint %s)", s->url, c->op, c->key, c->resume_from,
-                         c->range_start, s3->bucket, s3->endpoint);
-            break;
-        }
-        if (c->overflow) {
-            rc = sp_fail(err, SP_ERR_LIMIT,
-                         "store %s: %s '%s': the answer is larger than %zu bytes (bucket %s, "
-                         "endpoint %s)",
-                         s->url, c->op, c->key, c->body_cap, s3->bucket, s3->endpoint);
-            break;
-        }
-        bool ok = cc == CURLE_OK && ((c->status >= 200 && c->status < 300) ||
-                                     (c->ok404 && c->status == 404));
-        if (ok && c->body_error && c->resp.data &&
-            memmem(c->resp.data, c->resp.len, "<Error>", 7))
-            ok = false;
-        if (ok)
-            break;
-        bool transient = false;
-        describe(c, cc, errbuf, cause, sizeof cause, &transient);
-        if (strcmp(c->code, "ExpiredToken") == 0 && attempt == 1) {
-            /* Revoked or expired early: new credentials, one more try. */
-            aws_chain_invalidate(s3->chain);
-            transient = true;
-        }
-        if (c->sink && c->status == 412 && before > 0)
-            transient = false; /* the object changed between attempts */
-        int64_t elapsed = now_ms() - start;
-        int64_t wait = backoff_ms(attempt);
-        int64_t window = s3->time_limit_ms ? s3->time_limit_ms : S3_RETRY_WINDOW_MS;
-        if (!transient || attempt >= s3->max_attempts || elapsed + wait > window ||
-            (c->cleanup && sp_cancelled())) {
-            char tries[48] = "";
-            if (attempt > 1)
-                snprintf(tries, sizeof tries, " after %d attempts", attempt);
-            int code = cc == CURLE_OK && c->status == 404 ? SP_ERR_IO : SP_ERR_NET;
-            rc = (transient ? sp_fail_retry : sp_fail)(
-                err, code, "store %s: %s '%s': %s%s (bucket %s, endpoint %s)", s->url, c->op,
-                c->key, cause, tries, s3->bucket, s3->endpoint);
-            break;
-        }
-        sp_log(SP_LOG_WARN, "store %s: %s '%s': %s; attempt %d of %d, retrying in %.2fs",
-               s->url, c->op, c->key, cause, attempt, s3->max_attempts, (double)wait / 1000);
+        /* A cleanup (an abort during a stop) must still run: it waits
+         * without polling for the stop. */
         if (c->cleanup) {
             sleep_ms(wait);
         } else if (sp_cancel_sleep((double)wait / 1000) != 0) {
@@ -1240,10 +1301,105 @@ static void *part_worker(void *arg)
     return NULL;
 }
 
+/* CreateMultipartUpload, with the whole file's SHA-256 as the object's
+ * metadata (it must be given now, not at Complete). upload_id gets S3's id. */
+static int create_upload(store *s, const char *key, const char *obj, const char *whole_sha,
+                         char *upload_id, size_t idsz, sp_error *err)
+{
+    s3_store *s3 = S3(s);
+    s3_call init = {.method = "POST", .op = "put (create multipart upload)", .key = key,
+                    .obj = obj, .query = "uploads=", .body = {.fd = -1},
+                    .content_type = "application/octet-stream", .meta_sha256 = whole_sha};
+    int rc = perform(s, &init, err);
+    if (rc == SP_OK) {
+        const char *b = (const char *)init.resp.data;
+        if (!b || s3_xml_find(b, init.resp.len, "UploadId", upload_id, idsz) != 1 ||
+            !upload_id[0])
+            rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': no UploadId in the answer to "
+                         "CreateMultipartUpload (bucket %s, endpoint %s)", s->url, key,
+                         s3->bucket, s3->endpoint);
+    }
+    call_free(&init);
+    return rc;
+}
+
+/* Every part sent by up to S3_UPLOAD_THREADS workers (this thread is one);
+ * the first failure stops them and is the result. u->parts gets the ETags. */
+static int upload_parts(mp_upload *u, sp_error *err)
+{
+    atomic_init(&u->next, 0);
+    atomic_init(&u->failed, false);
+    pthread_mutex_init(&u->lock, NULL);
+    pthread_t th[S3_UPLOAD_THREADS];
+    int nth = 0;
+    for (int t = 1; t < S3_UPLOAD_THREADS && t < u->nparts; t++)
+        if (pthread_create(&th[nth], NULL, part_worker, u) == 0)
+            nth++; /* fewer threads is slower, not wrong */
+    part_worker(u);
+    for (int t = 0; t < nth; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&u->lock);
+    if (u->rc != SP_OK)
+        *err = u->err;
+    return u->rc;
+}
+
+/* The CompleteMultipartUpload body: each part's number and ETag (escaped:
+ * the ETag is the server's text). */
+static void complete_xml(sp_buf *xml, const part_info *parts, int nparts)
+{
+    sp_buf_puts(xml, "<CompleteMultipartUpload>");
+    for (int i = 0; i < nparts; i++) {
+        sp_buf_printf(xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1);
+        for (const char *e = parts[i].etag; *e; e++) {
+            if (*e == '"')
+                sp_buf_puts(xml, "&quot;");
+            else if (*e == '&')
+                sp_buf_puts(xml, "&amp;");
+            else if (*e == '<')
+                sp_buf_puts(xml, "&lt;");
+            else
+                sp_buf_putc(xml, (unsigned char)*e);
+        }
+        sp_buf_puts(xml, "</ETag></Part>");
+    }
+    sp_buf_puts(xml, "</CompleteMultipartUpload>");
+}
+
+/* CompleteMultipartUpload. A Complete that was sent again and then answered
+ * NoSuchUpload may have landed the first time: *completed says the object
+ * there is this file (complete_landed), which is a success. */
+static int complete_upload(mp_upload *u, const sp_buf *xml, const char *whole_sha,
+                           bool *completed, sp_error *err)
+{
+    store *s = u->s;
+    s3_store *s3 = S3(s);
+    char xsha[65], xmd5[25];
+    if (xml->broken || digest_mem(xml->data, xml->len, xsha, xmd5) != 0)
+        return sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, u->key);
+    s3_call c = {.method = "POST", .op = "put (complete multipart upload)", .key = u->key,
+                 .obj = u->obj, .query = u->upload_q,
+                 .body = {.fd = -1, .mem = xml->data, .len = (int64_t)xml->len},
+                 .payload_sha256 = xsha, .content_md5 = xmd5,
+                 .content_type = "application/xml", .body_error = true};
+    int rc = perform(s, &c, err);
+    const char *b = (const char *)c.resp.data;
+    if (rc != SP_OK && c.body.sends > 1 && strcmp(c.code, "NoSuchUpload") == 0) {
+        if (complete_landed(s, u->key, c.body.sends, u->size, whole_sha, err))
+            *completed = true;
+    } else if (rc == SP_OK && (!b || !memmem(b, c.resp.len, "CompleteMultipartUploadResult", 29)))
+        rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': the answer to "
+                     "CompleteMultipartUpload is not a result (bucket %s, endpoint %s)",
+                     s->url, u->key, s3->bucket, s3->endpoint);
+    call_free(&c);
+    return rc;
+}
+
 static int put_multipart(store *s, const char *key, const char *obj, const char *path, int fd,
                          int64_t size, sp_error *err)
 {
     s3_store *s3 = S3(s);
+    /* Parts of S3_PART_SIZE_MB, doubled until S3's 10,000 parts hold the file. */
     int64_t part_size = s3->part_size;
     while ((size + part_size - 1) / part_size > S3_PARTS_MAX)
         part_size *= 2;
@@ -1256,25 +1412,10 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     sp_buf xml, uq;
     sp_buf_init(&xml, (size_t)S3_PARTS_MAX * 300);
     sp_buf_init(&uq, 1100);
-    /* The whole file's digest goes into the object's metadata, which must
-     * be given when the upload is created. */
     int rc = hash_range(s, key, path, fd, 0, size, whole_sha, NULL, err);
     if (rc != SP_OK)
         goto out;
-
-    s3_call init = {.method = "POST", .op = "put (create multipart upload)", .key = key,
-                    .obj = obj, .query = "uploads=", .body = {.fd = -1},
-                    .content_type = "application/octet-stream", .meta_sha256 = whole_sha};
-    rc = perform(s, &init, err);
-    if (rc == SP_OK) {
-        const char *b = (const char *)init.resp.data;
-        if (!b || s3_xml_find(b, init.resp.len, "UploadId", upload_id, sizeof upload_id) != 1 ||
-            !upload_id[0])
-            rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': no UploadId in the answer to "
-                         "CreateMultipartUpload (bucket %s, endpoint %s)", s->url, key,
-                         s3->bucket, s3->endpoint);
-    }
-    call_free(&init);
+    rc = create_upload(s, key, obj, whole_sha, upload_id, sizeof upload_id, err);
     if (rc != SP_OK)
         goto out;
     sp_buf_puts(&uq, "uploadId=");
@@ -1288,65 +1429,15 @@ static int put_multipart(store *s, const char *key, const char *obj, const char 
     const char *upload_q = (const char *)uq.data;
     sp_log(SP_LOG_DEBUG, "store %s: put '%s': multipart upload of %" PRId64 " bytes in %d parts",
            s->url, key, size, nparts);
-
     mp_upload u = {.s = s, .key = key, .obj = obj, .path = path, .upload_q = upload_q, .fd = fd,
                    .size = size, .part_size = part_size, .nparts = nparts, .parts = parts,
                    .rc = SP_OK};
-    atomic_init(&u.next, 0);
-    atomic_init(&u.failed, false);
-    pthread_mutex_init(&u.lock, NULL);
-    pthread_t th[S3_UPLOAD_THREADS];
-    int nth = 0;
-    for (int t = 1; t < S3_UPLOAD_THREADS && t < nparts; t++)
-        if (pthread_create(&th[nth], NULL, part_worker, &u) == 0)
-            nth++; /* fewer threads is slower, not wrong */
-    part_worker(&u);
-    for (int t = 0; t < nth; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&u.lock);
-    if (u.rc != SP_OK) {
-        *err = u.err;
-        rc = u.rc;
-    }
+    rc = upload_parts(&u, err);
     if (rc == SP_OK) {
-        sp_buf_puts(&xml, "<CompleteMultipartUpload>");
-        for (int i = 0; i < nparts; i++) {
-            sp_buf_printf(&xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1);
-            for (const char *e = parts[i].etag; *e; e++) {
-                if (*e == '"')
-                    sp_buf_puts(&xml, "&quot;");
-                else if (*e == '&')
-                    sp_buf_puts(&xml, "&amp;");
-                else if (*e == '<')
-                    sp_buf_puts(&xml, "&lt;");
-                else
-                    sp_buf_putc(&xml, (unsigned char)*e);
-            }
-            sp_buf_puts(&xml, "</ETag></Part>");
-        }
-        sp_buf_puts(&xml, "</CompleteMultipartUpload>");
-        char xsha[65], xmd5[25];
-        if (xml.broken || digest_mem(xml.data, xml.len, xsha, xmd5) != 0) {
-            rc = sp_fail(err, SP_ERR_NOMEM, "store %s: put '%s': out of memory", s->url, key);
-        } else {
-            s3_call c = {.method = "POST", .op = "put (complete multipart upload)", .key = key,
-                         .obj = obj, .query = upload_q,
-                         .body = {.fd = -1, .mem = xml.data, .len = (int64_t)xml.len},
-                         .payload_sha256 = xsha, .content_md5 = xmd5,
-                         .content_type = "application/xml", .body_error = true};
-            rc = perform(s, &c, err);
-            const char *b = (const char *)c.resp.data;
-            if (rc != SP_OK && c.body.sends > 1 && strcmp(c.code, "NoSuchUpload") == 0) {
-                if (complete_landed(s, key, c.body.sends, size, whole_sha, err))
-                    completed = true;
-            } else if (rc == SP_OK &&
-                       (!b || !memmem(b, c.resp.len, "CompleteMultipartUploadResult", 29)))
-                rc = sp_fail(err, SP_ERR_NET, "store %s: put '%s': the answer to "
-                             "CompleteMultipartUpload is not a result (bucket %s, endpoint %s)",
-                             s->url, key, s3->bucket, s3->endpoint);
-            call_free(&c);
-        }
+        complete_xml(&xml, parts, nparts);
+        rc = complete_upload(&u, &xml, whole_sha, &completed, err);
     }
+    /* Nothing of a failed upload may stay billed in the bucket. */
     if (completed)
         rc = SP_OK;
     else if (rc != SP_OK)
