@@ -1940,23 +1940,14 @@ static PGconn *connect_params(const char *const *keys, const char *const *vals, 
     return c;
 }
 
-int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
+/* libpq's keyword/value lists for the connection (NULL-terminated, at most
+ * 23 pairs). Keywords before "dbname" are fallbacks: the URL's own values
+ * override them; keywords after it override the URL. Returns expand_dbname
+ * (1 when dbname is the URL). */
+static int connection_keywords(const char *url, const wh_pg_settings *s, const char *token,
+                               const char *force_ssl, const char **keys, const char **vals)
 {
-    const char *keys[24], *vals[24];
     int n = 0;
-    char *token = NULL;
-    const char *force_ssl = NULL;
-    if (s && s->password_fn) {
-        token = calloc(1, 8192);
-        if (!token)
-            return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
-        if (ask_password(url, s, token, 8192, &force_ssl, err) != SP_OK) {
-            free(token);
-            return err->code;
-        }
-    }
-    /* Keywords before "dbname" are fallbacks: the URL's own values override
-     * them; keywords after it override the URL. */
     const char *password =
         s ? first_set(s->password, s->pgpassword, s->fallback_password) : NULL;
     if (password && *password)
@@ -1991,6 +1982,47 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
     if (force_ssl)
         keys[n] = "sslmode", vals[n++] = force_ssl;
     keys[n] = NULL, vals[n] = NULL;
+    return expand;
+}
+
+/* The connection failed: err says why in one line with every secret
+ * scrubbed, retryable unless it cannot fix itself; w is closed. */
+static int connect_failed(wh *w, pg *p, const char *why, sp_error *err)
+{
+    char msg[SP_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s",
+             why[0] ? why : p->conn ? PQerrorMessage(p->conn) : "out of memory");
+    one_line(msg);
+    scrub(p, msg);
+    /* A refused password or a missing database will not fix itself. */
+    bool permanent = strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
+                     strstr(msg, "invalid") || strstr(msg, "missing");
+    if (sp_cancelled())
+        sp_fail(err, SP_ERR_CANCELLED, "warehouse %s: connecting: %s", w->describe, msg);
+    else if (permanent)
+        sp_fail(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
+    else
+        sp_fail_retry(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
+    pg_close(w);
+    w->ops = NULL;
+    return err->code;
+}
+
+int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
+{
+    const char *keys[24], *vals[24];
+    char *token = NULL; /* a password from password_fn (an RDS IAM token, a secret's) */
+    const char *force_ssl = NULL;
+    if (s && s->password_fn) {
+        token = calloc(1, 8192);
+        if (!token)
+            return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
+        if (ask_password(url, s, token, 8192, &force_ssl, err) != SP_OK) {
+            free(token);
+            return err->code;
+        }
+    }
+    int expand = connection_keywords(url, s, token, force_ssl, keys, vals);
 
     pg *p = calloc(1, sizeof *p);
     if (!p) {
@@ -2016,30 +2048,15 @@ int wh_pg_open(wh *w, const char *url, const wh_pg_settings *s, sp_error *err)
         return sp_fail(err, SP_ERR_NOMEM, "warehouse postgresql: out of memory");
     }
     p->describe = w->describe;
+    /* Every password in play goes to the scrubber of this connection's
+     * messages. */
     const char *used = p->conn ? PQpass(p->conn) : NULL;
     if (used && *used)
         p->secret[0] = strdup(used);
     if (url)
         keep_url_secrets(p, url);
-    if (!p->conn || why[0] || PQstatus(p->conn) != CONNECTION_OK) {
-        char msg[SP_ERROR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s",
-                 why[0] ? why : p->conn ? PQerrorMessage(p->conn) : "out of memory");
-        one_line(msg);
-        scrub(p, msg);
-        /* A refused password or a missing database will not fix itself. */
-        bool permanent = strstr(msg, "authentication failed") || strstr(msg, "does not exist") ||
-                         strstr(msg, "invalid") || strstr(msg, "missing");
-        if (sp_cancelled())
-            sp_fail(err, SP_ERR_CANCELLED, "warehouse %s: connecting: %s", w->describe, msg);
-        else if (permanent)
-            sp_fail(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
-        else
-            sp_fail_retry(err, SP_ERR_NET, "warehouse %s: cannot connect: %s", w->describe, msg);
-        pg_close(w);
-        w->ops = NULL;
-        return err->code;
-    }
+    if (!p->conn || why[0] || PQstatus(p->conn) != CONNECTION_OK)
+        return connect_failed(w, p, why, err);
     PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     return SP_OK;
 }
