@@ -5,23 +5,11 @@
 # --resume skips the days done, resumes the failed run (same run_id) and
 # goes on; malformed, inverted, incomplete and too long ranges are exit 2
 # with nothing run. The failure is real: the day's folder in the raw store
-# is a file, so stage cannot write there. Ends "N passed, N failed".
+# is a file, so stage cannot write there. Ends "N passed, N failed, N skipped".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-bin="$(pwd)/$SP"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $1"; return 0; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-check() { # NAME DETAIL COMMAND... : ok when COMMAND succeeds
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 clean_env=(env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}" RETRIES=0
            ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")

@@ -1,0 +1,46 @@
+# shellcheck shell=bash disable=SC2034 # root, bin, tmp, skip are for the suites that source it
+# lib.sh — what the suites' run.sh share, sourced right after `set -u`:
+#   . "$(dirname "$0")/../lib.sh"
+# It moves to the repository root (root=), picks the binary under test
+# (bin=, SP=: $SALESPIPE, else the sanitizer build, else build/salespipe),
+# makes the suite's temporary folder (tmp=, removed at exit with whatever was
+# given to at_exit), and keeps the counts: ok, bad, skipped, check, and
+# finish, which prints the suite's last line "N passed, N failed, N skipped"
+# (tests/run.sh reads it) and exits non-zero when a test failed.
+# A suite that prints every passed test sets LIB_SAY_OK=1 before sourcing.
+# It never starts a server: PostgreSQL and s3rver stay with
+# tests/postgres/pg.sh and tests/s3/server.sh.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+root=$(pwd)
+SP=${SALESPIPE:-build/san/salespipe}
+[ -x "$SP" ] || SP=build/salespipe
+bin="$root/$SP"
+case $SP in /*) bin=$SP ;; esac
+tmp=$(mktemp -d)
+pass=0 fail=0 skip=0
+
+# Commands run at exit, last given first (servers stop before the folder
+# holding their data goes).
+lib_exit_cmds=()
+at_exit() { lib_exit_cmds=("$1" "${lib_exit_cmds[@]}"); }
+lib_on_exit() {
+  local c
+  for c in "${lib_exit_cmds[@]}"; do eval "$c"; done
+  rm -rf "$tmp"
+}
+trap lib_on_exit EXIT
+
+ok() {
+  pass=$((pass + 1))
+  if [ -n "${LIB_SAY_OK:-}" ] || [ -n "${VERBOSE:-}" ]; then echo "ok $1"; fi
+  return 0
+}
+bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+skipped() { skip=$((skip + 1)); echo "skipped $1: $2"; }
+# check NAME DETAIL COMMAND...: ok when COMMAND succeeds, else bad with DETAIL.
+check() {
+  local name=$1 detail=$2; shift 2
+  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
+}
+finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit; }
