@@ -743,8 +743,12 @@ static int sq_commit(wh *w, sp_error *err)
     SP_TRY(write_registry(w, s, err));
     disarm(s); /* COMMIT itself is not interrupted: its outcome is the truth */
     int rc = exec(s, "COMMIT", "cannot commit the load", err);
-    if (rc == SP_OK)
+    if (rc == SP_OK) {
         s->in_txn = false;
+        /* Fold the load into the database file now, as far as readers allow:
+         * a PASSIVE checkpoint never makes a reader wait (see sq_open). */
+        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL);
+    }
     return rc;
 }
 
@@ -937,6 +941,14 @@ int wh_sqlite_open(wh *w, const char *path, sp_error *err)
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, SQ_BUSY_TIMEOUT_MS);
+    /* The last connection to close would checkpoint the whole WAL holding an
+     * EXCLUSIVE lock on the database file, and a reader starting meanwhile
+     * gets "database is locked" (seen in tests/loads under load). We never
+     * checkpoint on close: sq_commit's PASSIVE checkpoint does the work
+     * without locking readers out; the WAL file stays, as WAL files do,
+     * its size kept down by journal_size_limit. */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+    sqlite3_exec(s->db, "PRAGMA journal_size_limit = 67108864", NULL, NULL, NULL);
     /* The first read tells a file that is not a database apart. */
     if (exec(s, "SELECT count(*) FROM sqlite_master", "cannot read", err) != SP_OK)
         goto fail;
