@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/cancel.h"
 #include "transform_internal.h"
 
 /* ---- running small jobs on every worker ---------------------------------- */
@@ -156,6 +157,12 @@ static int count_span(void *ctx, int i)
         }
         s->newlines += count_newlines(buf, (size_t)n);
         off += (uint64_t)n;
+        if (sp_cancelled()) { /* stop within the 2 s */
+            char what[600];
+            snprintf(what, sizeof what, "planning the chunks of %.500s", s->f->key);
+            s->rc = sp_cancel_check(&s->err, what);
+            break;
+        }
     }
     free(buf);
     close(fd);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../util/sha256.h"
+#include "../util/cancel.h"
 #include "transform_internal.h"
 
 #define MAX_ROUNDS 3 /* the first, one for the encoding, one for the date order */
@@ -74,6 +75,12 @@ static void sha_job(tf_file *f)
             break;
         } else {
             sp_sha256_update(&sha, buf, (size_t)n);
+            if (sp_cancelled()) { /* a big file's checksum must not hold a stop past the 2 s */
+                char what[600];
+                snprintf(what, sizeof what, "checksumming %.500s", f->key);
+                rc = sp_cancel_check(&err, what);
+                sp_sha256_free(&sha);
+            }
         }
     }
     if (fd >= 0)
