@@ -183,6 +183,38 @@ static int set_transform_mode(sp_cli *cli, int mode, const char *opt)
     return -1;
 }
 
+/* transform's options across processes (--list, --map, --map-index,
+ * --merge, --run-id), and the catch-all for an option of the table that
+ * nothing handles: -1 to go on, else the exit status. */
+static int apply_transform_option(cli_args *a, const char *opt, const char *val)
+{
+    sp_cli *cli = &a->cli;
+    if (strcmp(opt, "--list") == 0)
+        return set_transform_mode(cli, PL_TF_LIST, opt);
+    if (strcmp(opt, "--merge") == 0)
+        return set_transform_mode(cli, PL_TF_MERGE, opt);
+    if (strcmp(opt, "--map") == 0) {
+        if (!*val)
+            return usage_error("--map needs an input's name");
+        cli->map_key = val;
+        return set_transform_mode(cli, PL_TF_MAP, opt);
+    }
+    if (strcmp(opt, "--map-index") == 0) {
+        if (!parse_int(val, 0, 99999999, &cli->map_index))
+            return usage_error("--map-index '%s' is not an input's number (0, 1, …)", val);
+        return set_transform_mode(cli, PL_TF_MAP_INDEX, opt);
+    }
+    if (strcmp(opt, "--run-id") == 0) {
+        if (!valid_run_id(val))
+            return usage_error("--run-id '%s': 1 to 63 letters, digits and . _ : + -", val);
+        cli->task_run_id = val;
+        return -1;
+    }
+    /* In the table (commands.c) but handled nowhere. */
+    return usage_error("option '%s' of '%s' is not available in this version yet", opt,
+                       a->cmd ? a->cmd->name : "salespipe");
+}
+
 /* One known option (its long name) and its value: -1 to go on, else the
  * exit status (a usage error, or 0 for --version). */
 static int apply_option(cli_args *a, const char *opt, const char *val)
@@ -245,27 +277,8 @@ static int apply_option(cli_args *a, const char *opt, const char *val)
     } else if (strcmp(opt, "--seed") == 0) {
         if (!parse_int(val, 0, 0x7fffffffffffffffLL, &cli->seed))
             return usage_error("--seed '%s' is not a non-negative integer", val);
-    } else if (strcmp(opt, "--list") == 0) {
-        return set_transform_mode(cli, PL_TF_LIST, opt);
-    } else if (strcmp(opt, "--merge") == 0) {
-        return set_transform_mode(cli, PL_TF_MERGE, opt);
-    } else if (strcmp(opt, "--map") == 0) {
-        if (!*val)
-            return usage_error("--map needs an input's name");
-        cli->map_key = val;
-        return set_transform_mode(cli, PL_TF_MAP, opt);
-    } else if (strcmp(opt, "--map-index") == 0) {
-        if (!parse_int(val, 0, 99999999, &cli->map_index))
-            return usage_error("--map-index '%s' is not an input's number (0, 1, …)", val);
-        return set_transform_mode(cli, PL_TF_MAP_INDEX, opt);
-    } else if (strcmp(opt, "--run-id") == 0) {
-        if (!valid_run_id(val))
-            return usage_error("--run-id '%s': 1 to 63 letters, digits and . _ : + -", val);
-        cli->task_run_id = val;
     } else {
-        /* In the table (commands.c) but handled nowhere above. */
-        return usage_error("option '%s' of '%s' is not available in this version yet", opt,
-                           a->cmd ? a->cmd->name : "salespipe");
+        return apply_transform_option(a, opt, val);
     }
     return -1;
 }
