@@ -5,21 +5,13 @@
 # store and on S3 (s3rver behind the tests/s3 proxy); a missing, stale,
 # corrupt or differently configured part fails the merge naming it and
 # leaves the published outputs as they were; a map rerun replaces its own
-# parts; the parts are gone after a merge. Ends "N passed, N failed".
+# parts; the parts are gone after a merge. Ends "N passed, N failed, N skipped".
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-root=$(pwd)
-bin="$root/${SALESPIPE:-build/salespipe}"
-tmp=$(mktemp -d)
+export LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 s3dir=$tmp/s3srv
-trap 'tests/s3/server.sh stop "$s3dir" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-check() { # NAME DETAIL-WHEN-FAILED COMMAND...
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
+at_exit "tests/s3/server.sh stop '$s3dir' >/dev/null 2>&1"
 
 DS=2026-11-30
 OUTS="dim_date.parquet dim_product.parquet fact_sales.parquet rejects.csv"
@@ -221,5 +213,4 @@ else
   bad s3-harness "tests/s3/server.sh start failed: $(tail -5 "$tmp/s3start.log")"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
