@@ -35,8 +35,10 @@ enum {
     PG_SWAP_PATIENCE_MS = 120000,    /* how long the swap keeps trying for its lock */
 };
 /* Both loads and create-tables take this transaction-scoped advisory lock:
- * "salespip" in ASCII, so it is recognisable in pg_locks. */
-static const char *const PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(8313495815447570544)";
+ * "salespip" in ASCII, so it is recognisable in pg_locks. A load's clean-up
+ * after its commit takes it at session level (after_commit). */
+#define PG_LOCK_KEY "8313495815447570544"
+static const char *const PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(" PG_LOCK_KEY ")";
 
 /* Type OIDs (pg_type.dat); stable across PostgreSQL versions. */
 enum {
@@ -1566,6 +1568,27 @@ static int validate_children(pg *p, sp_error *err)
                           0, NULL, "cannot validate the foreign keys of the loaded facts", err);
 }
 
+/* The clean-up after a commit, under the loads' lock again. The commit
+ * released it, and the next load may hold it already, reading the
+ * dimension tables that dropping a child must lock: the two would
+ * deadlock. So the lock is tried, not awaited: while another load holds
+ * it, the clean-up is that load's, after its own commit (both steps take
+ * whatever is left, not only this load's). Session level, so that each
+ * DROP and VALIDATE commits on its own; given back before returning. */
+static int after_commit(pg *p, sp_error *err)
+{
+    sp_error ignored;
+    int64_t got = 0;
+    if (query_int64(p, "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")::int", &got,
+                    "cannot try the salespipe advisory lock", &ignored) != SP_OK || !got)
+        return SP_OK;
+    drop_detached(p);
+    int rc = validate_children(p, err);
+    exec(p, "SELECT pg_advisory_unlock(" PG_LOCK_KEY ")", "cannot release the advisory lock",
+         &ignored);
+    return rc;
+}
+
 static int pg_commit(wh *w, sp_error *err)
 {
     pg *p = pg_of(w);
@@ -1586,8 +1609,7 @@ static int pg_commit(wh *w, sp_error *err)
     p->committed = true;
     disarm(p); /* committed: a signal from now on must not fail what follows */
     free_drop(p);
-    drop_detached(p);
-    return validate_children(p, err);
+    return after_commit(p, err);
 }
 
 static void pg_rollback(wh *w)
