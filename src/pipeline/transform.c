@@ -98,6 +98,7 @@ static void free_file(tf_file *f)
     for (int w = 0; w < f->nwarn; w++)
         free(f->warn[w]);
     free(f->sha_msg);
+    star_dims_free(f->dims);
     tf_free_error(f->err);
 }
 

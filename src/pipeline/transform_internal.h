@@ -67,6 +67,11 @@ typedef struct tf_file {
     int rounds;              /* rounds started (at most 3: one more per restart kind) */
     atomic_int pending;      /* chunks of this round not yet read */
     bool settled;            /* its chunks are final (merged in order) */
+    /* The round's dimensions, its chunks folded in line order as soon as
+     * their starts are known to be right (transform_pool.c): memory holds
+     * one set per file in flight, not one per chunk of it. */
+    star_dims *dims;
+    int folded;              /* chunks [0, folded) of this round are in dims */
     int sha_rc;              /* a chunked file's checksum job: its failure */
     char *sha_msg;
     /* results, valid once the file is settled */
@@ -89,6 +94,7 @@ typedef struct tf_chunk {
     int index;               /* in the run: names its parts */
     uint64_t start, line, stop_line;
     /* what its last pass found */
+    bool ran;                /* read in the file's current round */
     bool complete;           /* read to its stop */
     int restart;             /* TF_RESTART_* */
     uint64_t end_line;       /* where the reader stopped (complete only) */
@@ -131,6 +137,9 @@ int tf_plan(tf_file *files, int nfiles, int nthreads, tf_chunk **chunks, int *nc
 typedef struct tf_worker tf_worker;
 int tf_worker_new(tf_worker **out, sp_error *err);
 void tf_worker_free(tf_worker *w);
+/* Give a chunk's dimensions back for the worker's next chunk (w may be
+ * NULL: then d is freed). */
+void tf_worker_recycle(tf_worker *w, star_dims *d);
 
 /* Read chunk c with the file's current settings into its parts, dims and
  * counts (reset first). A failure is in c->rc / c->err; a stop for a new

@@ -4,9 +4,13 @@
  * file: it checks the chunk boundaries, decides the file's encoding and
  * date order from all its chunks in line order, and either starts a new
  * round (the file proved Windows-1252 or day-first), fails the file, or
- * marks it settled. Settled chunks are merged into the run's dimensions
- * and counts in chunk order at once and their own dimensions freed, so
- * memory does not grow with the number of files. It never writes outputs. */
+ * marks it settled. A chunk's dimensions are folded into its file's as
+ * soon as every chunk before it is folded and its start is confirmed (the
+ * previous chunk ended on its first line), and freed: memory holds one set
+ * of dimensions per file in flight, whatever the file's size. Settled
+ * files are merged into the run's dimensions and counts in file order at
+ * once and their own dimensions freed, so memory does not grow with the
+ * number of files either. It never writes outputs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -35,9 +39,10 @@ typedef struct pool {
     tf_file *files;
     tf_chunk *chunks;
     int nchunks;
-    /* the ordered merge */
+    int nfiles;
+    /* the ordered folds and merge */
     pthread_mutex_t merge_mu;
-    int cursor;              /* chunks before it are merged */
+    int cursor;              /* files before it are merged */
     star_dims *dims;
     star_counts *total;
     int merge_rc;
@@ -90,6 +95,59 @@ static void sha_job(tf_file *f)
         f->sha_rc = rc;
         f->sha_msg = strdup(err.msg);
     }
+}
+
+/* ---- folding a file's chunks -------------------------------------------------- */
+
+/* Fold f's chunks into f->dims in line order, from f->folded, while each
+ * was read in this round, read to its stop without an error or a restart,
+ * and starts where the one before it ended (a chunk whose guessed start
+ * was inside a quoted field is read again by settle: it waits for that).
+ * Chunk 0's set becomes the file's; each later one is merged and given
+ * back to worker w (NULL: freed). Caller holds p->merge_mu; returns the
+ * first error (out of memory). */
+static int fold_chunks(pool *p, tf_worker *w, tf_file *f, sp_error *err)
+{
+    tf_chunk *cs = &p->chunks[f->first_chunk];
+    while (f->folded < f->nchunks) {
+        tf_chunk *c = &cs[f->folded];
+        if (!c->ran || !c->complete || c->rc != SP_OK || c->restart != TF_RESTART_NONE ||
+            !c->dims)
+            break;
+        if (f->folded > 0 && cs[f->folded - 1].end_line != c->line)
+            break;
+        if (!f->dims) {
+            f->dims = c->dims;
+        } else {
+            SP_TRY(star_dims_merge(f->dims, c->dims, err));
+            tf_worker_recycle(w, c->dims);
+        }
+        c->dims = NULL;
+        f->folded++;
+    }
+    return SP_OK;
+}
+
+/* A worker read chunk c: fold what can be of its file. `ran` is set under
+ * the lock, so a worker that sees it also sees what the reading wrote. An
+ * error here fails the run's merge (the file's own outcome is untouched). */
+static void fold_ready(pool *p, tf_worker *w, tf_chunk *c)
+{
+    pthread_mutex_lock(&p->merge_mu);
+    c->ran = true;
+    if (p->merge_rc == SP_OK)
+        p->merge_rc = fold_chunks(p, w, c->f, &p->merge_err);
+    pthread_mutex_unlock(&p->merge_mu);
+}
+
+/* A new round for f: its folded dimensions are void. */
+static void unfold(tf_file *f, tf_chunk *cs)
+{
+    star_dims_free(f->dims);
+    f->dims = NULL;
+    f->folded = 0;
+    for (int k = 0; k < f->nchunks; k++)
+        cs[k].ran = false;
 }
 
 /* ---- settling a file -------------------------------------------------------- */
@@ -209,18 +267,27 @@ static int settle(tf_worker *w, tf_file *f, tf_chunk *cs)
     return SETTLED;
 }
 
-/* Merge the settled chunks at the cursor, in order, and free their dims. */
+/* Merge the settled files at the cursor, in order, and free their dims. */
 static void merge_ready(pool *p)
 {
     pthread_mutex_lock(&p->merge_mu);
-    while (p->cursor < p->nchunks && p->chunks[p->cursor].f->settled) {
-        tf_chunk *c = &p->chunks[p->cursor++];
-        if (c->f->rc == SP_OK && p->merge_rc == SP_OK) {
-            star_counts_merge(p->total, &c->counts);
-            p->merge_rc = star_dims_merge(p->dims, c->dims, &p->merge_err);
+    while (p->cursor < p->nfiles && p->files[p->cursor].settled) {
+        tf_file *f = &p->files[p->cursor++];
+        if (f->rc == SP_OK && p->merge_rc == SP_OK) {
+            p->merge_rc = fold_chunks(p, NULL, f, &p->merge_err);
+            if (p->merge_rc == SP_OK && f->folded != f->nchunks)
+                p->merge_rc = sp_fail(&p->merge_err, SP_ERR_INTERNAL, "%s: %d of %d chunks "
+                                      "in its dimensions", f->key, f->folded, f->nchunks);
+            star_counts_merge(p->total, &f->counts);
+            if (p->merge_rc == SP_OK && f->dims)
+                p->merge_rc = star_dims_merge(p->dims, f->dims, &p->merge_err);
         }
-        star_dims_free(c->dims);
-        c->dims = NULL;
+        star_dims_free(f->dims);
+        f->dims = NULL;
+        for (int k = 0; k < f->nchunks; k++) { /* a failed file's, unfolded */
+            star_dims_free(p->chunks[f->first_chunk + k].dims);
+            p->chunks[f->first_chunk + k].dims = NULL;
+        }
     }
     pthread_mutex_unlock(&p->merge_mu);
 }
@@ -236,6 +303,9 @@ static void file_done(pool *p, tf_worker *w, tf_file *f)
         verdict = fail_file(f, &err);
     }
     if (verdict == NEXT_ROUND) {
+        pthread_mutex_lock(&p->merge_mu);
+        unfold(f, cs);
+        pthread_mutex_unlock(&p->merge_mu);
         atomic_store(&f->pending, f->nchunks);
         pthread_mutex_lock(&p->mu);
         for (int k = 0; k < f->nchunks; k++)
@@ -267,6 +337,7 @@ static void run_item(pool *p, tf_worker *w, item it)
         c->rc = tf_keep_error(&c->err, &err);
         c->complete = false;
     }
+    fold_ready(p, w, c);
     if (atomic_fetch_sub(&c->f->pending, 1) == 1)
         file_done(p, w, c->f);
 }
@@ -303,7 +374,8 @@ static void *worker(void *arg)
 int tf_run_files(tf_file *files, int nfiles, tf_chunk *chunks, int nchunks, int nthreads,
                  star_dims *dims, star_counts *total, sp_error *err)
 {
-    pool p = {.files = files, .chunks = chunks, .nchunks = nchunks, .dims = dims, .total = total};
+    pool p = {.files = files, .nfiles = nfiles, .chunks = chunks, .nchunks = nchunks,
+              .dims = dims, .total = total};
     /* every chunk at most MAX_ROUNDS times, every checksum once */
     p.cap = (size_t)nchunks * MAX_ROUNDS + (size_t)nfiles;
     p.q = malloc(p.cap * sizeof *p.q);
