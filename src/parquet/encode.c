@@ -151,6 +151,65 @@ static uint8_t *pack32(uint8_t *dst, const uint64_t *x, int bw)
     return dst;
 }
 
+/* The m deltas that follow value `at` - 1 (v holds values of `width`
+ * bytes), in the unsigned domain of the physical type (wrapping, as the
+ * spec asks), then read as signed: an INT32 delta is sign-extended from 32
+ * bits so that delta - min fits in 32 bits. */
+static void delta_values(int64_t *d, const uint8_t *v, size_t at, size_t m, int width)
+{
+    if (width == 4) {
+        const uint8_t *q = v + (at - 1) * 4;
+        for (size_t k = 0; k < m; k++) {
+            uint32_t a, c;
+            memcpy(&a, q + k * 4, 4);
+            memcpy(&c, q + k * 4 + 4, 4);
+            d[k] = (int32_t)(c - a);
+        }
+    } else {
+        const uint8_t *q = v + (at - 1) * 8;
+        for (size_t k = 0; k < m; k++) {
+            uint64_t a, c;
+            memcpy(&a, q + k * 8, 8);
+            memcpy(&c, q + k * 8 + 8, 8);
+            d[k] = (int64_t)(c - a);
+        }
+    }
+}
+
+/* One block of m (1..PQ_DELTA_BLOCK) deltas at p: the min delta, the
+ * miniblocks' bit widths, then each needed miniblock packed at its width.
+ * Returns the end of what was written. */
+static uint8_t *delta_block(uint8_t *p, const int64_t *d, size_t m)
+{
+    uint64_t packed[PQ_DELTA_BLOCK];
+    int64_t mn = d[0];
+    for (size_t k = 1; k < m; k++)
+        mn = d[k] < mn ? d[k] : mn;
+    /* Unsigned subtraction: d - min may exceed INT64_MAX for INT64. */
+    for (size_t k = 0; k < m; k++)
+        packed[k] = (uint64_t)d[k] - (uint64_t)mn;
+    for (size_t k = m; k < PQ_DELTA_BLOCK; k++)
+        packed[k] = 0; /* padding of the last miniblock */
+    p = put_uleb(p, pq_tenc_zigzag64(mn));
+    uint8_t *widths = p;
+    p += PQ_DELTA_MINIBLOCKS;
+    for (size_t mb = 0; mb < PQ_DELTA_MINIBLOCKS; mb++) {
+        const uint64_t *x = packed + mb * PQ_DELTA_MINI;
+        if (mb * PQ_DELTA_MINI >= m) {
+            widths[mb] = 0; /* unneeded miniblock: no body */
+            continue;
+        }
+        uint64_t any = 0;
+        for (size_t k = 0; k < PQ_DELTA_MINI; k++)
+            any |= x[k];
+        int bw = pq_enc_bit_width(any);
+        widths[mb] = (uint8_t)bw;
+        if (bw)
+            p = pack32(p, x, bw);
+    }
+    return p;
+}
+
 void pq_enc_delta(sp_buf *out, const uint8_t *v, size_t n, int width)
 {
     if (width != 4 && width != 8) {
@@ -182,56 +241,12 @@ void pq_enc_delta(sp_buf *out, const uint8_t *v, size_t n, int width)
     p = put_uleb(p, pq_tenc_zigzag64(first));
 
     int64_t d[PQ_DELTA_BLOCK];
-    uint64_t packed[PQ_DELTA_BLOCK];
     for (size_t b = 0; b < nblocks; b++) {
         size_t at = 1 + b * PQ_DELTA_BLOCK, m = nd - b * PQ_DELTA_BLOCK;
         if (m > PQ_DELTA_BLOCK)
             m = PQ_DELTA_BLOCK;
-        /* Deltas in the unsigned domain of the physical type (wrapping, as
-         * the spec asks), then read as signed: an INT32 delta is sign-extended
-         * from 32 bits so that delta - min fits in 32 bits. */
-        if (width == 4) {
-            const uint8_t *q = v + (at - 1) * 4;
-            for (size_t k = 0; k < m; k++) {
-                uint32_t a, c;
-                memcpy(&a, q + k * 4, 4);
-                memcpy(&c, q + k * 4 + 4, 4);
-                d[k] = (int32_t)(c - a);
-            }
-        } else {
-            const uint8_t *q = v + (at - 1) * 8;
-            for (size_t k = 0; k < m; k++) {
-                uint64_t a, c;
-                memcpy(&a, q + k * 8, 8);
-                memcpy(&c, q + k * 8 + 8, 8);
-                d[k] = (int64_t)(c - a);
-            }
-        }
-        int64_t mn = d[0];
-        for (size_t k = 1; k < m; k++)
-            mn = d[k] < mn ? d[k] : mn;
-        /* Unsigned subtraction: d - min may exceed INT64_MAX for INT64. */
-        for (size_t k = 0; k < m; k++)
-            packed[k] = (uint64_t)d[k] - (uint64_t)mn;
-        for (size_t k = m; k < PQ_DELTA_BLOCK; k++)
-            packed[k] = 0; /* padding of the last miniblock */
-        p = put_uleb(p, pq_tenc_zigzag64(mn));
-        uint8_t *widths = p;
-        p += PQ_DELTA_MINIBLOCKS;
-        for (size_t mb = 0; mb < PQ_DELTA_MINIBLOCKS; mb++) {
-            const uint64_t *x = packed + mb * PQ_DELTA_MINI;
-            if (mb * PQ_DELTA_MINI >= m) {
-                widths[mb] = 0; /* unneeded miniblock: no body */
-                continue;
-            }
-            uint64_t any = 0;
-            for (size_t k = 0; k < PQ_DELTA_MINI; k++)
-                any |= x[k];
-            int bw = pq_enc_bit_width(any);
-            widths[mb] = (uint8_t)bw;
-            if (bw)
-                p = pack32(p, x, bw);
-        }
+        delta_values(d, v, at, m, width);
+        p = delta_block(p, d, m);
     }
     out->len = (size_t)(p - out->data);
 }
