@@ -56,8 +56,14 @@ void tf_mapped_run_id(tf_task *t)
     }
     char hex[65];
     sp_sha256_final(&h, hex);
+    /* The task's "started" line named the process's own id: say which one
+     * this run uses from here on, and log under it. */
+    char own[sizeof t->ctx->run_id];
+    snprintf(own, sizeof own, "%s", t->ctx->run_id);
     snprintf(t->ctx->run_id, sizeof t->ctx->run_id, "%s_mapped_%.12s", t->ctx->ds, hex);
     sp_log_set_run(t->ctx->ds, t->ctx->run_id);
+    sp_log(SP_LOG_INFO, "transform: run %s, not %s: derived from the input set, the same in "
+           "every --map and the --merge of it (--run-id sets one)", t->ctx->run_id, own);
 }
 
 /* ---- names ------------------------------------------------------------------------ */

@@ -73,6 +73,10 @@ check mapped-run-id "got '$run_id'" bash -c "[[ '$run_id' == ${DS}_mapped_* ]]"
 facts_run_ids=$("$bin" inspect --csv "$(outdir dir)/fact_sales.parquet" 2>/dev/null |
   python3 -c 'import csv,sys; r=csv.DictReader(sys.stdin); print(" ".join(sorted({x["run_id"] for x in r})))')
 check facts-carry-the-run-id "fact_sales.run_id: $facts_run_ids" [ "$facts_run_ids" = "$run_id" ]
+# The "started" line names the process's own id; the next one says which
+# id the run uses (the JSON log's run_id field carries it from there).
+check merge-log-names-the-run-id "$(head -c 600 "$tmp/err")" \
+  grep -q "transform: run $run_id, not " "$tmp/err"
 
 # the one-process transform of the same inputs with the same run id
 read -r -a O <<<"$(dirs one)"
