@@ -36,7 +36,7 @@ ok() {
   if [ -n "${LIB_SAY_OK:-}" ] || [ -n "${VERBOSE:-}" ]; then echo "ok $1"; fi
   return 0
 }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1: ${2:0:2000}"; } # a detail is cut at 2000 characters
 skipped() { skip=$((skip + 1)); echo "skipped $1: $2"; }
 # check NAME DETAIL COMMAND...: ok when COMMAND succeeds, else bad with DETAIL.
 check() {

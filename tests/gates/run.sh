@@ -12,30 +12,18 @@
 # shellcheck disable=SC2317 # helpers are run through check() and trap, out of shellcheck's sight
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.." || exit 1
-root=$(pwd)
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-bin="$root/$SP"
-tmp=$(mktemp -d)
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$here/../lib.sh"
 pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
 pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
 pids=()
-cleanup() {
+stop_servers() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   "$here/../postgres/pg.sh" stop "$pgdir" >/dev/null 2>&1
   wait 2>/dev/null
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-check() { # NAME DETAIL COMMAND... : ok when COMMAND succeeds
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+at_exit stop_servers
 
 # ---- the servers: the webhook listener, PostgreSQL --------------------------------
 mkdir -p "$tmp/sink"

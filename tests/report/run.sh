@@ -13,29 +13,17 @@
 # Ends "N passed, N failed".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-root=$(pwd)
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-bin="$root/$SP"
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 shots="$root/build/report-shots"
-tmp=$(mktemp -d)
 pids=()
-cleanup() {
+stop_servers() {
   [ -d "$tmp/s3srv" ] && tests/s3/server.sh stop "$tmp/s3srv" >/dev/null 2>&1
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: ${2:0:2000}"; }
-check() { # NAME DETAIL COMMAND...
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
-finish() { echo; echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+at_exit stop_servers
 
 # ---- prerequisites: all of them, or fail -----------------------------------
 [ -x "$bin" ] || { bad build "$bin is missing (make)"; finish; }
