@@ -1438,10 +1438,14 @@ static int has_stale_dims(pg *p, bool *stale, sp_error *err)
     *stale = false;
     if (!p->full)
         return SP_OK;
-    SP_TRY(query_int64(p, "SELECT (EXISTS (SELECT 1 FROM dim_date d WHERE NOT EXISTS (SELECT 1 "
-                          "FROM pg_temp.sp_dim_date s WHERE s.order_date = d.order_date)) OR "
-                          "EXISTS (SELECT 1 FROM dim_product d WHERE NOT EXISTS (SELECT 1 FROM "
-                          "pg_temp.sp_dim_product s WHERE s.product_id = d.product_id)))::int",
+    /* Counted, not EXISTS: for an EXISTS the planner wants its first row
+     * fast and picks a nested-loop anti-join over the unindexed temporary
+     * tables (79 ms for 1,461 dates and 1,800 products, inside the load's
+     * transaction); a count takes hash anti-joins (about 1 ms). */
+    SP_TRY(query_int64(p, "SELECT (SELECT count(*) FROM dim_date d WHERE NOT EXISTS (SELECT 1 "
+                          "FROM pg_temp.sp_dim_date s WHERE s.order_date = d.order_date)) + "
+                          "(SELECT count(*) FROM dim_product d WHERE NOT EXISTS (SELECT 1 FROM "
+                          "pg_temp.sp_dim_product s WHERE s.product_id = d.product_id))",
                        &n, "cannot compare the dimensions", err));
     *stale = n != 0;
     return SP_OK;
