@@ -12,23 +12,10 @@
 # N failed".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-root=$(pwd)
-bin="$root/$SP"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 dag="$root/airflow/dags/sales_data_pipeline_dag.py"
 checks="$root/tests/deploy/dag_checks.py"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $1"; return 0; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-check() { # NAME DETAIL COMMAND... : ok when COMMAND succeeds
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
 
 # py [NAME=value …] -- CHECK ARGS…: dag_checks.py with the stand-ins and a
 # clean environment (plus the names given), in the current directory.

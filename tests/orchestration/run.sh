@@ -8,27 +8,14 @@
 # required column), not injected. Ends "N passed, N failed".
 # shellcheck disable=SC2317 # helpers are run through check(), out of shellcheck's sight
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-root=$(pwd)
-bin="$root/$SP"
-tmp=$(mktemp -d)
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 pids=()
-cleanup() {
+stop_helpers() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $1"; return 0; }
-bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-check() { # NAME DETAIL COMMAND... : ok when COMMAND succeeds
-  local name=$1 detail=$2; shift 2
-  if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
-}
-finish() { echo "$pass passed, $fail failed"; [ "$fail" -eq 0 ]; exit; }
+at_exit stop_helpers
 
 # ---- the sinks --------------------------------------------------------------
 mkdir -p "$tmp/sink"
