@@ -3,17 +3,8 @@
 # precedence as the user sees it, secret masking in everything printed, and
 # log formats. Runs the sanitizer build when present. Ends "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-root=$(pwd)
-bin="$root/$SP"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok()   { pass=$((pass + 1)); [ -n "${VERBOSE:-}" ] && echo "ok $1"; return 0; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 
 # expect NAME WANT_EXIT WANT_SUBSTRING (in stdout+stderr) -- ARGS...
 expect() {
@@ -357,5 +348,4 @@ for n in 1 3; do
   else bad "threads-transform-$n" "${out:0:300}"; fi
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
