@@ -7,7 +7,8 @@
 # given to at_exit), and keeps the counts: ok, bad, skipped, check, and
 # finish, which prints the suite's last line "N passed, N failed, N skipped"
 # (tests/run.sh reads it) and exits non-zero when a test failed.
-# A suite that prints every passed test sets LIB_SAY_OK=1 before sourcing.
+# A suite that prints every passed test sets LIB_SAY_OK=1 before sourcing;
+# LIB_KEEP_TMP=1 in the environment keeps the temporary folder (it is named).
 # It never starts a server: PostgreSQL and s3rver stay with
 # tests/postgres/pg.sh and tests/s3/server.sh.
 
@@ -27,7 +28,7 @@ at_exit() { lib_exit_cmds=("$1" "${lib_exit_cmds[@]}"); }
 lib_on_exit() {
   local c
   for c in "${lib_exit_cmds[@]}"; do eval "$c"; done
-  rm -rf "$tmp"
+  if [ -n "${LIB_KEEP_TMP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap lib_on_exit EXIT
 
@@ -44,3 +45,29 @@ check() {
   if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
 }
 finish() { echo "$pass passed, $fail failed, $skip skipped"; [ "$fail" -eq 0 ]; exit; }
+
+# pg_start: a PostgreSQL 15 of the suite's own (tests/postgres/pg.sh, a free
+# loopback port, never the system cluster), in a folder under /tmp when
+# root (the server runs as `postgres`, which must reach it; pgdir=). It is
+# stopped at exit and, since bash skips its EXIT trap when a signal kills
+# it, by a watcher once the suite's shell is gone. Its settings (PG_PORT,
+# PG_SOCK, PG_ADMIN, PG_USER, PG_PASS, PG_DB) are sourced. A server that
+# cannot start is a failure (bad pg-start, then finish), never a skip.
+lib_pg_stop() { "$root/tests/postgres/pg.sh" stop "$pgdir" >/dev/null 2>&1; }
+lib_pg_unwatch() { kill "$lib_pg_watcher" 2>/dev/null; }
+pg_start() {
+  local base=${TMPDIR:-/tmp}
+  [ "$(id -u)" -eq 0 ] && base=/tmp
+  pgdir=$(mktemp -d "$base/salespipe-pg.XXXXXX")
+  at_exit lib_pg_stop
+  ( while kill -0 $$ 2>/dev/null; do sleep 1; done; "$root/tests/postgres/pg.sh" stop "$pgdir" ) \
+    >/dev/null 2>&1 &
+  lib_pg_watcher=$!
+  at_exit lib_pg_unwatch
+  if ! "$root/tests/postgres/pg.sh" start "$pgdir" >"$tmp/pgstart.log" 2>&1; then
+    bad pg-start "cannot start PostgreSQL 15 (tests/postgres/pg.sh): $(tail -5 "$tmp/pgstart.log")"
+    finish
+  fi
+  # shellcheck disable=SC1091 # written by pg.sh start
+  . "$pgdir/env"
+}

@@ -15,15 +15,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 LIB_SAY_OK=1
 # shellcheck source=tests/lib.sh
 . "$here/../lib.sh"
-pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
-pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
 pids=()
-stop_servers() {
+stop_helpers() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  "$here/../postgres/pg.sh" stop "$pgdir" >/dev/null 2>&1
   wait 2>/dev/null
 }
-at_exit stop_servers
+at_exit stop_helpers
 
 # ---- the servers: the webhook listener, PostgreSQL --------------------------------
 mkdir -p "$tmp/sink"
@@ -36,12 +33,7 @@ if [ ! -s "$tmp/sink/ports" ]; then
 fi
 read -r HP _ <"$tmp/sink/ports"
 HOOK="http://127.0.0.1:$HP/hooks/gates"
-if ! "$here/../postgres/pg.sh" start "$pgdir" >"$tmp/pgstart.log" 2>&1; then
-  bad pg-start "cannot start PostgreSQL 15: $(tail -5 "$tmp/pgstart.log")"
-  finish
-fi
-# shellcheck disable=SC1091
-. "$pgdir/env"
+pg_start
 PGURL="postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
 pq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$PG_DB" -c "$1" 2>&1; }
 

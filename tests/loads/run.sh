@@ -19,37 +19,18 @@
 # 500000) the reader test's size. A server that cannot be started is a
 # FAILURE. Ends with "N passed, N failed, N skipped".
 set -u
-here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.." || exit 1
-root=$(pwd)
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-bin="$root/$SP"
+# shellcheck disable=SC2034 # read by lib.sh
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 fast_bin="$root/build/salespipe" # the 2 M-fact reader test: the optimised build
 [ -x "$fast_bin" ] || fast_bin=$bin
-tmp=$(mktemp -d)
-pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
-pgdir=$(mktemp -d "$pgbase/salespipe-pgl.XXXXXX")
-trap 'kill "${watcher:-}" 2>/dev/null; "$root/tests/postgres/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
-( while kill -0 $$ 2>/dev/null; do sleep 1; done; "$root/tests/postgres/pg.sh" stop "$pgdir" ) >/dev/null 2>&1 &
-watcher=$!
-pass=0 fail=0 skip=0
-ok()   { pass=$((pass + 1)); echo "ok $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-skipped() { skip=$((skip + 1)); echo "skipped $1: $2"; }
 seed=${LOADS_SEED:-$(( $(date +%s) % 100000 ))}
 echo "# kill points seeded with LOADS_SEED=$seed"
 RANDOM=$seed
 big_rows=${LOADS_BIG_ROWS:-500000}
 
-if ! "$root/tests/postgres/pg.sh" start "$pgdir" >"$tmp/pgstart.log" 2>&1; then
-  cat "$tmp/pgstart.log"
-  bad pg-start "cannot start PostgreSQL 15 (tests/postgres/pg.sh)"
-  echo "$pass passed, $fail failed, $skip skipped"
-  exit 1
-fi
-# shellcheck disable=SC1091
-. "$pgdir/env"
+pg_start
 admin() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADMIN" -d "$1" -c "$2" 2>&1; }
 newdb() { admin postgres "CREATE DATABASE $1 OWNER $PG_USER" >/dev/null; echo "postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$1"; }
 
@@ -429,5 +410,4 @@ res=$(reader_during reader-incremental incremental); echo "$res"
 if grep -q '^ok ' <<<"$res"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
 bin=$bin_saved
 
-echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -12,42 +12,16 @@
 # A server that cannot be started is a FAILURE, never a skip.
 # Ends with "N passed, N failed, N skipped".
 set -u
-here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.." || exit 1
-root=$(pwd)
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-bin="$root/$SP"
-tmp=$(mktemp -d)
-# Its own directory: the server runs as `postgres` under root and must reach it.
-# As root the server runs as `postgres`, which must reach its directory:
-# /tmp rather than a private TMPDIR.
-pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
-pgdir=$(mktemp -d "$pgbase/salespipe-pg.XXXXXX")
-trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; rm -rf "$tmp"' EXIT
-[ -n "${PG_SUITE_KEEP:-}" ] && trap 'kill "${watcher:-}" 2>/dev/null; "$here/pg.sh" stop "$pgdir"; echo "kept $tmp"' EXIT
-# bash skips the EXIT trap when a signal kills it: this watcher stops the
-# server once the suite's shell is gone, however it ended.
-( while kill -0 $$ 2>/dev/null; do sleep 1; done; "$here/pg.sh" stop "$pgdir" ) >/dev/null 2>&1 &
-watcher=$!
-pass=0 fail=0 skip=0
+# shellcheck disable=SC2034 # read by lib.sh
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
 all="$tmp/all-output.log"   # every line the suite saw, for the password check
 : >"$all"
 DS=2024-03-15
 shared=${SALESPIPE_SHARED:-$root/../shared/data}
 
-ok()   { pass=$((pass + 1)); echo "ok $1"; }
-bad()  { fail=$((fail + 1)); echo "FAIL $1: $2"; }
-skipped() { skip=$((skip + 1)); echo "skipped $1: $2"; }
-
-if ! "$here/pg.sh" start "$pgdir" >"$tmp/pgstart.log" 2>&1; then
-  cat "$tmp/pgstart.log"
-  bad pg-start "cannot start PostgreSQL 15 (tests/postgres/pg.sh)"
-  echo "$pass passed, $fail failed, $skip skipped"
-  exit 1
-fi
-# shellcheck disable=SC1091
-. "$pgdir/env"
+pg_start
 URL="postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PG_PORT/$PG_DB"
 
 # q SQL: the admin's psql over the socket, unaligned, tuples only.
@@ -528,5 +502,4 @@ if grep -qF -- "$PG_PASS" "$all"; then
   bad no-password "the password appears in the suite's output: $(grep -nF -- "$PG_PASS" "$all" | head -n 3 | cut -c1-200)"
 else ok "no line of the suite's output ($lines lines) contains the password"; fi
 
-echo "$pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+finish
