@@ -25,8 +25,15 @@ pass=0 fail=0 skip=0
 # holding their data goes).
 lib_exit_cmds=()
 at_exit() { lib_exit_cmds=("$1" "${lib_exit_cmds[@]}"); }
+# Helper processes the suite started (pids+=($!)): killed at exit, before
+# the at_exit commands run.
+pids=()
 lib_on_exit() {
-  local c
+  local c p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  # Only these: a bare `wait` would also wait for pg_start's watcher, which
+  # lives until this shell is gone.
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   for c in "${lib_exit_cmds[@]}"; do eval "$c"; done
   if [ -n "${LIB_KEEP_TMP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
@@ -70,4 +77,41 @@ pg_start() {
   fi
   # shellcheck disable=SC1091 # written by pg.sh start
   . "$pgdir/env"
+}
+
+# ---- salespipe in a clean environment -----------------------------------------
+# clean_env: nothing of the caller's environment but PATH, HOME, TMPDIR and
+# the sanitizer options; sp_env: NAME=value settings for every call of the
+# suite (alert sinks, RETRY_DELAY, …).
+clean_env=(env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}"
+           ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
+sp_env=()
+# sp_clean_bg DIR [NAME=value …] -- ARGS…: salespipe in DIR with clean_env,
+# sp_env and the given settings; stdout to DIR/out, stderr to DIR/err. To
+# be started with `&`: the function's subshell becomes salespipe, so $! is
+# salespipe's pid.
+sp_clean_bg() {
+  local dir=$1; shift
+  local vars=()
+  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+  shift
+  cd "$dir" && exec "${clean_env[@]}" ${sp_env[@]+"${sp_env[@]}"} ${vars[@]+"${vars[@]}"} \
+    "$bin" "$@" >"$dir/out" 2>"$dir/err"
+}
+# sp_clean DIR [NAME=value …] -- ARGS…: the same in the foreground; returns
+# salespipe's exit status.
+sp_clean() { (sp_clean_bg "$@"); }
+
+# sinks_start: the webhook listener and SMTP sink (tests/orchestration/
+# sinks.mjs) in $tmp/sink; its ports are in $tmp/sink/ports (webhook, SMTP,
+# …). One that does not start is a failure (bad sinks-start, then finish).
+sinks_start() {
+  mkdir -p "$tmp/sink"
+  node "$root/tests/orchestration/sinks.mjs" "$tmp/sink" 2>"$tmp/sink.err" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$tmp/sink/ports" ] && break; sleep 0.1; done
+  if [ ! -s "$tmp/sink/ports" ]; then
+    bad sinks-start "the webhook listener / SMTP sink did not start: $(cat "$tmp/sink.err")"
+    finish
+  fi
 }

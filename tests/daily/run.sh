@@ -12,25 +12,12 @@
 set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
-pids=()
 mounts=()
-stop_helpers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done
-  wait 2>/dev/null
-}
-at_exit stop_helpers
-clean_env=(env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}"
-           ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
+unmount_all() { for m in "${mounts[@]}"; do umount "$m" 2>/dev/null; done; }
+at_exit unmount_all
 # sp DIR [NAME=value …] -- ARGS…: salespipe in DIR, clean environment;
 # stdout to DIR/out, stderr to DIR/err; returns its exit status.
-sp() {
-  local dir=$1; shift
-  local vars=()
-  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
-  shift
-  (cd "$dir" && exec "${clean_env[@]}" "${vars[@]}" "$bin" "$@" >"$dir/out" 2>"$dir/err")
-}
+sp() { sp_clean "$@"; }
 py() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 attempts_of() { # DIR TASK: attempts of TASK in the last run of DIR's ledger
   local id

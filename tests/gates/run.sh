@@ -15,22 +15,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 LIB_SAY_OK=1
 # shellcheck source=tests/lib.sh
 . "$here/../lib.sh"
-pids=()
-stop_helpers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-}
-at_exit stop_helpers
 
 # ---- the servers: the webhook listener, PostgreSQL --------------------------------
-mkdir -p "$tmp/sink"
-node tests/orchestration/sinks.mjs "$tmp/sink" 2>"$tmp/sink.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/sink/ports" ] && break; sleep 0.1; done
-if [ ! -s "$tmp/sink/ports" ]; then
-  bad sinks-start "the webhook listener did not start: $(cat "$tmp/sink.err")"
-  finish
-fi
+sinks_start
 read -r HP _ <"$tmp/sink/ports"
 HOOK="http://127.0.0.1:$HP/hooks/gates"
 pg_start
@@ -39,17 +26,8 @@ pq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U "$PG_ADM
 
 # sp DIR [NAME=value …] -- ARGS…: salespipe in DIR, clean environment, alerts
 # to the webhook; stdout DIR/out, stderr DIR/err; sets rc.
-clean_env=(env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}"
-           ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
-sp() {
-  local dir=$1; shift
-  local vars=()
-  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
-  shift
-  (cd "$dir" && exec "${clean_env[@]}" ALERT_WEBHOOK_URL="$HOOK" RETRY_DELAY=0 \
-    ${vars[@]+"${vars[@]}"} "$bin" "$@" >"$dir/out" 2>"$dir/err")
-  rc=$?
-}
+sp_env=(ALERT_WEBHOOK_URL="$HOOK" RETRY_DELAY=0)
+sp() { sp_clean "$@"; rc=$?; }
 project() { rm -rf "${tmp:?}/$1"; mkdir -p "$tmp/$1/data" && echo "$tmp/$1"; }
 py() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 manifest() { py "$2" <"$1/lake/processed/runs/$3/_manifest.json"; }

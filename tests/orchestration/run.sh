@@ -10,22 +10,9 @@
 set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
-pids=()
-stop_helpers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-}
-at_exit stop_helpers
 
 # ---- the sinks --------------------------------------------------------------
-mkdir -p "$tmp/sink"
-node tests/orchestration/sinks.mjs "$tmp/sink" 2>"$tmp/sink.err" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$tmp/sink/ports" ] && break; sleep 0.1; done
-if [ ! -s "$tmp/sink/ports" ]; then
-  bad sinks-start "the webhook listener / SMTP sink did not start: $(cat "$tmp/sink.err")"
-  finish
-fi
+sinks_start
 read -r HP MP XP <"$tmp/sink/ports"
 ok sinks-start
 HOOK_SECRET=T0kenInThePath9x
@@ -36,30 +23,12 @@ SMTP="smtp://alerts:$SMTP_SECRET@127.0.0.1:$MP"
 "$bin" gen --out "$tmp/data-src" --rows 40 >/dev/null 2>&1 || { bad gen "gen failed"; finish; }
 
 # sp DIR [NAME=value …] -- ARGS…: salespipe in DIR with a clean environment
-# (alerts to the sinks); stdout to DIR/out, stderr to DIR/err. exec, so a
-# caller's $! is salespipe itself.
-clean_env=(env -i PATH="$PATH" HOME="$HOME" TMPDIR="${TMPDIR:-/tmp}"
-           ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}")
-sp() {
-  local dir=$1; shift
-  local vars=()
-  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
-  shift
-  (cd "$dir" && exec "${clean_env[@]}" \
-    ALERT_WEBHOOK_URL="$HOOK" SMTP_URL="$SMTP" ALERT_EMAIL=ops@example.com \
-    "${vars[@]}" "$bin" "$@" >"$dir/out" 2>"$dir/err")
-}
+# (alerts to the sinks); stdout to DIR/out, stderr to DIR/err.
+sp_env=(ALERT_WEBHOOK_URL="$HOOK" SMTP_URL="$SMTP" ALERT_EMAIL=ops@example.com)
+sp() { sp_clean "$@"; }
 # sp_bg DIR [NAME=value …] -- ARGS…: the same, to be started with `&`: the
 # function's own subshell becomes salespipe, so $! is salespipe's pid.
-sp_bg() {
-  local dir=$1; shift
-  local vars=()
-  while [ "$1" != "--" ]; do vars+=("$1"); shift; done
-  shift
-  cd "$dir" && exec "${clean_env[@]}" \
-    ALERT_WEBHOOK_URL="$HOOK" SMTP_URL="$SMTP" ALERT_EMAIL=ops@example.com \
-    "${vars[@]}" "$bin" "$@" >"$dir/out" 2>"$dir/err"
-}
+sp_bg() { sp_clean_bg "$@"; }
 # q DIR ARGS…: salespipe in DIR, clean environment, no alerts, output as is.
 q() { local dir=$1; shift; (cd "$dir" && "${clean_env[@]}" "$bin" "$@"); }
 # elapsed_ge T0 T1 SECONDS

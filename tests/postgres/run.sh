@@ -388,13 +388,12 @@ else bad advisory-lock "held '$held', waiting '$waiting', exit $(cat "$tmp/locke
 # the last round, no detached child and no unvalidated foreign key remain.
 conc_rcs="" conc_out=""
 for round in 1 2 3 4; do
-  pids=""
+  loaders=()
   for k in 1 2 3; do
     (cd "$B" && env "DATABASE_URL=$URL" "$bin" load --ds "$DS" >"$tmp/l$k.out" 2>&1; echo $? >"$tmp/l$k.rc") &
-    pids="$pids $!"
+    loaders+=($!)
   done
-  # shellcheck disable=SC2086 # the pids, one word each
-  wait $pids
+  wait "${loaders[@]}"
   for k in 1 2 3; do
     cat "$tmp/l$k.out" >>"$all"
     conc_rcs="$conc_rcs$(cat "$tmp/l$k.rc")"

@@ -17,13 +17,8 @@ LIB_SAY_OK=1
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 shots="$root/build/report-shots"
-pids=()
-stop_servers() {
-  [ -d "$tmp/s3srv" ] && tests/s3/server.sh stop "$tmp/s3srv" >/dev/null 2>&1
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-}
-at_exit stop_servers
+stop_s3() { [ ! -d "$tmp/s3srv" ] || tests/s3/server.sh stop "$tmp/s3srv" >/dev/null 2>&1; }
+at_exit stop_s3
 
 # ---- prerequisites: all of them, or fail -----------------------------------
 [ -x "$bin" ] || { bad build "$bin is missing (make)"; finish; }
