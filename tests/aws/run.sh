@@ -17,45 +17,33 @@
 # Ends with "N passed, N failed, N skipped"; a server that cannot start is a
 # failure.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cd "$root" || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-SP=$(realpath "$SP")
+# shellcheck disable=SC2034 # read by lib.sh
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+here="$root/tests/aws"
+SP=$bin
 PROBE=$(dirname "$SP")/aws_probe
 [ -x "$PROBE" ] || PROBE=$root/build/aws_probe
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-
-pass=0 fail=0 skip=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: ${2:0:2500}"; fail=$((fail + 1)); }
-finish() {
-  echo
-  echo "$pass passed, $fail failed, $skip skipped"
-  [ "$fail" -eq 0 ]
-  exit
-}
 
 # Nothing from the caller's environment may point the tests elsewhere.
 for v in $(env | grep -oE '^(AWS_[A-Z_]+|S3_[A-Z_]+|RDS_[A-Z_]+|PG[A-Z_]+|DATABASE_URL|RAW_STORE|PROCESSED_STORE|DATA_DIR)='); do
   unset "${v%=}"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/salespipe-aws.XXXXXX")
 srv=$tmp/server
 pgbase=${TMPDIR:-/tmp}; [ "$(id -u)" -eq 0 ] && pgbase=/tmp
 pgdir=$(mktemp -d "$pgbase/salespipe-awspg.XXXXXX")
 mock_pid=
-# shellcheck disable=SC2317  # called through the EXIT trap
-cleanup() {
-  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
+# shellcheck disable=SC2317 # run by lib.sh at exit
+stop_servers() {
+  [ -z "$mock_pid" ] || kill "$mock_pid" 2>/dev/null
   tests/s3/server.sh stop "$srv" >/dev/null 2>&1
   tests/postgres/pg.sh stop "$pgdir" >/dev/null 2>&1
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit stop_servers
 export HOME=$tmp/home
 mkdir -p "$HOME/.aws" "$srv"
 all=$tmp/all-output.log # every line the suite saw, searched for secrets at the end

@@ -11,27 +11,15 @@
 # Runs the sanitizer build when present (SALESPIPE overrides). Ends with
 # "N passed, N failed, N skipped"; a server that cannot start is a failure.
 set -u
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-cd "$root" || exit 1
-SP=${SALESPIPE:-build/san/salespipe}
-[ -x "$SP" ] || SP=build/salespipe
-SP=$(realpath "$SP" 2>/dev/null || echo "$SP")
+# shellcheck disable=SC2034 # read by lib.sh
+LIB_SAY_OK=1
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+SP=$bin
 CP=$(dirname "$SP")/store_cp
 [ -x "$CP" ] || CP=$root/build/store_cp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-
-pass=0 fail=0 skip=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: ${2:0:2000}"; fail=$((fail + 1)); }
-skipped() { echo "skipped $1: $2"; skip=$((skip + 1)); }
-finish() {
-  echo
-  echo "$pass passed, $fail failed, $skip skipped"
-  [ "$fail" -eq 0 ] && exit 0
-  exit 1
-}
 
 # Nothing from the caller's environment may point the tests elsewhere.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 S3_ENDPOINT_URL \
@@ -39,17 +27,15 @@ unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 S3_ENDP
   PROCESSED_STORE DATABASE_URL RDS_HOST AWS_SHARED_CREDENTIALS_FILE AWS_CONFIG_FILE \
   S3_PART_SIZE_MB AWS_MAX_ATTEMPTS S3_READ_TIMEOUT DATA_DIR RAW_PATTERN
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/salespipe-s3.XXXXXX")
 srv=$tmp/server
 hostile_pid=
-# shellcheck disable=SC2317  # called through the EXIT trap
-cleanup() {
-  [ -n "$hostile_pid" ] && kill "$hostile_pid" 2>/dev/null
-  [ -n "${tls_pid:-}" ] && kill "$tls_pid" 2>/dev/null
+# shellcheck disable=SC2317 # run by lib.sh at exit
+stop_servers() {
+  [ -z "$hostile_pid" ] || kill "$hostile_pid" 2>/dev/null
+  [ -z "${tls_pid:-}" ] || kill "$tls_pid" 2>/dev/null
   tests/s3/server.sh stop "$srv" >/dev/null 2>&1
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
+at_exit stop_servers
 export HOME=$tmp/home # no ~/.aws of the caller's
 mkdir -p "$HOME" "$srv"
 
