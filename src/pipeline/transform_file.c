@@ -339,22 +339,7 @@ static void note_evidence(tf_chunk *c, rules_date_order ev, const rules_text *t,
 
 struct tf_worker {
     fact_batch b;
-    star_dims *spare; /* a folded chunk's dimensions, cleared, for the next chunk */
 };
-
-/* Keep d (cleared, its tables' sizes kept) for this worker's next chunk,
- * or free it when one is kept already: a chunk's dimensions grow their
- * tables to the same sizes every time, and allocating them anew for each
- * chunk leaves the heap fragmented (peak RSS grew with the chunk count). */
-void tf_worker_recycle(tf_worker *w, star_dims *d)
-{
-    if (w && !w->spare && d) {
-        star_dims_clear(d);
-        w->spare = d;
-    } else {
-        star_dims_free(d);
-    }
-}
 
 int tf_worker_new(tf_worker **out, sp_error *err)
 {
@@ -372,7 +357,6 @@ void tf_worker_free(tf_worker *w)
 {
     if (!w)
         return;
-    star_dims_free(w->spare);
     sp_buf_free(&w->b.pid);
     sp_buf_free(&w->b.region);
     sp_buf_free(&w->b.oid);
@@ -579,10 +563,6 @@ void tf_run_chunk(tf_worker *w, tf_chunk *c)
     c->ambiguous_seen = false;
     memset(&c->counts, 0, sizeof c->counts);
     memset(c->ev_line, 0, sizeof c->ev_line);
-    if (!c->dims) {
-        c->dims = w->spare;
-        w->spare = NULL;
-    }
     sp_error err;
     sp_error_clear(&err);
     tf_pass ps = {.c = c, .b = &w->b, .rej = {.fd = -1}};

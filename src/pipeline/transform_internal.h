@@ -137,9 +137,6 @@ int tf_plan(tf_file *files, int nfiles, int nthreads, tf_chunk **chunks, int *nc
 typedef struct tf_worker tf_worker;
 int tf_worker_new(tf_worker **out, sp_error *err);
 void tf_worker_free(tf_worker *w);
-/* Give a chunk's dimensions back for the worker's next chunk (w may be
- * NULL: then d is freed). */
-void tf_worker_recycle(tf_worker *w, star_dims *d);
 
 /* Read chunk c with the file's current settings into its parts, dims and
  * counts (reset first). A failure is in c->rc / c->err; a stop for a new

@@ -103,10 +103,9 @@ static void sha_job(tf_file *f)
  * was read in this round, read to its stop without an error or a restart,
  * and starts where the one before it ended (a chunk whose guessed start
  * was inside a quoted field is read again by settle: it waits for that).
- * Chunk 0's set becomes the file's; each later one is merged and given
- * back to worker w (NULL: freed). Caller holds p->merge_mu; returns the
- * first error (out of memory). */
-static int fold_chunks(pool *p, tf_worker *w, tf_file *f, sp_error *err)
+ * Chunk 0's set becomes the file's; each later one is merged and freed.
+ * Caller holds p->merge_mu; returns the first error (out of memory). */
+static int fold_chunks(pool *p, tf_file *f, sp_error *err)
 {
     tf_chunk *cs = &p->chunks[f->first_chunk];
     while (f->folded < f->nchunks) {
@@ -120,7 +119,7 @@ static int fold_chunks(pool *p, tf_worker *w, tf_file *f, sp_error *err)
             f->dims = c->dims;
         } else {
             SP_TRY(star_dims_merge(f->dims, c->dims, err));
-            tf_worker_recycle(w, c->dims);
+            star_dims_free(c->dims);
         }
         c->dims = NULL;
         f->folded++;
@@ -131,12 +130,12 @@ static int fold_chunks(pool *p, tf_worker *w, tf_file *f, sp_error *err)
 /* A worker read chunk c: fold what can be of its file. `ran` is set under
  * the lock, so a worker that sees it also sees what the reading wrote. An
  * error here fails the run's merge (the file's own outcome is untouched). */
-static void fold_ready(pool *p, tf_worker *w, tf_chunk *c)
+static void fold_ready(pool *p, tf_chunk *c)
 {
     pthread_mutex_lock(&p->merge_mu);
     c->ran = true;
     if (p->merge_rc == SP_OK)
-        p->merge_rc = fold_chunks(p, w, c->f, &p->merge_err);
+        p->merge_rc = fold_chunks(p, c->f, &p->merge_err);
     pthread_mutex_unlock(&p->merge_mu);
 }
 
@@ -274,7 +273,7 @@ static void merge_ready(pool *p)
     while (p->cursor < p->nfiles && p->files[p->cursor].settled) {
         tf_file *f = &p->files[p->cursor++];
         if (f->rc == SP_OK && p->merge_rc == SP_OK) {
-            p->merge_rc = fold_chunks(p, NULL, f, &p->merge_err);
+            p->merge_rc = fold_chunks(p, f, &p->merge_err);
             if (p->merge_rc == SP_OK && f->folded != f->nchunks)
                 p->merge_rc = sp_fail(&p->merge_err, SP_ERR_INTERNAL, "%s: %d of %d chunks "
                                       "in its dimensions", f->key, f->folded, f->nchunks);
@@ -337,7 +336,7 @@ static void run_item(pool *p, tf_worker *w, item it)
         c->rc = tf_keep_error(&c->err, &err);
         c->complete = false;
     }
-    fold_ready(p, w, c);
+    fold_ready(p, c);
     if (atomic_fetch_sub(&c->f->pending, 1) == 1)
         file_done(p, w, c->f);
 }
