@@ -16,10 +16,12 @@ LIB_SAY_OK=1
 gen="$root/tests/scale/gen_chunks.py"
 
 DS=2024-01-01
+# Every salespipe runs in $tmp: the repository root may hold a demo's
+# warehouse.db and ledger (`make run`), which the row-drop gate would read.
 # transform DIR OUT [VAR=VALUE...]: raw store DIR, processed store OUT
 transform() {
   local raw=$1 out=$2; shift 2
-  env "$@" RAW_STORE="$raw" PROCESSED_STORE="$out" DATE_ORDER=auto "$bin" -q transform --ds $DS
+  (cd "$tmp" && env "$@" RAW_STORE="$raw" PROCESSED_STORE="$out" DATE_ORDER=auto "$bin" -q transform --ds $DS)
 }
 # what a run produced, as text: facts in order, rejects, manifest without
 # the fields that differ between runs
@@ -103,7 +105,7 @@ for i in range(10000):
         f.write(head + f"1/13/2024,1/14/2024,P-{i % 50},Tech,10.5,2,1.25\n"
                        f"2/14/2024,2/15/2024,P-{i % 70},Tech,7,1,-0.5\n")
 PY
-if /usr/bin/time -f %M -o "$tmp/rss" env RAW_STORE="$r" PROCESSED_STORE="$tmp/many" "$bin" -q transform --ds $DS 2>"$tmp/err"; then
+if (cd "$tmp" && /usr/bin/time -f %M -o "$tmp/rss" env RAW_STORE="$r" PROCESSED_STORE="$tmp/many" "$bin" -q transform --ds $DS 2>"$tmp/err"); then
   kb=$(tail -1 "$tmp/rss")
   n=$(grep -o '"fact_sales": [0-9]*' "$tmp/many/runs/$DS/_manifest.json" | grep -o '[0-9]*$')
   groups=$("$bin" inspect "$tmp/many/runs/$DS/fact_sales.parquet" | grep -c '^row group [0-9]')
