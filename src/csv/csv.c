@@ -570,16 +570,28 @@ static void spare_key_create(void)
     spare_usable = pthread_key_create(&spare_key, spare_free) == 0;
 }
 
+/* This thread's slot, made on first use when `make`; NULL without one. */
+static spare_buf *spare_slot(bool make)
+{
+    pthread_once(&spare_once, spare_key_create);
+    if (!spare_usable)
+        return NULL;
+    spare_buf *s = pthread_getspecific(spare_key);
+    if (!s && make && (s = calloc(1, sizeof *s)) && pthread_setspecific(spare_key, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
 /* This thread's kept buffer when it holds at least `need` bytes, else NULL. */
 static uint8_t *spare_take(size_t need)
 {
-    pthread_once(&spare_once, spare_key_create);
-    spare_buf *s = spare_usable ? pthread_getspecific(spare_key) : NULL;
-    if (!s || s->cap < need)
+    spare_buf *s = spare_slot(false);
+    if (!s || !s->buf || s->cap < need)
         return NULL;
     uint8_t *b = s->buf;
     s->buf = NULL;
-    s->cap = 0;
     return b;
 }
 
@@ -587,18 +599,12 @@ static uint8_t *spare_take(size_t need)
 static void spare_keep(csv_reader *r)
 {
     size_t cap = r->datacap + SCAN_PAD;
-    pthread_once(&spare_once, spare_key_create);
-    spare_buf *s = spare_usable ? pthread_getspecific(spare_key) : NULL;
-    if (spare_usable && !s && cap <= SPARE_MAX_BYTES && (s = calloc(1, sizeof *s)) &&
-        pthread_setspecific(spare_key, s) != 0) {
-        free(s);
-        s = NULL;
-    }
-    if (!s || cap > SPARE_MAX_BYTES || s->buf) {
-        free(r->buf);
-    } else {
+    spare_buf *s = cap <= SPARE_MAX_BYTES ? spare_slot(true) : NULL;
+    if (s && !s->buf) {
         s->buf = r->buf;
         s->cap = cap;
+    } else {
+        free(r->buf);
     }
     r->buf = NULL;
 }

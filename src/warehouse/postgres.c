@@ -22,10 +22,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../util/clock.h"
-
 #include "../util/cancel.h"
 #include "../util/clock.h"
+#include "../util/log.h"
 
 enum {
     PG_FLUSH_BYTES = 1 << 20,        /* hand COPY data to libpq in ~1 MiB pieces */
@@ -1584,7 +1583,13 @@ static int after_commit(pg *p, sp_error *err)
     sp_error ignored;
     int64_t got = 0;
     if (query_int64(p, "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")::int", &got,
-                    "cannot try the salespipe advisory lock", &ignored) != SP_OK || !got)
+                    "cannot try the salespipe advisory lock", &ignored) != SP_OK) {
+        /* The load is committed: it stands, and says why its clean-up waits. */
+        sp_log(SP_LOG_WARN, "load committed; its clean-up is left to the next load: %s",
+               ignored.msg);
+        return SP_OK;
+    }
+    if (!got)
         return SP_OK;
     drop_detached(p);
     int rc = validate_children(p, err);
